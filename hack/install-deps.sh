@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# install-deps.sh - install exactly what Azpool's build, tests and test worlds need and
+# is missing. Idempotent; prints nothing when everything is present.
+#
+# Sources: Debian packages (apt) and the npm registry only.
+#   AZPOOL_DEPS=build   only what `make` needs (compilers, -dev packages, clang-format)
+#   AZPOOL_DEPS=all     also the test worlds' clients (python3-azure, python3-kubernetes,
+#                       Azurite) -- the default
+set -euo pipefail
+
+want=${AZPOOL_DEPS:-all}
+
+build_pkgs=(gcc make pkg-config clang-format openssl
+    libcurl4-openssl-dev libyaml-dev libjansson-dev libuv1-dev
+    libwebsockets-dev libwebsockets-evlib-uv libcmocka-dev libssl-dev)
+test_pkgs=(python3 python3-azure python3-kubernetes python3-requests ca-certificates)
+
+missing=()
+pkgs=("${build_pkgs[@]}")
+[ "$want" = all ] && pkgs+=("${test_pkgs[@]}")
+for p in "${pkgs[@]}"; do
+    st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [ "$st" = installed ] || missing+=("$p")
+done
+
+sudo=
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    # Update the index only when a package is not known to apt yet.
+    if ! apt-cache show "${missing[@]}" >/dev/null 2>&1; then
+        $sudo apt-get update -qq >/dev/null
+    fi
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+exit 0

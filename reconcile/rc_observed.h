@@ -1,0 +1,220 @@
+/*
+ * rc_observed.h - the live Azure state the planner compares against, and the
+ * decoder from ARM JSON (rc_observe.c).
+ *
+ * The observed model is a flat set of resources, each with the facts planning
+ * needs: ownership tags, image, creation time, state, busy flag. The controller
+ * fills it from ARM list responses (one list per pool per reconcile); the CLI
+ * from an `--observed` file; the plan cases from a compact YAML form.
+ *
+ * Ownership: a struct rc_observed owns everything it points to, released by
+ * rc_observed_release(). All ids are ARM ids as returned (compare them with
+ * rc_strcasecmp: Azure ids are case-insensitive).
+ *
+ * Tags Azpool writes (DESIGN.md §4 rule 1) are parsed into the typed fields
+ * below; all tags are also kept verbatim in tags[].
+ */
+#ifndef AZPOOL_RC_OBSERVED_H
+#define AZPOOL_RC_OBSERVED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "rc_err.h"
+#include "rc_model.h"
+
+/* Tag names (Azure tag names cannot contain '/'). */
+#define RC_TAG_MANAGED_BY "azpool.managed-by" /* value "azpool" */
+#define RC_TAG_POOL "azpool.pool"             /* "<namespace>/<name>" */
+#define RC_TAG_OWNER "azpool.owner"           /* uid of the pool object */
+#define RC_TAG_IMAGE "azpool.image"           /* image id the resource was created with */
+#define RC_TAG_CREATED_AT "azpool.created-at"
+#define RC_TAG_EXPIRES_AT "azpool.expires-at"
+#define RC_TAG_SPEC_HASH "azpool.spec-hash"   /* hash of the spec fields baked into the model */
+#define RC_TAG_LAST_SCALE "azpool.last-scale-time"
+#define RC_TAG_HALTED_IMAGE "azpool.halted-image" /* rollout to this image halted (canary failed) */
+#define RC_TAG_BUSY "azpool.busy"             /* "true": set by the worker itself */
+#define RC_TAG_DRAINING "azpool.draining-since" /* RFC 3339: drain started */
+#define RC_MANAGED_BY_VALUE "azpool"
+
+enum rc_inst_state {
+    RC_INST_PROVISIONING = 0,
+    RC_INST_REGISTERING, /* created; afterCreate hook or HRW registration pending */
+    RC_INST_READY,
+    RC_INST_DRAINING,
+    RC_INST_DELETING,
+    RC_INST_FAILED,
+};
+
+const char *rc_inst_state_name(enum rc_inst_state s); /* "Provisioning", ... */
+
+/* Ownership facts common to every observed resource. */
+struct rc_owned {
+    bool managed;  /* tag azpool.managed-by=azpool */
+    char *pool;    /* tag azpool.pool, NULL when absent */
+    char *owner;   /* tag azpool.owner, NULL when absent */
+    struct rc_kv *tags;
+    size_t n_tags;
+};
+
+struct rc_obs_extension {
+    char *name;
+    char *publisher;
+    char *type;
+    char *provisioning_state;
+};
+
+/* A VM: a VMSS instance (Uniform or Flexible) or a standalone VM. */
+struct rc_obs_instance {
+    char *id;           /* ARM id */
+    char *name;         /* VM name ("<vmss>_<instanceId>" for Uniform instances) */
+    char *instance_id;  /* VMSS instanceId; NULL for standalone VMs */
+    char *scale_set_id; /* id of the VMSS it belongs to; NULL for standalone VMs */
+    char *vm_id;        /* properties.vmId (GUID) */
+    char *computer_name;
+    char *image;        /* image id it runs (exactVersion applied when known) */
+    bool latest_model;  /* latestModelApplied (true for standalone VMs) */
+    int64_t created_ms; /* properties.timeCreated, else tag created-at, else 0 */
+    int64_t expires_ms; /* tag azpool.expires-at, 0 when absent */
+    int64_t draining_since_ms; /* tag azpool.draining-since, 0 when absent */
+    char *spec_hash;    /* tag azpool.spec-hash */
+    char *provisioning_state; /* as returned */
+    char *power_state;        /* "running", "deallocated", ... from instanceView */
+    bool unhealthy;           /* health status reports unhealthy */
+    enum rc_inst_state state; /* derived (rc_observe.c) */
+    bool busy;                /* tag azpool.busy=true, or merged from the busy signal */
+    char *nic_id;             /* primary NIC id (standalone VMs) */
+    struct rc_obs_extension *extensions;
+    size_t n_extensions;
+    struct rc_owned own;
+};
+
+struct rc_obs_scale_set {
+    char *id;
+    char *name;
+    char *location;
+    char *orchestration;      /* "Uniform" | "Flexible" */
+    int64_t capacity;         /* sku.capacity */
+    char *vm_size;            /* sku.name */
+    char *image;              /* model image id */
+    char *spec_hash;          /* tag azpool.spec-hash */
+    int64_t last_scale_ms;    /* tag azpool.last-scale-time, 0 when absent */
+    char *halted_image;       /* tag azpool.halted-image */
+    char *provisioning_state;
+    struct rc_owned own;
+};
+
+struct rc_obs_nic {
+    char *id;
+    char *name;
+    char *vm_id;         /* properties.virtualMachine.id, NULL when not attached */
+    char *provisioning_state;
+    struct rc_owned own;
+};
+
+/* A hybrid runbook worker (cannot carry tags: ownership follows vm_resource_id). */
+struct rc_obs_worker {
+    char *id;
+    char *name;           /* worker GUID */
+    char *group_id;       /* id of its worker group */
+    char *vm_resource_id;
+};
+
+struct rc_obs_worker_group {
+    char *id;
+    char *name;
+};
+
+/* A gallery image version (for ImageVersion "latest" resolution). */
+struct rc_obs_image_version {
+    char *id;
+    char *image_definition_id; /* the id without /versions/... */
+    char *name;                /* "1.5.0" */
+    bool exclude_from_latest;
+    int64_t published_ms;
+    char *provisioning_state;
+};
+
+/* An Azure Image Builder template (not owned: the user's). */
+struct rc_obs_image_template {
+    char *id;
+    char *run_state;        /* lastRunStatus.runState, NULL when never run */
+    int64_t run_start_ms, run_end_ms;
+    char *run_message;
+    char *artifact_id;      /* runOutputs artifactId of the last run */
+    int64_t built_revision; /* revision of the last build Azpool started (from ImageVersion status) */
+};
+
+/* An Automation job started by an afterCreate hook. */
+struct rc_obs_job {
+    char *id;
+    char *name;
+    char *runbook;
+    char *status;           /* New, Activating, Running, Completed, Failed, Stopped, ... */
+    char *instance_id;      /* ARM id of the VM the job validates (job parameter) */
+    int attempt;            /* 1-based */
+};
+
+/* Facts about a pool that live outside ARM: the autoscale signal read this
+ * turn, the busy set from a queue or HTTP endpoint, and status remembered from
+ * earlier reconciles. Filled by the controller (or a plan case). */
+struct rc_obs_pool {
+    char *pool;               /* "ns/name" */
+    bool has_signal;
+    int64_t signal;           /* queue length / pending jobs */
+    char **busy;              /* instance names reported busy */
+    size_t n_busy;
+    int64_t last_scale_ms;    /* from status when the VMSS tag is not available */
+    int64_t last_scale_out_ms, last_scale_in_ms;
+    int desired_replicas;     /* last decided desired size, -1 unknown */
+    char *halted_image;       /* from status (VirtualMachines mode) */
+    bool list_failed;         /* the list of this pool's resources failed: plan nothing destructive */
+};
+
+struct rc_observed {
+    struct rc_obs_scale_set *scale_sets;
+    size_t n_scale_sets, cap_scale_sets;
+    struct rc_obs_instance *instances;
+    size_t n_instances, cap_instances;
+    struct rc_obs_nic *nics;
+    size_t n_nics, cap_nics;
+    struct rc_obs_worker *workers;
+    size_t n_workers, cap_workers;
+    struct rc_obs_worker_group *groups;
+    size_t n_groups, cap_groups;
+    struct rc_obs_image_version *image_versions;
+    size_t n_image_versions, cap_image_versions;
+    struct rc_obs_image_template *templates;
+    size_t n_templates, cap_templates;
+    struct rc_obs_job *jobs;
+    size_t n_jobs, cap_jobs;
+    struct rc_obs_pool *pools;
+    size_t n_pools, cap_pools;
+};
+
+void rc_observed_release(struct rc_observed *have); /* leaves it zeroed; NULL is fine */
+
+/*
+ * Adds the resources of an ARM list response ({"value": [...]}) or of a single
+ * resource object to have. The type of each item is recognised from its "type"
+ * and id shape (VMSS, VMSS VM, VM, NIC, VM extension, hybrid worker, worker
+ * group, gallery image version, image template, automation job); unknown types
+ * are skipped. Malformed items are appended to errs (path "value[3].properties")
+ * and skipped; the others are kept. Limit: 100,000 resources.
+ * Returns 0 or -RC_EPROTO (not an object) / -RC_ENOMEM / -RC_ELIMIT.
+ */
+int rc_observe_arm(struct rc_observed *have, const json_t *doc, struct rc_errs *errs);
+/* Same from text (parses with JSON_REJECT_DUPLICATES). file labels errors. */
+int rc_observe_arm_text(struct rc_observed *have, const char *file, const char *json, size_t len,
+                        struct rc_errs *errs);
+
+/* The pool facts entry of "ns/name", created when absent; NULL on ENOMEM. */
+struct rc_obs_pool *rc_observed_pool(struct rc_observed *have, const char *pool);
+
+/* Deep copy (for the plan-apply simulation in tests and the controller cache). */
+int rc_observed_copy(const struct rc_observed *src, struct rc_observed *ret);
+
+#endif
