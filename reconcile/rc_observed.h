@@ -171,6 +171,9 @@ struct rc_obs_pool {
     int64_t last_scale_out_ms, last_scale_in_ms;
     int desired_replicas;     /* last decided desired size, -1 unknown */
     char *halted_image;       /* from status (VirtualMachines mode) */
+    char **job_done;          /* instance names whose job finished since the last reconcile
+                                 (busy -> idle; drives recycleAfterJob) */
+    size_t n_job_done;
     bool list_failed;         /* the list of this pool's resources failed: plan nothing destructive */
 };
 
