@@ -62,9 +62,9 @@ void rc_civil_from_days(int64_t days, int64_t *ret_y, unsigned *ret_m, unsigned 
 struct rc_cron {
     uint64_t minutes; /* bit i = minute i */
     uint32_t hours;
-    uint32_t mdays;   /* bit 1..31 */
-    uint16_t months;  /* bit 1..12 */
-    uint8_t wdays;    /* bit 0..6, 0 = Sunday */
+    uint32_t mdays;  /* bit 1..31 */
+    uint16_t months; /* bit 1..12 */
+    uint8_t wdays;   /* bit 0..6, 0 = Sunday */
     bool mday_star, wday_star;
 };
 
@@ -74,6 +74,11 @@ bool rc_cron_match(const struct rc_cron *c, int64_t t_ms, int32_t offset_s);
 /* The first matching minute at or after from_ms (in the zone of offset_s),
  * searched for at most 366 days; returns 0 and sets *ret_ms, or -RC_ENOTFOUND. */
 int rc_cron_next(const struct rc_cron *c, int64_t from_ms, int32_t offset_s, int64_t *ret_ms);
+/* The last matching minute at or before at_ms and not before not_before_ms (also
+ * at most 366 days back); returns 0 and sets *ret_ms, or -RC_ENOTFOUND.
+ * (Additive: used by rc_window_state to find the start of an open window.) */
+int rc_cron_prev(const struct rc_cron *c, int64_t at_ms, int32_t offset_s, int64_t not_before_ms,
+                 int64_t *ret_ms);
 
 /* ---- hashing and identifiers ---- */
 
@@ -91,11 +96,11 @@ extern const unsigned char rc_uuid_ns_azpool[16];
 /* ---- names (DESIGN.md §4 rule 2) ---- */
 
 /* Azure limits the names must fit. */
-#define RC_NAME_MAX 64           /* resource names */
-#define RC_HOST_MAX_WINDOWS 15
-#define RC_HOST_MAX_LINUX 64
-#define RC_PREFIX_MAX_WINDOWS 9  /* VMSS computerNamePrefix: Azure appends 6 chars */
-#define RC_PREFIX_MAX_LINUX 58
+#define RC_NAME_MAX           64 /* resource names */
+#define RC_HOST_MAX_WINDOWS   15
+#define RC_HOST_MAX_LINUX     64
+#define RC_PREFIX_MAX_WINDOWS 9 /* VMSS computerNamePrefix: Azure appends 6 chars */
+#define RC_PREFIX_MAX_LINUX   58
 
 /* The base name of a pool's resources: lowercase [a-z0-9-], starting with a
  * letter, at most max_len characters. When "<name>" fits it is used as is;
