@@ -25,20 +25,21 @@
 #include "rc_err.h"
 #include "rc_util.h"
 
-#define RC_API_GROUP "azpool.dev"
+#define RC_API_GROUP   "azpool.dev"
 #define RC_API_VERSION "azpool.dev/v1alpha1"
 
 /* Input limits (issue: 1 MiB per document, depth 64, 10,000 documents). */
 #define RC_DOC_MAX_BYTES (1024 * 1024)
 #define RC_DOC_MAX_DEPTH 64
-#define RC_DOCS_MAX 10000
+#define RC_DOCS_MAX      10000
 
 enum rc_kind { RC_KIND_WORKERPOOL = 0, RC_KIND_IMAGEVERSION, RC_KIND_EXPIRYPOLICY };
 
 /* Where a document came from, for error messages. */
 struct rc_origin {
-    char *file; /* NULL for objects that came from Kubernetes */
-    int line, col;
+    char *file;              /* NULL for objects that came from Kubernetes */
+    int line, col;           /* position of the document's root mapping */
+    int name_line, name_col; /* position of metadata.name (0 when unknown) */
 };
 
 struct rc_kv {
@@ -48,15 +49,15 @@ struct rc_kv {
 
 struct rc_meta {
     char *name;
-    char *namespace; /* defaults to "default" */
-    char *uid;       /* from Kubernetes; in files derived as "file:<ns>/<name>" */
-    int64_t generation;        /* 0 when unknown (files) */
-    char *resource_version;    /* Kubernetes only */
+    char *namespace;        /* defaults to "default" */
+    char *uid;              /* from Kubernetes; in files derived as "file:<ns>/<name>" */
+    int64_t generation;     /* 0 when unknown (files) */
+    char *resource_version; /* Kubernetes only */
     struct rc_kv *labels;
     size_t n_labels;
     struct rc_kv *annotations;
     size_t n_annotations;
-    bool deleting;             /* metadata.deletionTimestamp is set */
+    bool deleting; /* metadata.deletionTimestamp is set */
     char **finalizers;
     size_t n_finalizers;
     struct rc_origin origin;
@@ -68,7 +69,8 @@ struct rc_secret_ref {
 };
 
 struct rc_local_ref {
-    char *name; /* NULL: no reference */
+    char *name;    /* NULL: no reference */
+    int line, col; /* position of the name in the source (0 when unknown) */
 };
 
 /* ---- WorkerPool ---- */
@@ -98,7 +100,7 @@ struct rc_identity {
 
 struct rc_os_profile {
     enum rc_os_type os_type; /* spec.osProfile.osType, default Linux */
-    char *admin_username;   /* default "azpool" */
+    char *admin_username;    /* default "azpool" */
     char **ssh_public_keys;
     size_t n_ssh_public_keys;
     struct rc_secret_ref custom_data; /* customDataSecretRef */
@@ -109,8 +111,8 @@ struct rc_extension {
     char *publisher;
     char *type;
     char *type_handler_version;
-    bool auto_upgrade_minor_version; /* default true */
-    json_t *settings;                /* object or NULL */
+    bool auto_upgrade_minor_version;         /* default true */
+    json_t *settings;                        /* object or NULL */
     struct rc_secret_ref protected_settings; /* protectedSettingsSecretRef */
 };
 
@@ -122,7 +124,7 @@ struct rc_hrw_registration {
 struct rc_runbook_hook {
     char *automation_account_id; /* NULL: no hook */
     char *name;
-    json_t *parameters; /* object or NULL */
+    json_t *parameters;  /* object or NULL */
     int timeout_seconds; /* default 900 */
     int retries;         /* default 3 */
 };
@@ -150,25 +152,25 @@ struct rc_signal {
 
 enum rc_scale_policy { RC_POLICY_STEP = 0, RC_POLICY_PROPORTIONAL };
 
-struct rc_step_policy { /* defaults from seed 003 */
-    int scale_out_threshold;  /* 3 */
-    int scale_in_threshold;   /* 1 */
-    int scale_out_step;       /* 1 */
-    int scale_in_step;        /* 1 */
+struct rc_step_policy {             /* defaults from seed 003 */
+    int scale_out_threshold;        /* 3 */
+    int scale_in_threshold;         /* 1 */
+    int scale_out_step;             /* 1 */
+    int scale_in_step;              /* 1 */
     int scale_out_cooldown_seconds; /* 240 */
     int scale_in_cooldown_seconds;  /* 300 */
 };
 
 struct rc_proportional_policy { /* defaults from seed 001 */
-    int jobs_per_replica;        /* 1 */
-    int free_target_percentage;  /* 20 */
+    int jobs_per_replica;       /* 1 */
+    int free_target_percentage; /* 20 */
 };
 
 struct rc_autoscale {
     bool enabled; /* the autoscale block is present */
     int min_replicas;
     int max_replicas;
-    struct rc_signal metric; /* QUEUE or HTTP */
+    struct rc_signal metric;     /* QUEUE or HTTP */
     enum rc_scale_policy policy; /* default Step */
     struct rc_step_policy step;
     struct rc_proportional_policy proportional;
@@ -189,27 +191,27 @@ struct rc_pool_spec {
     char *subscription_id;
     char *resource_group;
     char *location;
-    enum rc_mode mode;                    /* default ScaleSet */
-    enum rc_orchestration orchestration;  /* default Uniform */
+    enum rc_mode mode;                   /* default ScaleSet */
+    enum rc_orchestration orchestration; /* default Uniform */
     char *vm_size;
-    int replicas;                         /* default 1; ignored with autoscale */
+    int replicas; /* default 1; ignored with autoscale */
     bool has_replicas;
-    struct rc_local_ref image_ref;        /* imageRef (ImageVersion) */
-    struct rc_image_src image;            /* image (inline) */
+    struct rc_local_ref image_ref; /* imageRef (ImageVersion) */
+    struct rc_image_src image;     /* image (inline) */
     struct rc_local_ref expiry_policy_ref;
-    char *subnet_id;                      /* network.subnetId */
+    char *subnet_id; /* network.subnetId */
     struct rc_identity identity;
     struct rc_os_profile os_profile;
-    char *patch_mode;                     /* NULL or ImageDefault|AutomaticByPlatform|... */
+    char *patch_mode; /* NULL or ImageDefault|AutomaticByPlatform|... */
     struct rc_extension *extensions;
     size_t n_extensions;
     struct rc_hrw_registration hybrid_worker;
     struct rc_runbook_hook after_create;
     struct rc_autoscale autoscale;
-    struct rc_signal busy;                /* kind NONE, QUEUE, HTTP or TAG */
+    struct rc_signal busy; /* kind NONE, QUEUE, HTTP or TAG */
     enum rc_recycle recycle_after_job;
     struct rc_rollout rollout;
-    int64_t drain_timeout_ms;             /* default 1800 s */
+    int64_t drain_timeout_ms; /* default 1800 s */
     enum rc_deletion_policy deletion_policy;
     bool paused;
     struct rc_kv *tags;
@@ -230,9 +232,9 @@ struct rc_image_version_spec {
     char *gallery_resource_group;
     char *gallery_name;
     char *image_definition;
-    char *version;              /* "latest" (default) or "M.m.p" */
-    char *build_template_id;    /* build.imageTemplateId, NULL: no build */
-    enum rc_run_when run_when;  /* default OnChange */
+    char *version;             /* "latest" (default) or "M.m.p" */
+    char *build_template_id;   /* build.imageTemplateId, NULL: no build */
+    enum rc_run_when run_when; /* default OnChange */
     int64_t revision;
 };
 
@@ -244,20 +246,20 @@ struct rc_image_version {
 /* ---- ExpiryPolicy ---- */
 
 struct rc_window {
-    char *schedule;          /* cron text, as written */
-    struct rc_cron cron;     /* parsed */
+    char *schedule;      /* cron text, as written */
+    struct rc_cron cron; /* parsed */
     int64_t duration_ms;
-    char *time_zone;         /* NULL: UTC */
+    char *time_zone; /* NULL: UTC */
 };
 
 struct rc_expiry_spec {
     int64_t max_age_ms;
-    struct rc_intstr jitter;      /* percentage of maxAge, default 0 */
-    int64_t force_after_ms;       /* 0: none */
+    struct rc_intstr jitter; /* percentage of maxAge, default 0 */
+    int64_t force_after_ms;  /* 0: none */
     struct rc_window *windows;
     size_t n_windows;
     struct rc_intstr disruption_max_unavailable; /* default 1 */
-    int64_t replace_before_ms;    /* default 0 */
+    int64_t replace_before_ms;                   /* default 0 */
 };
 
 struct rc_expiry_policy {
@@ -277,6 +279,13 @@ struct rc_desired {
 };
 
 void rc_desired_release(struct rc_desired *want); /* leaves it zeroed; NULL is fine */
+
+/* Release one object's contents (the struct itself is not freed; it is left
+ * zeroed). NULL is fine. */
+void rc_meta_release(struct rc_meta *meta);
+void rc_pool_release(struct rc_pool *pool);
+void rc_image_version_release(struct rc_image_version *iv);
+void rc_expiry_policy_release(struct rc_expiry_policy *ep);
 
 /* Lookups by namespace and name; NULL when absent. Borrowed. */
 const struct rc_pool *rc_desired_pool(const struct rc_desired *want, const char *ns,
@@ -320,6 +329,8 @@ int rc_validate_refs(const struct rc_desired *want, struct rc_errs *errs);
 void rc_pool_defaults(struct rc_pool_spec *spec);
 void rc_image_version_defaults(struct rc_image_version_spec *spec);
 void rc_expiry_defaults(struct rc_expiry_spec *spec);
+void rc_extension_defaults(struct rc_extension *ext); /* per spec.extensions[] entry */
+const char *rc_default_image_version(void);           /* spec.image.version: "latest" */
 
 /* "WorkerPool", "ImageVersion", "ExpiryPolicy". */
 const char *rc_kind_name(enum rc_kind kind);
