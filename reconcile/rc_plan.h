@@ -43,12 +43,12 @@
 #include "rc_observed.h"
 
 /* api-versions the core writes into actions (shared/reference/azure-arm.md §0). */
-#define RC_API_COMPUTE "2024-11-01"
-#define RC_API_GALLERY "2024-03-03"
-#define RC_API_NETWORK "2024-05-01"
-#define RC_API_AUTOMATION "2024-10-23"
+#define RC_API_COMPUTE      "2024-11-01"
+#define RC_API_GALLERY      "2024-03-03"
+#define RC_API_NETWORK      "2024-05-01"
+#define RC_API_AUTOMATION   "2024-10-23"
 #define RC_API_IMAGEBUILDER "2024-02-01"
-#define RC_API_RESOURCES "2021-04-01"
+#define RC_API_RESOURCES    "2021-04-01"
 
 /* Time-zone offsets, resolved outside the core (from tzdata) and passed in:
  * offset_s[i] applies from at_ms[i] (ascending) until the next entry. */
@@ -60,9 +60,9 @@ struct rc_tz {
 };
 
 struct rc_policy {
-    const char *only_pool;  /* "ns/name": plan this pool only (no orphan collection); NULL: all */
-    bool collect_orphans;   /* desired state is complete: destroy owned resources of missing pools */
-    int max_deletions;      /* pools destroyed per plan as orphans (default 1) */
+    const char *only_pool; /* "ns/name": plan this pool only (no orphan collection); NULL: all */
+    bool collect_orphans;  /* desired state is complete: destroy owned resources of missing pools */
+    int max_deletions;     /* pools destroyed per plan as orphans (default 1) */
     bool allow_mass_delete; /* lift max_deletions */
     const struct rc_tz *zones;
     size_t n_zones;
@@ -90,7 +90,7 @@ const char *rc_verb_name(enum rc_verb v);     /* "create", ... (plan JSON) */
 const char *rc_method_name(enum rc_method m); /* "PUT", ... */
 
 struct rc_action {
-    char *pool;              /* "ns/name" */
+    char *pool; /* "ns/name" */
     enum rc_verb verb;
     enum rc_method method;
     char *target;            /* ARM id of the resource acted on */
@@ -100,9 +100,9 @@ struct rc_action {
     char **instances;        /* instance ids (VMSS) or VM names */
     size_t n_instances;
     bool has_count;
-    int64_t count;           /* e.g. new capacity for scale, number of VMs for create */
-    char *reason;            /* "scale out 3 -> 5 (replicas)", "expired: hw-0-a" */
-    char *key;               /* idempotency key */
+    int64_t count; /* e.g. new capacity for scale, number of VMs for create */
+    char *reason;  /* "scale out 3 -> 5 (replicas)", "expired: hw-0-a" */
+    char *key;     /* idempotency key */
     int wave;
 };
 
@@ -116,7 +116,7 @@ struct rc_inst_status {
     int64_t expires_ms; /* 0: never */
     enum rc_inst_state state;
     bool busy;
-    char *reason;       /* "Expired", "OutdatedImage", "Failed", NULL */
+    char *reason; /* "Expired", "OutdatedImage", "Failed", NULL */
 };
 
 #define RC_STATUS_INSTANCES_MAX 200
@@ -126,13 +126,17 @@ struct rc_pool_status {
     int replicas, ready_replicas, updated_replicas, expiring_replicas, desired_replicas;
     char *current_image;
     char *target_image;
+    char *halted_image; /* rollout of this image halted (canary failed); NULL: none. The
+                           controller keeps it in the status and passes it back as
+                           rc_obs_pool.halted_image (VirtualMachines mode). Additive. */
     int64_t last_scale_ms;
     enum rc_cond ready, progressing, degraded, stalled;
-    char *reason;   /* PascalCase: Ready, Creating, ScalingOut, RollingOut, WaitingForMaintenanceWindow, ... */
-    char *message;  /* one line for humans */
-    int pending;    /* actions planned for this pool */
-    char *summary;  /* "surge 1, delete 1 (expired)" */
-    int64_t requeue_at_ms; /* when to look again (a wait ends); 0: only on change */
+    char *reason;                     /* PascalCase: Ready, Creating, ScalingOut, RollingOut,
+                                         WaitingForMaintenanceWindow, ... */
+    char *message;                    /* one line for humans */
+    int pending;                      /* actions planned for this pool */
+    char *summary;                    /* "surge 1, delete 1 (expired)" */
+    int64_t requeue_at_ms;            /* when to look again (a wait ends); 0: only on change */
     struct rc_inst_status *instances; /* at most RC_STATUS_INSTANCES_MAX */
     size_t n_instances;
 };

@@ -1,0 +1,1588 @@
+/*
+ * rc_plan.c - the planner (see rc_plan.h for the contract).
+ *
+ * Decisions (recorded here on purpose; others build on them):
+ *
+ *  - One pass per pool: resolve the target image, collect the owned instances,
+ *    classify them, decide (rp_decide), then emit mode-specific writes
+ *    (rc_plan_vmss.c, rc_plan_vm.c). Pools are planned in want order; the plan
+ *    is sorted at the end by (pool, wave, verb, target, key).
+ *  - Ownership: an instance is ours when it carries azpool.managed-by=azpool and
+ *    azpool.pool=<ns>/<name>, or (ScaleSet mode) when it belongs to our owned
+ *    VMSS (a Uniform instance is owned through its scale set). A VMSS with our
+ *    name but without the tags is never touched: the pool is Stalled
+ *    (NotOwned) until it carries them.
+ *  - Target image: imageRef -> ImageVersion (pinned version, or "latest" =
+ *    highest semver among Succeeded, not excludeFromLatest observed versions of
+ *    the definition); or spec.image.id; or the marketplace quadruple, written as
+ *    "publisher:offer:sku:version" (rc_arm_image_string; rc_arm takes both
+ *    forms). Unresolvable: nothing planned, Stalled ImageNotFound.
+ *  - Outdated = runs another image than the target, or the model is not
+ *    applied (latestModelApplied false after a model change) or its spec hash
+ *    differs. Outdated instances are replaced by surge: create, wait Ready,
+ *    delete; never reimaged for a rollout.
+ *  - The generic step (rp_decide): failed instances are deleted at once; the
+ *    rest must converge to `desired` instances that are not old. Candidates for
+ *    removal (old ones, then the surplus of good ones in victim order) are
+ *    deleted when not busy (busy: drained first, deleted when idle or after
+ *    drain.timeoutSeconds; forceAfter overrides) and when the number of Ready
+ *    instances stays >= desired - maxUnavailable. Then creates =
+ *    min(desired - good, desired + maxSurge - live). maxSurge and
+ *    maxUnavailable both 0 would deadlock: maxSurge is then taken as 1.
+ *  - Expiry: expires = rc_expiry_at (deterministic jitter). An instance is
+ *    expiring once now >= expires - replaceBefore. Expiring instances are
+ *    chosen for replacement only inside a maintenance window (or when past
+ *    forceAfter, which also ignores busy), in order of expiry, at most
+ *    disruptionBudget.maxUnavailable minus the disruptions already in flight
+ *    (live instances not Ready, Deleting instances, draining instances). A
+ *    budget resolving to 0 is taken as 1 so that a pool always progresses.
+ *  - Deletes take effect as Deleting (the instance stays listed for a while):
+ *    the planner counts Deleting instances as disruptions in flight, which
+ *    keeps "apply, then plan again" empty.
+ *  - Canary: while a rollout of the target image is in progress and fewer than
+ *    canary.replicas instances on the target have been Ready for soakSeconds
+ *    (measured from their creation time: Azure does not report when an
+ *    instance became Ready), only canary.replicas instances go to the new
+ *    image and no old instance is removed (except to make room when maxSurge
+ *    is 0). A Failed instance on the target during that phase halts the
+ *    rollout: ScaleSet mode writes azpool.halted-image and the previous model
+ *    image back onto the VMSS; VirtualMachines mode reports it in
+ *    status.halted_image (the controller keeps it in the pool status and
+ *    hands it back as rc_obs_pool.halted_image). While the desired image
+ *    equals the halted image, the previous image stays the target
+ *    (Degraded, RolloutHalted); a new desired image clears the halt.
+ *  - Autoscale: current = live instances; last scale-out/in times from
+ *    rc_obs_pool (else the VMSS tag for both). The scaling write carries
+ *    azpool.last-scale-time (ScaleSet) and status.last_scale_ms.
+ *  - recycleAfterJob: instances named in rc_obs_pool.job_done are reimaged
+ *    (POST reimage with explicit ids) or replaced (deleted; the refill comes
+ *    from the normal size rule). Busy ones wait.
+ *  - list_failed: nothing is planned for that pool (not even creates, which
+ *    could duplicate), status Unknown ListFailed.
+ *  - Orphans (owned resources of pools absent from want) are destroyed only
+ *    when pol->collect_orphans and no only_pool, at most pol->max_deletions
+ *    pools per plan (sorted by pool key) unless allow_mass_delete; the rest get
+ *    a status entry with reason MassDeleteRefused.
+ *  - ImageVersion builds are planned under the pseudo pool
+ *    "ImageVersion/<ns>/<name>" (a `run` action), so they never mix with a
+ *    WorkerPool of the same name.
+ *  - Idempotency keys: "<verb>-<16 hex>" of FNV-1a over pool, verb, path,
+ *    instances and count (not the body: bodies carry timestamps).
+ *  - Stalled: an instance Provisioning/Registering longer than
+ *    RP_PROVISION_DEADLINE_MS (plus the hook's timeouts) sets Stalled with
+ *    reason ProvisioningTimeout; waits with a known end set requeue_at_ms.
+ */
+#include "rc_plan.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rc_arm.h"
+#include "rc_decide.h"
+#include "rc_plan_int.h"
+#include "rc_util.h"
+
+#define RP_PROVISION_DEADLINE_MS (30LL * 60 * 1000)
+#define RP_MAX_INSTANCES         100000
+
+/* ---- plan storage ---- */
+
+static void action_release(struct rc_action *a)
+{
+    size_t i;
+
+    free(a->pool);
+    free(a->target);
+    free(a->path);
+    json_decref(a->body);
+    for (i = 0; i < a->n_instances; i++)
+        free(a->instances[i]);
+    free(a->instances);
+    free(a->reason);
+    free(a->key);
+    memset(a, 0, sizeof(*a));
+}
+
+static void status_release(struct rc_pool_status *s)
+{
+    size_t i;
+
+    free(s->pool);
+    free(s->current_image);
+    free(s->target_image);
+    free(s->halted_image);
+    free(s->reason);
+    free(s->message);
+    free(s->summary);
+    for (i = 0; i < s->n_instances; i++) {
+        free(s->instances[i].name);
+        free(s->instances[i].id);
+        free(s->instances[i].image);
+        free(s->instances[i].reason);
+    }
+    free(s->instances);
+    memset(s, 0, sizeof(*s));
+}
+
+void rc_plan_release(struct rc_plan *plan)
+{
+    size_t i;
+
+    if (!plan)
+        return;
+    for (i = 0; i < plan->n_actions; i++)
+        action_release(&plan->actions[i]);
+    free(plan->actions);
+    for (i = 0; i < plan->n_pools; i++)
+        status_release(&plan->pools[i]);
+    free(plan->pools);
+    memset(plan, 0, sizeof(*plan));
+}
+
+static struct rc_action *push_action(struct rc_plan *plan)
+{
+    if (plan->n_actions == plan->cap_actions) {
+        size_t cap = plan->cap_actions ? plan->cap_actions * 2 : 16;
+        struct rc_action *v = realloc(plan->actions, cap * sizeof(*v));
+
+        if (!v)
+            return NULL;
+        plan->actions = v;
+        plan->cap_actions = cap;
+    }
+    memset(&plan->actions[plan->n_actions], 0, sizeof(plan->actions[0]));
+    return &plan->actions[plan->n_actions++];
+}
+
+static struct rc_pool_status *push_status(struct rc_plan *plan, const char *pool)
+{
+    struct rc_pool_status *s;
+
+    if (plan->n_pools == plan->cap_pools) {
+        size_t cap = plan->cap_pools ? plan->cap_pools * 2 : 8;
+        struct rc_pool_status *v = realloc(plan->pools, cap * sizeof(*v));
+
+        if (!v)
+            return NULL;
+        plan->pools = v;
+        plan->cap_pools = cap;
+    }
+    s = &plan->pools[plan->n_pools];
+    memset(s, 0, sizeof(*s));
+    s->pool = rc_strdup(pool);
+    if (!s->pool)
+        return NULL;
+    plan->n_pools++;
+    return s;
+}
+
+int rp_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        return 0;
+    return (size_t)r >= size ? (int)(size ? size - 1 : 0) : r;
+}
+
+static char *vformat(const char *fmt, va_list ap)
+{
+    char buf[1024];
+
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    return rc_strdup(buf);
+}
+
+static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *format(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+
+    va_start(ap, fmt);
+    s = vformat(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+void rp_join(char *const *names, size_t n, char *buf, size_t size)
+{
+    size_t i, len = 0;
+
+    if (size == 0)
+        return;
+    buf[0] = '\0';
+    for (i = 0; i < n && i < 8; i++) {
+        int w = rp_fmt(buf + len, size - len, "%s%s", i ? ", " : "", names[i]);
+
+        if (w < 0 || (size_t)w >= size - len)
+            return;
+        len += (size_t)w;
+    }
+    if (n > 8)
+        rp_fmt(buf + len, size - len, " and %zu more", n - 8);
+}
+
+int rp_add_for(struct rc_plan *plan, const char *pool, enum rc_verb verb, enum rc_method method,
+               const char *target, const char *path_suffix, const char *api, json_t *body,
+               const char *const *inst, size_t n_inst, bool has_count, int64_t count, int wave,
+               const char *reason)
+{
+    struct rc_action *a;
+    char kbuf[2048];
+    size_t i, len;
+    uint64_t h;
+
+    a = push_action(plan);
+    if (!a) {
+        json_decref(body);
+        return -RC_ENOMEM;
+    }
+    a->verb = verb;
+    a->method = method;
+    a->api_version = api;
+    a->body = body;
+    a->wave = wave;
+    a->has_count = has_count;
+    a->count = count;
+    a->pool = rc_strdup(pool);
+    a->target = rc_strdup(target);
+    a->path = format("%s%s", target, path_suffix ? path_suffix : "");
+    a->reason = rc_strdup(reason);
+    if (n_inst) {
+        a->instances = calloc(n_inst, sizeof(char *));
+        if (a->instances) {
+            for (i = 0; i < n_inst; i++) {
+                a->instances[i] = rc_strdup(inst[i]);
+                if (!a->instances[i])
+                    break;
+                a->n_instances++;
+            }
+        }
+    }
+    len = (size_t)rp_fmt(kbuf, sizeof(kbuf), "%s|%d|%s|%lld", pool, (int)verb,
+                         a->path ? a->path : "", (long long)(has_count ? count : -1));
+    h = rc_hash64(kbuf, len < sizeof(kbuf) ? len : sizeof(kbuf) - 1);
+    for (i = 0; i < a->n_instances; i++) {
+        h ^= rc_hash64_str(a->instances[i]) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    }
+    a->key = format("%s-%016llx", rc_verb_name(verb), (unsigned long long)h);
+    if (!a->pool || !a->target || !a->path || !a->reason || !a->key || a->n_instances != n_inst) {
+        action_release(a);
+        plan->n_actions--;
+        return -RC_ENOMEM;
+    }
+    if (!body && (method == RC_HTTP_PUT || method == RC_HTTP_PATCH || verb == RC_VERB_REIMAGE ||
+                  (verb == RC_VERB_DELETE && method == RC_HTTP_POST))) {
+        /* rc_arm_* gives NULL when the spec lacks a field the body needs */
+        action_release(a);
+        plan->n_actions--;
+        return -RC_EINVAL;
+    }
+    return 0;
+}
+
+int rp_add(struct rp_ctx *c, enum rc_verb verb, enum rc_method method, const char *target,
+           const char *path_suffix, const char *api, json_t *body, const char *const *inst,
+           size_t n_inst, bool has_count, int64_t count, int wave, const char *fmt, ...)
+{
+    char reason[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    return rp_add_for(c->plan, c->key, verb, method, target, path_suffix, api, body, inst, n_inst,
+                      has_count, count, wave, reason);
+}
+
+void rp_wait(struct rp_ctx *c, const char *reason, int64_t t_ms, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (t_ms > 0 && (c->requeue == 0 || t_ms < c->requeue))
+        c->requeue = t_ms;
+    if (c->wait[0])
+        return;
+    c->wait_reason = reason;
+    va_start(ap, fmt);
+    vsnprintf(c->wait, sizeof(c->wait), fmt, ap);
+    va_end(ap);
+}
+
+json_t *rp_tags_json(const struct rc_kv *tags, size_t n, bool strip)
+{
+    json_t *o = json_object();
+    size_t i;
+
+    if (!o)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        if (!tags[i].key || !tags[i].value)
+            continue;
+        if (strip && strncmp(tags[i].key, "azpool.", 7) == 0)
+            continue;
+        if (json_object_set_new(o, tags[i].key, json_string(tags[i].value)) < 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+/* ---- image resolution ---- */
+
+static bool parse_semver(const char *s, long v[3])
+{
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        char *end;
+
+        if (*s < '0' || *s > '9')
+            return false;
+        v[i] = strtol(s, &end, 10);
+        s = end;
+        if (i < 2) {
+            if (*s != '.')
+                return false;
+            s++;
+        }
+    }
+    return *s == '\0';
+}
+
+static int semver_cmp(const long a[3], const long b[3])
+{
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        if (a[i] != b[i])
+            return a[i] < b[i] ? -1 : 1;
+    }
+    return 0;
+}
+
+/* Fills c->target; returns false (with c->stall_msg) when it cannot be resolved. */
+static bool resolve_image(struct rp_ctx *c)
+{
+    const struct rc_pool_spec *s = &c->p->spec;
+
+    c->target_arm = c->target;
+    if (s->image_ref.name) {
+        const struct rc_image_version *iv =
+            rc_desired_image(c->want, c->p->meta.namespace, s->image_ref.name);
+        const struct rc_image_version_spec *is;
+        char def[RC_ARM_ID_MAX];
+        const struct rc_obs_image_version *best = NULL;
+        long bv[3] = {0, 0, 0};
+        size_t i;
+
+        if (!iv) {
+            rp_fmt(c->stall_msg, sizeof(c->stall_msg), "ImageVersion %s/%s not found",
+                   c->p->meta.namespace, s->image_ref.name);
+            return false;
+        }
+        is = &iv->spec;
+        rp_fmt(def, sizeof(def),
+               "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/galleries/%s/"
+               "images/%s",
+               is->gallery_subscription_id ? is->gallery_subscription_id : "",
+               is->gallery_resource_group ? is->gallery_resource_group : "",
+               is->gallery_name ? is->gallery_name : "",
+               is->image_definition ? is->image_definition : "");
+        if (is->version && strcmp(is->version, "latest") != 0) {
+            rp_fmt(c->target, sizeof(c->target), "%s/versions/%s", def, is->version);
+            return true;
+        }
+        for (i = 0; i < c->have->n_image_versions; i++) {
+            const struct rc_obs_image_version *v = &c->have->image_versions[i];
+            long sv[3];
+
+            if (!v->image_definition_id || rc_strcasecmp(v->image_definition_id, def) != 0)
+                continue;
+            if (v->exclude_from_latest || !v->name || !parse_semver(v->name, sv))
+                continue;
+            if (v->provisioning_state && rc_strcasecmp(v->provisioning_state, "Succeeded") != 0)
+                continue;
+            if (!best || semver_cmp(sv, bv) > 0) {
+                best = v;
+                memcpy(bv, sv, sizeof(bv));
+            }
+        }
+        if (!best) {
+            rp_fmt(c->stall_msg, sizeof(c->stall_msg),
+                   "no published version of %s (ImageVersion %s/%s, latest)", def,
+                   c->p->meta.namespace, s->image_ref.name);
+            return false;
+        }
+        rp_fmt(c->target, sizeof(c->target), "%s/versions/%s", def, best->name);
+        return true;
+    }
+    if (s->image.id || s->image.publisher) {
+        if (rc_arm_image_string(&s->image, c->target, sizeof(c->target)) < 0) {
+            rp_fmt(c->stall_msg, sizeof(c->stall_msg), "spec.image is incomplete");
+            return false;
+        }
+        return true;
+    }
+    rp_fmt(c->stall_msg, sizeof(c->stall_msg), "spec has neither imageRef nor image");
+    return false;
+}
+
+/* "1.5.0" for gallery version ids, else the id itself (for messages). */
+static const char *image_label(const char *id)
+{
+    const char *p;
+
+    if (!id)
+        return "";
+    p = strstr(id, "/versions/");
+    if (!p)
+        p = strstr(id, "/Versions/");
+    return p ? p + 10 : id;
+}
+
+/* ---- instances ---- */
+
+static bool name_in(char *const *list, size_t n, const char *name)
+{
+    size_t i;
+
+    for (i = 0; name && i < n; i++) {
+        if (list[i] && rc_strcasecmp(list[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool owned_by(const struct rc_owned *own, const char *key)
+{
+    return own->managed && own->pool && strcmp(own->pool, key) == 0;
+}
+
+static int collect(struct rp_ctx *c)
+{
+    size_t i, n = 0;
+    bool vmss_mode = c->p->spec.mode == RC_MODE_SCALESET;
+
+    if (c->have->n_instances > RP_MAX_INSTANCES)
+        return -RC_ELIMIT;
+    c->v = calloc(c->have->n_instances ? c->have->n_instances : 1, sizeof(*c->v));
+    if (!c->v)
+        return -RC_ENOMEM;
+    for (i = 0; i < c->have->n_instances; i++) {
+        const struct rc_obs_instance *o = &c->have->instances[i];
+        bool mine;
+
+        if (vmss_mode) {
+            mine = c->ss && o->scale_set_id && rc_strcasecmp(o->scale_set_id, c->ss->id) == 0;
+        } else {
+            mine = !o->scale_set_id && owned_by(&o->own, c->key);
+        }
+        if (!mine)
+            continue;
+        c->v[n].o = o;
+        c->v[n].state = o->state;
+        n++;
+    }
+    c->n = n;
+    return 0;
+}
+
+static int64_t drain_end(const struct rp_ctx *c, const struct rp_inst *x)
+{
+    return x->o->draining_since_ms + c->p->spec.drain_timeout_ms;
+}
+
+static enum rp_class victim_class(const struct rp_inst *x)
+{
+    if (x->failed)
+        return RP_CLASS_FAILED;
+    if (x->forced || x->expiring || x->recycle_replace)
+        return RP_CLASS_EXPIRED;
+    if (x->outdated)
+        return RP_CLASS_OUTDATED;
+    return RP_CLASS_OTHER;
+}
+
+int rp_victim_cmp(const void *a, const void *b)
+{
+    const struct rp_inst *x = *(const struct rp_inst *const *)a;
+    const struct rp_inst *y = *(const struct rp_inst *const *)b;
+    bool xb = x->busy && !x->forced && !x->drain_due, yb = y->busy && !y->forced && !y->drain_due;
+    enum rp_class cx = victim_class(x), cy = victim_class(y);
+
+    if (xb != yb)
+        return xb ? 1 : -1;
+    if (cx != cy)
+        return cx < cy ? -1 : 1;
+    if (x->o->created_ms != y->o->created_ms)
+        return x->o->created_ms < y->o->created_ms ? -1 : 1;
+    return strcmp(x->o->name ? x->o->name : "", y->o->name ? y->o->name : "");
+}
+
+static int expiry_cmp(const void *a, const void *b)
+{
+    const struct rp_inst *x = *(const struct rp_inst *const *)a;
+    const struct rp_inst *y = *(const struct rp_inst *const *)b;
+
+    if (x->forced != y->forced)
+        return x->forced ? -1 : 1;
+    if (x->expires_ms != y->expires_ms)
+        return x->expires_ms < y->expires_ms ? -1 : 1;
+    return strcmp(x->o->name ? x->o->name : "", y->o->name ? y->o->name : "");
+}
+
+static bool same_image(const char *a, const char *b)
+{
+    return a && b && rc_strcasecmp(a, b) == 0;
+}
+
+/* Previous image for a halt: the image most live instances run other than the
+ * halted one (ties: smallest id). */
+static void previous_image(const struct rp_ctx *c, const char *not_this, char *buf, size_t size)
+{
+    size_t i, j;
+    int best = 0;
+
+    buf[0] = '\0';
+    for (i = 0; i < c->n; i++) {
+        const char *im = c->v[i].o->image;
+        int cnt = 0;
+
+        if (!im || same_image(im, not_this) || c->v[i].deleting)
+            continue;
+        for (j = 0; j < c->n; j++) {
+            if (!c->v[j].deleting && same_image(c->v[j].o->image, im))
+                cnt++;
+        }
+        if (cnt > best || (cnt == best && strcmp(im, buf) < 0)) {
+            best = cnt;
+            rc_strlcpy(buf, im, size);
+        }
+    }
+}
+
+static void classify(struct rp_ctx *c)
+{
+    const struct rc_pool_spec *s = &c->p->spec;
+    const struct rc_expiry_spec *es = c->ep ? &c->ep->spec : NULL;
+    size_t i;
+
+    for (i = 0; i < c->n; i++) {
+        struct rp_inst *x = &c->v[i];
+        const struct rc_obs_instance *o = x->o;
+
+        x->busy = o->busy || (c->op && name_in(c->op->busy, c->op->n_busy, o->name));
+        x->deleting = x->state == RC_INST_DELETING;
+        x->failed = x->state == RC_INST_FAILED;
+        x->live = !x->deleting && !x->failed;
+        x->ready = x->live && x->state == RC_INST_READY;
+        x->on_target = same_image(o->image, c->target);
+        x->outdated_image = x->live && !x->on_target;
+        x->outdated = x->outdated_image;
+        if (x->live && s->mode == RC_MODE_SCALESET && !o->latest_model)
+            x->outdated = true;
+        if (x->live && s->mode == RC_MODE_VIRTUALMACHINES && o->spec_hash &&
+            strcmp(o->spec_hash, c->spec_hash) != 0)
+            x->outdated = true;
+        if (es && o->created_ms > 0) {
+            x->expires_ms = rc_expiry_at(es, o->name ? o->name : "", o->created_ms);
+            x->force_ms = rc_expiry_force_at(es, o->created_ms);
+        } else {
+            x->expires_ms = o->expires_ms;
+        }
+        if (x->live && x->expires_ms > 0 &&
+            c->now >= x->expires_ms - (es ? es->replace_before_ms : 0))
+            x->expiring = true;
+        if (x->live && x->force_ms > 0 && c->now >= x->force_ms)
+            x->forced = true;
+        if (o->draining_since_ms > 0 && c->now >= drain_end(c, x))
+            x->drain_due = true;
+        if (x->live && c->op && name_in(c->op->job_done, c->op->n_job_done, o->name)) {
+            if (s->recycle_after_job == RC_RECYCLE_REPLACE)
+                x->recycle_replace = true;
+            else if (s->recycle_after_job == RC_RECYCLE_REIMAGE && !x->outdated)
+                x->recycle_reimage = true;
+        }
+        if (x->outdated_image)
+            x->why = "outdated image";
+        else if (x->outdated)
+            x->why = "outdated model";
+    }
+}
+
+/* Selects expiring instances for replacement (windows, budget, forceAfter). */
+static void select_expiring(struct rp_ctx *c)
+{
+    const struct rc_expiry_spec *es = c->ep ? &c->ep->spec : NULL;
+    struct rp_inst **cand;
+    size_t i, n = 0;
+    int in_flight = 0, budget, k;
+    bool open = true;
+    int64_t end_ms = 0, next_ms = 0;
+    struct rc_err err = {0};
+    int n_waiting = 0;
+
+    if (!es)
+        return;
+    cand = calloc(c->n ? c->n : 1, sizeof(*cand));
+    if (!cand)
+        return;
+    for (i = 0; i < c->n; i++) {
+        struct rp_inst *x = &c->v[i];
+
+        if (x->deleting || (x->live && !x->ready) || (x->live && x->o->draining_since_ms > 0))
+            in_flight++;
+        if (x->live && x->expiring && !x->outdated && !x->recycle_replace)
+            cand[n++] = x;
+    }
+    if (n == 0) {
+        free(cand);
+        return;
+    }
+    if (rc_window_state(es, c->pol, c->now, &open, &end_ms, &next_ms, &err) < 0) {
+        rp_fmt(c->stall_msg, sizeof(c->stall_msg), "%s", err.msg);
+        c->stalled = true;
+        open = false;
+    }
+    qsort(cand, n, sizeof(*cand), expiry_cmp);
+    budget = rc_intstr_resolve(&es->disruption_max_unavailable, c->desired, false);
+    if (budget < 1)
+        budget = 1;
+    k = budget - in_flight;
+    for (i = 0; i < n; i++) {
+        struct rp_inst *x = cand[i];
+
+        if (x->forced) {
+            x->selected = true;
+            x->why = "past forceAfter";
+            continue;
+        }
+        if (!open) {
+            n_waiting++;
+            continue;
+        }
+        if (k > 0) {
+            x->selected = true;
+            x->why = c->now >= x->expires_ms ? "expired" : "expiring";
+            k--;
+        } else {
+            n_waiting++;
+        }
+    }
+    if (n_waiting > 0 && !open) {
+        char t[RC_TIME_MAX];
+
+        if (next_ms > 0) {
+            rc_time_format(next_ms, t, sizeof(t));
+            rp_wait(c, "WaitingForMaintenanceWindow", next_ms,
+                    "%d instance%s expired; next window opens %s", n_waiting,
+                    n_waiting == 1 ? "" : "s", t);
+        } else {
+            rp_wait(c, "WaitingForMaintenanceWindow", 0,
+                    "%d instance%s expired; no maintenance window within a year", n_waiting,
+                    n_waiting == 1 ? "" : "s");
+        }
+    } else if (n_waiting > 0) {
+        rp_wait(c, "WaitingForDisruptionBudget", 0,
+                "%d instance%s expiring; disruption budget %d in use", n_waiting,
+                n_waiting == 1 ? "" : "s", budget);
+    }
+    free(cand);
+}
+
+static int count_if(const struct rp_ctx *c, bool (*pred)(const struct rp_inst *))
+{
+    size_t i;
+    int n = 0;
+
+    for (i = 0; i < c->n; i++)
+        n += pred(&c->v[i]) ? 1 : 0;
+    return n;
+}
+
+static bool is_live(const struct rp_inst *x)
+{
+    return x->live;
+}
+
+static bool is_busy_live(const struct rp_inst *x)
+{
+    return x->live && x->busy;
+}
+
+/* Canary phase and halt detection. */
+static void canary(struct rp_ctx *c)
+{
+    const struct rc_rollout *ro = &c->p->spec.rollout;
+    size_t i;
+    int soaked = 0, g;
+    bool rolling = false, failed_on_target = false;
+    int64_t soak_end = 0;
+
+    if (!ro->canary)
+        return;
+    for (i = 0; i < c->n; i++) {
+        const struct rp_inst *x = &c->v[i];
+
+        if (x->live && x->outdated_image)
+            rolling = true;
+        if (x->failed && x->on_target)
+            failed_on_target = true;
+        if (x->live && x->on_target) {
+            int64_t end = x->o->created_ms + ro->canary_soak_ms;
+
+            if (x->ready && c->now >= end)
+                soaked++;
+            else if (soak_end == 0 || end < soak_end)
+                soak_end = end;
+        }
+    }
+    g = ro->canary_replicas < c->desired ? ro->canary_replicas : c->desired;
+    if (!rolling || soaked >= g || g <= 0)
+        return;
+    if (failed_on_target) {
+        char prev[RC_ARM_ID_MAX];
+
+        previous_image(c, c->target, prev, sizeof(prev));
+        if (prev[0]) {
+            c->halt_now = true;
+            rc_strlcpy(c->halt_image, c->target, sizeof(c->halt_image));
+            rc_strlcpy(c->halted, c->target, sizeof(c->halted));
+            rc_strlcpy(c->target, prev, sizeof(c->target));
+            c->target_arm = c->target;
+            for (i = 0; i < c->n; i++) {
+                struct rp_inst *x = &c->v[i];
+
+                x->on_target = same_image(x->o->image, c->target);
+                x->outdated_image = x->live && !x->on_target;
+                x->outdated = x->outdated_image;
+                x->why = x->outdated ? "halted canary" : NULL;
+            }
+            return;
+        }
+    }
+    c->canary_phase = true;
+    if (soak_end > c->now) {
+        rp_wait(c, "RollingOut", soak_end, "waiting for canary soak (%llds left)",
+                (long long)((soak_end - c->now + 999) / 1000));
+    } else {
+        rp_wait(c, "RollingOut", 0, "waiting for canary to become Ready");
+    }
+}
+
+void rp_decide(struct rp_ctx *c)
+{
+    const struct rc_rollout *ro = &c->p->spec.rollout;
+    struct rp_inst **cand = NULL;
+    size_t i, nc = 0;
+    int n = c->desired, surge, unav, avail = 0, good = 0, live = 0, good_surplus, room = 0;
+    int del_live = 0, del_good = 0, g;
+    bool blocked_avail = false;
+
+    surge = rc_intstr_resolve(&ro->max_surge, n, true);
+    unav = rc_intstr_resolve(&ro->max_unavailable, n, false);
+    if (surge <= 0 && unav <= 0)
+        surge = 1;
+    for (i = 0; i < c->n; i++) {
+        struct rp_inst *x = &c->v[i];
+
+        x->old = x->live && (x->outdated || x->selected || x->recycle_replace);
+        if (x->recycle_replace && !x->why)
+            x->why = "job done";
+        if (x->live)
+            live++;
+        if (x->ready)
+            avail++;
+        if (x->live && !x->old)
+            good++;
+    }
+    g = c->canary_phase ? (ro->canary_replicas < n ? ro->canary_replicas : n) : n;
+    if (c->canary_phase) {
+        int free_slots = n + surge - live;
+
+        room = (g - good) - (free_slots > 0 ? free_slots : 0);
+        if (room < 0)
+            room = 0;
+    }
+    cand = calloc(c->n ? c->n : 1, sizeof(*cand));
+    if (!cand)
+        return;
+    /* failed instances first: always deleted (they serve nothing) */
+    for (i = 0; i < c->n; i++) {
+        struct rp_inst *x = &c->v[i];
+
+        if (x->failed) {
+            x->del = true;
+            x->why = "failed";
+            c->n_del++;
+        }
+    }
+    /* removal candidates: old ones, and good ones (the surplus is taken below) */
+    for (i = 0; i < c->n; i++) {
+        if (c->v[i].live)
+            cand[nc++] = &c->v[i];
+    }
+    qsort(cand, nc, sizeof(*cand), rp_victim_cmp);
+    good_surplus = good - g > 0 ? good - g : 0;
+    if (c->canary_phase)
+        good_surplus = good - n > 0 ? good - n : 0;
+    for (i = 0; i < nc; i++) {
+        struct rp_inst *x = cand[i];
+        bool must;
+
+        if (x->old) {
+            must = true;
+            if (c->canary_phase && x->outdated_image && !x->forced && !x->recycle_replace &&
+                !x->selected) {
+                if (room <= 0)
+                    continue;
+                room--;
+            }
+        } else {
+            must = good_surplus > 0;
+            if (must) {
+                good_surplus--;
+                if (!x->why)
+                    x->why = "scale in";
+            }
+        }
+        if (!must)
+            continue;
+        if (x->busy && !x->forced && !x->drain_due) {
+            if (x->o->draining_since_ms == 0) {
+                x->drain = true;
+                c->n_drain++;
+                rp_wait(c, "WaitingForDrain", c->now + c->p->spec.drain_timeout_ms,
+                        "%s busy; draining", x->o->name);
+            } else {
+                rp_wait(c, "WaitingForDrain", drain_end(c, x), "%s busy; draining", x->o->name);
+            }
+            continue;
+        }
+        if (x->ready) {
+            if (avail - 1 < n - unav) {
+                blocked_avail = true;
+                continue;
+            }
+            avail--;
+        }
+        x->del = true;
+        c->n_del++;
+        del_live++;
+        if (!x->old)
+            del_good++;
+    }
+    free(cand);
+    good -= del_good;
+    live -= del_live;
+    {
+        int a = g - good, b = n + surge - live;
+        int cr = a < b ? a : b;
+
+        if (n - live > cr)
+            cr = n - live;
+        c->creates = cr > 0 ? cr : 0;
+    }
+    if (blocked_avail)
+        rp_wait(c, c->canary_phase ? "RollingOut" : "Replacing", 0,
+                "waiting for replacements to become Ready");
+}
+
+/* ---- status ---- */
+
+static int fill_status(struct rp_ctx *c)
+{
+    struct rc_pool_status *st = c->st;
+    size_t i, pending = c->plan->n_actions - c->first_action;
+    char msg[RP_NOTE_MAX], sum[RP_NOTE_MAX];
+    const char *reason;
+    int failed = 0, provisioning = 0;
+    size_t len = 0;
+    char cur[RC_ARM_ID_MAX];
+
+    for (i = 0; i < c->n; i++) {
+        const struct rp_inst *x = &c->v[i];
+
+        if (x->deleting)
+            continue;
+        st->replicas++;
+        if (x->ready)
+            st->ready_replicas++;
+        if (x->live && x->on_target && !x->outdated)
+            st->updated_replicas++;
+        if (x->live && x->expiring)
+            st->expiring_replicas++;
+        if (x->failed)
+            failed++;
+        if (x->live && !x->ready) {
+            int64_t deadline = x->o->created_ms + RP_PROVISION_DEADLINE_MS;
+
+            provisioning++;
+            if (c->p->spec.after_create.automation_account_id)
+                deadline += (int64_t)(c->p->spec.after_create.retries + 1) *
+                            c->p->spec.after_create.timeout_seconds * 1000;
+            if (x->o->created_ms > 0 && c->now >= deadline && !c->stalled) {
+                c->stalled = true;
+                rp_fmt(c->stall_msg, sizeof(c->stall_msg), "%s is %s for longer than %llds",
+                       x->o->name, rc_inst_state_name(x->state),
+                       (long long)((deadline - x->o->created_ms) / 1000));
+            } else if (x->o->created_ms > 0) {
+                if (c->requeue == 0 || deadline < c->requeue)
+                    c->requeue = deadline;
+            }
+        }
+    }
+    st->desired_replicas = c->desired;
+    previous_image(c, "", cur, sizeof(cur));
+    st->current_image = cur[0] ? rc_strdup(cur) : NULL;
+    st->target_image = c->target[0] ? rc_strdup(c->target) : NULL;
+    if (c->halted[0])
+        st->halted_image = rc_strdup(c->halted);
+    st->pending = (int)pending;
+    st->requeue_at_ms = c->requeue;
+    if (c->ss && c->ss->last_scale_ms)
+        st->last_scale_ms = c->ss->last_scale_ms;
+    else if (c->op)
+        st->last_scale_ms = c->op->last_scale_ms;
+    if (c->scale_write)
+        st->last_scale_ms = c->now;
+
+    /* summary: "create 2, delete 1 (expired)" */
+    sum[0] = '\0';
+    if (c->creates)
+        len += (size_t)rp_fmt(sum + len, sizeof(sum) - len, "%s%s %d", len ? ", " : "",
+                              c->n_del || c->ss ? "surge" : "create", c->creates);
+    if (c->n_del && len < sizeof(sum))
+        len +=
+            (size_t)rp_fmt(sum + len, sizeof(sum) - len, "%sdelete %d", len ? ", " : "", c->n_del);
+    if (c->n_drain && len < sizeof(sum))
+        len +=
+            (size_t)rp_fmt(sum + len, sizeof(sum) - len, "%sdrain %d", len ? ", " : "", c->n_drain);
+    if (c->n_reimage && len < sizeof(sum))
+        len += (size_t)rp_fmt(sum + len, sizeof(sum) - len, "%sreimage %d", len ? ", " : "",
+                              c->n_reimage);
+    if (!len && pending)
+        rp_fmt(sum, sizeof(sum), "%zu action%s", pending, pending == 1 ? "" : "s");
+    st->summary = rc_strdup(sum);
+
+    rp_fmt(msg, sizeof(msg), "%d/%d on %s", st->updated_replicas, c->desired,
+           c->target[0] ? image_label(c->target) : "?");
+    st->ready = RC_COND_FALSE;
+    st->progressing = RC_COND_FALSE;
+    st->degraded = failed || c->halted[0] ? RC_COND_TRUE : RC_COND_FALSE;
+    st->stalled = c->stalled ? RC_COND_TRUE : RC_COND_FALSE;
+    if (c->stalled) {
+        reason = c->halted[0] ? "RolloutHalted" : "ProvisioningTimeout";
+        rp_fmt(msg + strlen(msg), sizeof(msg) - strlen(msg), "; %s", c->stall_msg);
+    } else if (c->halted[0]) {
+        reason = "RolloutHalted";
+        rp_fmt(msg + strlen(msg), sizeof(msg) - strlen(msg),
+               "; rollout of %s halted (canary failed)", image_label(c->halted));
+        if (pending || c->wait[0])
+            st->progressing = RC_COND_TRUE;
+    } else if (c->wait[0] && !(c->wait_reason && !strcmp(c->wait_reason, "RollingOut") &&
+                               !c->canary_phase && pending == 0 && 0)) {
+        reason = c->wait_reason;
+        rp_fmt(msg + strlen(msg), sizeof(msg) - strlen(msg), "; %s", c->wait);
+        st->progressing = RC_COND_TRUE;
+        if (pending == 0 && c->ss == NULL && c->n == 0)
+            st->progressing = RC_COND_TRUE;
+    } else if (pending) {
+        if (c->n == 0)
+            reason = "Creating";
+        else if (c->halt_now)
+            reason = "RolloutHalted";
+        else if (count_if(c, is_live) < c->desired && c->n_del == 0 && !c->canary_phase)
+            reason = "ScalingOut";
+        else if (count_if(c, is_live) > c->desired && c->creates == 0)
+            reason = "ScalingIn";
+        else
+            reason = "RollingOut";
+        rp_fmt(msg + strlen(msg), sizeof(msg) - strlen(msg), "; %s", sum);
+        st->progressing = RC_COND_TRUE;
+    } else if (provisioning || st->replicas != c->desired || st->updated_replicas != st->replicas) {
+        reason = c->n == 0 ? "Creating" : "Progressing";
+        rp_fmt(msg + strlen(msg), sizeof(msg) - strlen(msg), "; %d provisioning", provisioning);
+        st->progressing = RC_COND_TRUE;
+    } else {
+        reason = "Ready";
+        rp_fmt(msg, sizeof(msg), "%d/%d ready on %s", st->ready_replicas, c->desired,
+               c->target[0] ? image_label(c->target) : "?");
+        st->ready = RC_COND_TRUE;
+    }
+    st->reason = rc_strdup(reason);
+    st->message = rc_strdup(msg);
+    (void)count_if(c, is_busy_live);
+
+    /* instances (at most RC_STATUS_INSTANCES_MAX) */
+    st->instances = calloc(c->n ? c->n : 1, sizeof(*st->instances));
+    if (!st->instances || !st->reason || !st->message || !st->summary)
+        return -RC_ENOMEM;
+    for (i = 0; i < c->n && st->n_instances < RC_STATUS_INSTANCES_MAX; i++) {
+        const struct rp_inst *x = &c->v[i];
+        struct rc_inst_status *is = &st->instances[st->n_instances++];
+
+        is->name = rc_strdup(x->o->name);
+        is->id = rc_strdup(x->o->id);
+        is->image = rc_strdup(x->o->image);
+        is->created_ms = x->o->created_ms;
+        is->expires_ms = x->expires_ms;
+        is->state = x->state;
+        is->busy = x->busy;
+        if (x->failed)
+            is->reason = rc_strdup("Failed");
+        else if (x->expiring)
+            is->reason = rc_strdup("Expired");
+        else if (x->outdated)
+            is->reason = rc_strdup("OutdatedImage");
+    }
+    return 0;
+}
+
+static int simple_status(struct rc_plan *plan, const char *pool, const char *reason,
+                         const char *msg, enum rc_cond ready, bool stalled, int pending)
+{
+    struct rc_pool_status *st = push_status(plan, pool);
+
+    if (!st)
+        return -RC_ENOMEM;
+    st->reason = rc_strdup(reason);
+    st->message = rc_strdup(msg);
+    st->ready = ready;
+    st->stalled = stalled ? RC_COND_TRUE : RC_COND_FALSE;
+    st->progressing = pending ? RC_COND_TRUE : RC_COND_FALSE;
+    st->pending = pending;
+    if (!st->reason || !st->message)
+        return -RC_ENOMEM;
+    return 0;
+}
+
+/* ---- destroy (meta.deleting) and orphans ---- */
+
+static bool scale_set_owned_by(const struct rc_obs_scale_set *ss, const char *key)
+{
+    return owned_by(&ss->own, key);
+}
+
+/* Destroys (or orphans) every owned resource of pool `key`. p may be NULL
+ * (orphans: Delete). Returns the number of actions through ret_n. */
+static int destroy_pool(struct rc_plan *plan, const struct rc_observed *have, const char *key,
+                        const struct rc_pool *p, int *ret_n)
+{
+    bool orphan = p && p->spec.deletion_policy == RC_DELETE_ORPHAN;
+    size_t i, j;
+    int r, n = 0;
+    char reason[512];
+
+    for (i = 0; i < have->n_scale_sets; i++) {
+        const struct rc_obs_scale_set *ss = &have->scale_sets[i];
+
+        if (!scale_set_owned_by(ss, key))
+            continue;
+        if (orphan) {
+            json_t *tags = rp_tags_json(ss->own.tags, ss->own.n_tags, true);
+
+            rp_fmt(reason, sizeof(reason), "orphan %s: remove azpool tags (deletionPolicy Orphan)",
+                   ss->name);
+            r = rp_add_for(plan, key, RC_VERB_UPDATE, RC_HTTP_PATCH, ss->id, NULL, RC_API_COMPUTE,
+                           rc_arm_tags_patch(tags), NULL, 0, false, 0, 0, reason);
+            json_decref(tags);
+        } else {
+            rp_fmt(reason, sizeof(reason), "destroy pool %s: delete scale set %s", key, ss->name);
+            r = rp_add_for(plan, key, RC_VERB_DELETE, RC_HTTP_DELETE, ss->id, NULL, RC_API_COMPUTE,
+                           NULL, NULL, 0, false, 0, 0, reason);
+        }
+        if (r < 0)
+            return r;
+        n++;
+    }
+    for (i = 0; i < have->n_instances; i++) {
+        const struct rc_obs_instance *o = &have->instances[i];
+
+        if (o->scale_set_id || !owned_by(&o->own, key))
+            continue;
+        if (orphan) {
+            json_t *tags = rp_tags_json(o->own.tags, o->own.n_tags, true);
+
+            rp_fmt(reason, sizeof(reason), "orphan %s: remove azpool tags (deletionPolicy Orphan)",
+                   o->name);
+            r = rp_add_for(plan, key, RC_VERB_UPDATE, RC_HTTP_PATCH, o->id, NULL, RC_API_COMPUTE,
+                           rc_arm_tags_patch(tags), NULL, 0, false, 0, 0, reason);
+            json_decref(tags);
+            if (r < 0)
+                return r;
+            n++;
+            continue;
+        }
+        if (o->state == RC_INST_DELETING)
+            continue;
+        for (j = 0; j < have->n_workers; j++) {
+            const struct rc_obs_worker *w = &have->workers[j];
+
+            if (!w->vm_resource_id || rc_strcasecmp(w->vm_resource_id, o->id) != 0)
+                continue;
+            rp_fmt(reason, sizeof(reason), "destroy pool %s: deregister worker of %s", key,
+                   o->name);
+            r = rp_add_for(plan, key, RC_VERB_DEREGISTER, RC_HTTP_DELETE, w->id, NULL,
+                           RC_API_AUTOMATION, NULL, (const char *const *)&o->name, 1, false, 0, 0,
+                           reason);
+            if (r < 0)
+                return r;
+            n++;
+        }
+        rp_fmt(reason, sizeof(reason), "destroy pool %s: delete VM %s", key, o->name);
+        r = rp_add_for(plan, key, RC_VERB_DELETE, RC_HTTP_DELETE, o->id, NULL, RC_API_COMPUTE, NULL,
+                       (const char *const *)&o->name, 1, false, 0, 1, reason);
+        if (r < 0)
+            return r;
+        n++;
+    }
+    for (i = 0; i < have->n_nics; i++) {
+        const struct rc_obs_nic *nic = &have->nics[i];
+
+        if (!owned_by(&nic->own, key))
+            continue;
+        if (orphan) {
+            json_t *tags = rp_tags_json(nic->own.tags, nic->own.n_tags, true);
+
+            rp_fmt(reason, sizeof(reason), "orphan NIC %s: remove azpool tags", nic->name);
+            r = rp_add_for(plan, key, RC_VERB_UPDATE, RC_HTTP_PATCH, nic->id, NULL, RC_API_NETWORK,
+                           rc_arm_tags_patch(tags), NULL, 0, false, 0, 0, reason);
+            json_decref(tags);
+        } else if (!nic->vm_id) {
+            rp_fmt(reason, sizeof(reason), "destroy pool %s: delete NIC %s", key, nic->name);
+            r = rp_add_for(plan, key, RC_VERB_DELETE, RC_HTTP_DELETE, nic->id, NULL, RC_API_NETWORK,
+                           NULL, NULL, 0, false, 0, 0, reason);
+        } else {
+            continue; /* goes with its VM (deleteOption Delete) */
+        }
+        if (r < 0)
+            return r;
+        n++;
+    }
+    *ret_n = n;
+    return 0;
+}
+
+static bool pool_listed(const struct rc_observed *have, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < have->n_pools; i++) {
+        if (have->pools[i].pool && strcmp(have->pools[i].pool, key) == 0)
+            return have->pools[i].list_failed;
+    }
+    return false;
+}
+
+static const struct rc_obs_pool *obs_pool(const struct rc_observed *have, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < have->n_pools; i++) {
+        if (have->pools[i].pool && strcmp(have->pools[i].pool, key) == 0)
+            return &have->pools[i];
+    }
+    return NULL;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool want_has(const struct rc_desired *want, const char *key)
+{
+    size_t i;
+    char k[RP_KEY_MAX];
+
+    for (i = 0; i < want->n_pools; i++) {
+        rp_fmt(k, sizeof(k), "%s/%s", want->pools[i].meta.namespace, want->pools[i].meta.name);
+        if (strcmp(k, key) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int add_key(char ***keys, size_t *n, size_t *cap, const char *k)
+{
+    size_t i;
+
+    for (i = 0; i < *n; i++) {
+        if (strcmp((*keys)[i], k) == 0)
+            return 0;
+    }
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 8;
+        char **v = realloc(*keys, nc * sizeof(char *));
+
+        if (!v)
+            return -RC_ENOMEM;
+        *keys = v;
+        *cap = nc;
+    }
+    (*keys)[*n] = rc_strdup(k);
+    if (!(*keys)[*n])
+        return -RC_ENOMEM;
+    (*n)++;
+    return 0;
+}
+
+static int collect_orphans(const struct rc_desired *want, const struct rc_observed *have,
+                           const struct rc_policy *pol, struct rc_plan *plan)
+{
+    char **keys = NULL;
+    size_t n = 0, cap = 0, i;
+    int r = 0, destroyed = 0;
+
+    for (i = 0; i < have->n_scale_sets && r == 0; i++) {
+        const struct rc_owned *o = &have->scale_sets[i].own;
+
+        if (o->managed && o->pool && !want_has(want, o->pool))
+            r = add_key(&keys, &n, &cap, o->pool);
+    }
+    for (i = 0; i < have->n_instances && r == 0; i++) {
+        const struct rc_owned *o = &have->instances[i].own;
+
+        if (o->managed && o->pool && !want_has(want, o->pool))
+            r = add_key(&keys, &n, &cap, o->pool);
+    }
+    for (i = 0; i < have->n_nics && r == 0; i++) {
+        const struct rc_owned *o = &have->nics[i].own;
+
+        if (o->managed && o->pool && !want_has(want, o->pool))
+            r = add_key(&keys, &n, &cap, o->pool);
+    }
+    if (r == 0 && n)
+        qsort(keys, n, sizeof(char *), str_cmp);
+    for (i = 0; i < n && r == 0; i++) {
+        int na = 0;
+
+        if (pool_listed(have, keys[i])) {
+            r = simple_status(plan, keys[i], "ListFailed",
+                              "orphaned pool not collected: listing its resources failed",
+                              RC_COND_UNKNOWN, false, 0);
+            continue;
+        }
+        if (!pol->allow_mass_delete && destroyed >= pol->max_deletions) {
+            char msg[256];
+
+            rp_fmt(msg, sizeof(msg),
+                   "orphaned pool not collected: more than %d pool deletions in one change "
+                   "(allow mass delete to proceed)",
+                   pol->max_deletions);
+            r = simple_status(plan, keys[i], "MassDeleteRefused", msg, RC_COND_FALSE, true, 0);
+            continue;
+        }
+        r = destroy_pool(plan, have, keys[i], NULL, &na);
+        if (r == 0) {
+            destroyed++;
+            r = simple_status(plan, keys[i], "Deleting", "pool removed from the source: destroying",
+                              RC_COND_FALSE, false, na);
+        }
+    }
+    for (i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
+    return r;
+}
+
+/* ---- image builds ---- */
+
+static int plan_builds(const struct rc_desired *want, const struct rc_observed *have,
+                       const struct rc_policy *pol, struct rc_plan *plan)
+{
+    size_t i, j;
+    int r;
+
+    for (i = 0; i < want->n_images; i++) {
+        const struct rc_image_version *iv = &want->images[i];
+        const struct rc_obs_image_template *t = NULL;
+        char pool[RP_KEY_MAX], reason[512];
+        int64_t built = 0;
+
+        if (!iv->spec.build_template_id || iv->spec.run_when != RC_RUN_ONCHANGE)
+            continue;
+        if (pol->only_pool)
+            continue;
+        for (j = 0; j < have->n_templates; j++) {
+            if (have->templates[j].id &&
+                rc_strcasecmp(have->templates[j].id, iv->spec.build_template_id) == 0)
+                t = &have->templates[j];
+        }
+        if (t) {
+            built = t->built_revision;
+            if (t->run_state && rc_strcasecmp(t->run_state, "Running") == 0)
+                continue;
+        }
+        if (iv->spec.revision <= built)
+            continue;
+        rp_fmt(pool, sizeof(pool), "ImageVersion/%s/%s", iv->meta.namespace, iv->meta.name);
+        rp_fmt(reason, sizeof(reason), "build revision %lld (last built %lld) of %s/%s",
+               (long long)iv->spec.revision, (long long)built, iv->meta.namespace, iv->meta.name);
+        r = rp_add_for(plan, pool, RC_VERB_RUN, RC_HTTP_POST, iv->spec.build_template_id, "/run",
+                       RC_API_IMAGEBUILDER, NULL, NULL, 0, true, iv->spec.revision, 0, reason);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* ---- one pool ---- */
+
+static int autoscale(struct rp_ctx *c)
+{
+    const struct rc_autoscale *as = &c->p->spec.autoscale;
+    struct rc_autoscale_in in;
+    struct rc_autoscale_out out;
+    int r;
+
+    if (!as->enabled) {
+        c->desired = c->p->spec.replicas;
+        return 0;
+    }
+    memset(&in, 0, sizeof(in));
+    memset(&out, 0, sizeof(out));
+    in.current = count_if(c, is_live);
+    in.busy = count_if(c, is_busy_live);
+    in.now_ms = c->now;
+    if (c->op) {
+        in.has_signal = c->op->has_signal;
+        in.signal = c->op->signal;
+        in.last_scale_out_ms = c->op->last_scale_out_ms;
+        in.last_scale_in_ms = c->op->last_scale_in_ms;
+    }
+    if (in.last_scale_out_ms == 0 && in.last_scale_in_ms == 0) {
+        int64_t t = c->ss ? c->ss->last_scale_ms : (c->op ? c->op->last_scale_ms : 0);
+
+        in.last_scale_out_ms = t;
+        in.last_scale_in_ms = t;
+    }
+    r = rc_autoscale_decide(as, &in, &out);
+    if (r < 0)
+        return r;
+    c->desired = out.desired;
+    c->scale_reason = out.reason;
+    if (out.desired != in.current)
+        c->scale_write = true;
+    if (out.next_ms > 0 && (c->requeue == 0 || out.next_ms < c->requeue))
+        c->requeue = out.next_ms;
+    return 0;
+}
+
+static int plan_pool(const struct rc_desired *want, const struct rc_observed *have,
+                     const struct rc_policy *pol, int64_t now, const struct rc_pool *p,
+                     struct rc_plan *plan)
+{
+    struct rp_ctx c;
+    size_t i;
+    int r = 0;
+
+    memset(&c, 0, sizeof(c));
+    c.plan = plan;
+    c.p = p;
+    c.want = want;
+    c.have = have;
+    c.pol = pol;
+    c.now = now;
+    rp_fmt(c.key, sizeof(c.key), "%s/%s", p->meta.namespace, p->meta.name);
+    c.op = obs_pool(have, c.key);
+    c.first_action = plan->n_actions;
+
+    if (c.op && c.op->list_failed)
+        return simple_status(plan, c.key, "ListFailed",
+                             "listing the pool's resources failed; nothing planned",
+                             RC_COND_UNKNOWN, false, 0);
+    if (p->meta.deleting) {
+        int na = 0;
+
+        r = destroy_pool(plan, have, c.key, p, &na);
+        if (r < 0)
+            return r;
+        return simple_status(plan, c.key, na ? "Deleting" : "Deleted",
+                             na ? (p->spec.deletion_policy == RC_DELETE_ORPHAN
+                                       ? "releasing Azure resources (deletionPolicy Orphan)"
+                                       : "destroying Azure resources")
+                                : "no owned Azure resources left",
+                             RC_COND_FALSE, false, na);
+    }
+    if (p->spec.paused)
+        return simple_status(plan, c.key, "Paused", "spec.paused is true; nothing planned",
+                             RC_COND_UNKNOWN, false, 0);
+    if (p->spec.mode == RC_MODE_SCALESET && p->spec.hybrid_worker.automation_account_id)
+        return simple_status(plan, c.key, "Unsupported",
+                             "Hybrid Runbook Worker registration needs mode VirtualMachines",
+                             RC_COND_FALSE, true, 0);
+    if (p->spec.expiry_policy_ref.name) {
+        c.ep = rc_desired_policy(want, p->meta.namespace, p->spec.expiry_policy_ref.name);
+        if (!c.ep) {
+            char msg[256];
+
+            rp_fmt(msg, sizeof(msg), "ExpiryPolicy %s/%s not found", p->meta.namespace,
+                   p->spec.expiry_policy_ref.name);
+            return simple_status(plan, c.key, "ExpiryPolicyNotFound", msg, RC_COND_FALSE, true, 0);
+        }
+    }
+    if (!resolve_image(&c))
+        return simple_status(plan, c.key, "ImageNotFound", c.stall_msg, RC_COND_FALSE, true, 0);
+    rc_arm_spec_hash(p, c.spec_hash, sizeof(c.spec_hash));
+    if (p->spec.mode == RC_MODE_SCALESET) {
+        r = rc_arm_vmss_id(p, c.vmss_id, sizeof(c.vmss_id));
+        if (r < 0)
+            return r;
+        for (i = 0; i < have->n_scale_sets; i++) {
+            if (have->scale_sets[i].id && rc_strcasecmp(have->scale_sets[i].id, c.vmss_id) == 0)
+                c.ss = &have->scale_sets[i];
+        }
+        if (c.ss && !scale_set_owned_by(c.ss, c.key)) {
+            char msg[RP_NOTE_MAX];
+
+            rp_fmt(msg, sizeof(msg),
+                   "scale set %s exists without the azpool tags of this pool; not touched",
+                   c.ss->name ? c.ss->name : c.vmss_id);
+            return simple_status(plan, c.key, "NotOwned", msg, RC_COND_FALSE, true, 0);
+        }
+        if (c.ss && c.ss->halted_image)
+            rc_strlcpy(c.halted, c.ss->halted_image, sizeof(c.halted));
+    } else if (c.op && c.op->halted_image) {
+        rc_strlcpy(c.halted, c.op->halted_image, sizeof(c.halted));
+    }
+    r = collect(&c);
+    if (r < 0)
+        goto out;
+    if (p->spec.mode == RC_MODE_VIRTUALMACHINES) {
+        r = rp_vm_effective(&c);
+        if (r < 0)
+            goto out;
+    }
+    /* a halt holds while the desired image is the halted one */
+    if (c.halted[0]) {
+        if (same_image(c.halted, c.target)) {
+            char prev[RC_ARM_ID_MAX];
+
+            if (c.ss && c.ss->image && !same_image(c.ss->image, c.halted))
+                rc_strlcpy(prev, c.ss->image, sizeof(prev));
+            else
+                previous_image(&c, c.halted, prev, sizeof(prev));
+            if (prev[0]) {
+                rc_strlcpy(c.target, prev, sizeof(c.target));
+                c.target_arm = c.target;
+            }
+        } else {
+            c.halted[0] = '\0';
+        }
+    }
+    r = autoscale(&c);
+    if (r < 0)
+        goto out;
+    classify(&c);
+    canary(&c);
+    select_expiring(&c);
+    rp_decide(&c);
+    if (p->spec.mode == RC_MODE_SCALESET)
+        r = rp_plan_vmss(&c);
+    else
+        r = rp_plan_vm(&c);
+    if (r < 0)
+        goto out;
+    c.st = push_status(plan, c.key);
+    if (!c.st) {
+        r = -RC_ENOMEM;
+        goto out;
+    }
+    r = fill_status(&c);
+out:
+    free(c.v);
+    return r;
+}
+
+/* ---- sorting ---- */
+
+static int action_cmp(const void *a, const void *b)
+{
+    const struct rc_action *x = a, *y = b;
+    int d;
+
+    d = strcmp(x->pool, y->pool);
+    if (d)
+        return d;
+    if (x->wave != y->wave)
+        return x->wave < y->wave ? -1 : 1;
+    if (x->verb != y->verb)
+        return x->verb < y->verb ? -1 : 1;
+    d = strcmp(x->target, y->target);
+    if (d)
+        return d;
+    return strcmp(x->key, y->key);
+}
+
+static int status_cmp(const void *a, const void *b)
+{
+    const struct rc_pool_status *x = a, *y = b;
+
+    return strcmp(x->pool, y->pool);
+}
+
+int rc_plan(const struct rc_desired *want, const struct rc_observed *have,
+            const struct rc_policy *pol, int64_t now_ms, struct rc_plan *ret, struct rc_err *reterr)
+{
+    struct rc_policy defpol;
+    size_t i;
+    int r = 0;
+
+    memset(ret, 0, sizeof(*ret));
+    if (!want || !have)
+        return rc_err_set(reterr, -RC_EINVAL, "", "rc_plan: want and have are required");
+    if (!pol) {
+        memset(&defpol, 0, sizeof(defpol));
+        defpol.max_deletions = 1;
+        pol = &defpol;
+    }
+    for (i = 0; i < want->n_pools && r == 0; i++) {
+        const struct rc_pool *p = &want->pools[i];
+        char k[RP_KEY_MAX];
+
+        rp_fmt(k, sizeof(k), "%s/%s", p->meta.namespace, p->meta.name);
+        if (pol->only_pool && strcmp(pol->only_pool, k) != 0)
+            continue;
+        r = plan_pool(want, have, pol, now_ms, p, ret);
+    }
+    if (r == 0)
+        r = plan_builds(want, have, pol, ret);
+    if (r == 0 && pol->collect_orphans && !pol->only_pool)
+        r = collect_orphans(want, have, pol, ret);
+    if (r < 0) {
+        rc_plan_release(ret);
+        if (r == -RC_ENOMEM)
+            return rc_err_set(reterr, r, "", "out of memory while planning");
+        if (r == -RC_ELIMIT)
+            return rc_err_set(reterr, r, "", "too many observed resources");
+        if (r == -RC_EINVAL)
+            return rc_err_set(reterr, r, "spec",
+                              "cannot build an ARM request body from the spec (missing field?)");
+        return rc_err_set(reterr, r, "", "planning failed");
+    }
+    if (ret->n_actions > 1)
+        qsort(ret->actions, ret->n_actions, sizeof(ret->actions[0]), action_cmp);
+    if (ret->n_pools > 1)
+        qsort(ret->pools, ret->n_pools, sizeof(ret->pools[0]), status_cmp);
+    /* pending per pool after sorting */
+    for (i = 0; i < ret->n_pools; i++) {
+        size_t j;
+        int pending = 0;
+
+        for (j = 0; j < ret->n_actions; j++)
+            pending += strcmp(ret->actions[j].pool, ret->pools[i].pool) == 0;
+        ret->pools[i].pending = pending;
+    }
+    return 0;
+}
