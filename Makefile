@@ -47,6 +47,7 @@ ARMSIM_UNIT_SRC := $(sort $(wildcard tests/unit/armsim_test_*.c))
 DRIVER_SRC := $(sort $(wildcard tests/cases/run_*.c))
 BENCH_SRC  := $(sort $(wildcard tests/bench/bench_*.c))
 TEST_SUPPORT := $(sort $(wildcard tests/support/*.c))
+UNIT_SUPPORT := $(sort $(wildcard tests/unit/support_*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -110,7 +111,8 @@ $(KUBESIM): $(call obj,$(KUBESIM_SRC)) $(LIBRECONCILE)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIM_LIBS) -lyaml
 
-$(BUILD)/tests/test_%: $(call obj,tests/unit/test_%.c) $(call obj,$(TEST_SUPPORT)) $(LIBCTL) $(LIBRECONCILE)
+$(BUILD)/tests/test_%: $(call obj,tests/unit/test_%.c) $(call obj,$(TEST_SUPPORT) $(UNIT_SUPPORT)) \
+                      $(LIBCTL) $(LIBRECONCILE)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(CTL_LIBS)
