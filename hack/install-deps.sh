@@ -13,7 +13,7 @@ want=${AZPOOL_DEPS:-all}
 build_pkgs=(gcc make pkg-config clang-format openssl
     libcurl4-openssl-dev libyaml-dev libjansson-dev libuv1-dev
     libwebsockets-dev libwebsockets-evlib-uv libcmocka-dev libssl-dev)
-test_pkgs=(python3 python3-azure python3-kubernetes python3-requests ca-certificates)
+test_pkgs=(python3 python3-azure python3-kubernetes python3-requests ca-certificates python3-jsonschema python3-yaml)
 
 missing=()
 pkgs=("${build_pkgs[@]}")
