@@ -66,6 +66,7 @@ struct armsim;
 #define AS_MAX_PARAMS       8          /* {captures} per route */
 #define AS_MAX_QUERY        16         /* query parameters kept per request */
 #define AS_MAX_RESP_HEADERS 24         /* headers a handler may add */
+#define AS_MAX_HDRS         24         /* request headers kept */
 #define AS_MAX_BODY         (8u << 20) /* request body limit: larger gets 413 */
 #define AS_ID_MAX           1024       /* resource id length limit */
 
@@ -102,6 +103,8 @@ struct as_req {
     int nquery;
     struct as_kv param[AS_MAX_PARAMS]; /* {captures} of the matched route */
     int nparam;
+    struct as_kv hdr[AS_MAX_HDRS]; /* request headers (lowercase names) */
+    int nhdr;
     const char *host;   /* Host header ("127.0.0.1:8443"), for absolute URLs */
     const char *scheme; /* "https" or "http" */
     const char *body;   /* raw body (NUL-terminated), NULL when none */
@@ -121,7 +124,9 @@ const char *as_query(const struct as_req *r, const char *name);
 /* {capture} of the matched route by name, or NULL. */
 const char *as_param(const struct as_req *r, const char *name);
 /* Request header by lowercase name ("if-match", "metadata", ...), or NULL. The value stays
- * valid until the handler returns. */
+ * valid until the handler returns. The server keeps: authorization, content-type, host,
+ * if-match, if-none-match, metadata, user-agent, accept, x-ms-correlation-request-id,
+ * x-ms-client-request-id, x-ms-return-client-request-id; others are looked up on demand. */
 const char *as_header(struct as_req *r, const char *name);
 
 /* ---- response ---- */
@@ -192,6 +197,8 @@ int64_t as_now(const struct armsim *sim);
 void as_time_set_scale(struct armsim *sim, double scale);
 double as_time_scale(const struct armsim *sim);
 void as_time_advance(struct armsim *sim, int64_t ms); /* jump simulated time forward */
+/* Tests: replace the real clock (ms since the epoch) used to derive simulated time. */
+void as_time_set_clock(struct armsim *sim, int64_t (*real_ms)(void *ud), void *ud);
 /* "2026-11-23T10:00:00.0000000+00:00" (Compute's 7-digit form) into buf (>= 40 bytes). */
 void as_time_format(int64_t ms, char *buf, size_t size);
 /* Simulated duration -> real ms at the current scale (for timers). */
@@ -292,6 +299,8 @@ struct as_type {
     bool etag;                 /* keep "etag" in the body and honour If-Match */
     bool nested;               /* parent (id minus the last two segments) must exist */
     const char *parent_type;   /* for ParentResourceNotFound texts */
+    /* Optional: called on the body about to be stored by PUT/PATCH (add read-only fields). */
+    void (*fill)(struct armsim *sim, const struct as_req *r, json_t *body, bool created);
 };
 
 /* Handler for routes whose ud is a struct as_type: GET/PUT/PATCH/DELETE on ".../{name}" and GET
@@ -355,5 +364,10 @@ void as_bucket_init(struct as_bucket *b, double size, double refill_per_s, int64
  * *ret_wait_ms (optional) to the simulated time until n tokens are there. */
 bool as_bucket_take(struct as_bucket *b, double n, int64_t now_ms, int64_t *ret_wait_ms);
 double as_bucket_level(struct as_bucket *b, int64_t now_ms);
+
+/* Module init prototypes (hack/armsim/modules.h). */
+#define ARMSIM_MODULE(f) void f(struct armsim *sim);
+#include "modules.h"
+#undef ARMSIM_MODULE
 
 #endif
