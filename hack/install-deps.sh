@@ -35,4 +35,17 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# npm part (test worlds only): Azurite, the Azure Storage emulator (queues for autoscaling and
+# Event Grid delivery). Node/npm come from the machine image or Debian (nodejs, npm).
+if [ "$want" = all ]; then
+    if ! command -v azurite-queue >/dev/null 2>&1; then
+        if ! command -v npm >/dev/null 2>&1; then
+            echo "install-deps: installing npm" >&2
+            $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+        fi
+        echo "install-deps: installing azurite (npm)" >&2
+        $sudo npm install -g --no-fund --no-audit azurite >/dev/null 2>&1
+    fi
+fi
 exit 0

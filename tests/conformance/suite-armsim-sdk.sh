@@ -70,9 +70,9 @@ if command -v azurite-queue >/dev/null 2>&1; then
     qport=$(free_port)
     mkdir -p "$tmp/azurite"
     azurite-queue --queueHost 127.0.0.1 --queuePort "$qport" --location "$tmp/azurite" \
-        --skipApiVersionCheck --silent >"$tmp/azurite.log" 2>&1 &
+        --skipApiVersionCheck --disableTelemetry --silent >"$tmp/azurite.log" 2>&1 &
     pids+=($!)
-    if wait_for "$tmp/azurite.log" "successfully listening" "${pids[1]}" 20; then
+    if wait_for "$tmp/azurite.log" "successfully listens" "${pids[1]}" 20; then
         azurite_url=http://127.0.0.1:$qport/devstoreaccount1
     else
         sed 's/^/    azurite| /' "$tmp/azurite.log" | tail -n 10
