@@ -85,6 +85,30 @@ static int create_vmss(struct rp_ctx *c)
                   c->desired, c->desired == 1 ? "" : "s", image_label(c->target));
 }
 
+/* Instance ids sort numerically ("2" < "10"), so the list does not depend on
+ * the order ARM listed the instances in. */
+static int iid_cmp(const void *a, const void *b)
+{
+    const struct rp_inst *x = *(const struct rp_inst *const *)a;
+    const struct rp_inst *y = *(const struct rp_inst *const *)b;
+    size_t lx = strlen(x->o->instance_id), ly = strlen(y->o->instance_id);
+
+    if (lx != ly)
+        return lx < ly ? -1 : 1;
+    return strcmp(x->o->instance_id, y->o->instance_id);
+}
+
+static void sorted_ids(struct rp_inst **sel, size_t n, char **ids, char **names)
+{
+    size_t i;
+
+    qsort(sel, n, sizeof(*sel), iid_cmp);
+    for (i = 0; i < n; i++) {
+        ids[i] = sel[i]->o->instance_id;
+        names[i] = sel[i]->o->name;
+    }
+}
+
 static int instance_tags_patch(struct rp_ctx *c, const struct rp_inst *x)
 {
     json_t *tags = rp_tags_json(x->o->own.tags, x->o->own.n_tags, false);
@@ -105,6 +129,7 @@ static int instance_tags_patch(struct rp_ctx *c, const struct rp_inst *x)
 int rp_plan_vmss(struct rp_ctx *c)
 {
     char **ids = NULL, **names = NULL;
+    struct rp_inst **sel = NULL;
     size_t i, nd = 0, nr = 0;
     int r = 0, nondel = 0, new_cap, cur_after;
     bool model_image, model_hash;
@@ -114,7 +139,8 @@ int rp_plan_vmss(struct rp_ctx *c)
         return create_vmss(c);
     ids = calloc(c->n ? c->n : 1, sizeof(char *));
     names = calloc(c->n ? c->n : 1, sizeof(char *));
-    if (!ids || !names) {
+    sel = calloc(c->n ? c->n : 1, sizeof(*sel));
+    if (!ids || !names || !sel) {
         r = -RC_ENOMEM;
         goto out;
     }
@@ -131,20 +157,17 @@ int rp_plan_vmss(struct rp_ctx *c)
             c->n_del--;
             continue;
         }
-        ids[nd] = x->o->instance_id;
-        names[nd] = x->o->name;
-        nd++;
+        sel[nd++] = x;
     }
+    sorted_ids(sel, nd, ids, names);
     if (nd) {
         char why[1200];
         size_t len = 0;
 
         why[0] = '\0';
-        for (i = 0; i < c->n && len < sizeof(why); i++) {
-            if (c->v[i].del)
-                len += (size_t)rp_fmt(why + len, sizeof(why) - len, "%s%s (%s)", len ? ", " : "",
-                                      c->v[i].o->name, c->v[i].why ? c->v[i].why : "");
-        }
+        for (i = 0; i < nd && len < sizeof(why); i++)
+            len += (size_t)rp_fmt(why + len, sizeof(why) - len, "%s%s (%s)", len ? ", " : "",
+                                  sel[i]->o->name, sel[i]->why ? sel[i]->why : "");
         r = rp_add(c, RC_VERB_DELETE, RC_HTTP_POST, c->vmss_id, "/delete", RC_API_COMPUTE,
                    rc_arm_instance_ids_body(ids, nd), (const char *const *)ids, nd, true,
                    (int64_t)nd, 0, "delete %zu instance%s: %s", nd, nd == 1 ? "" : "s", why);
@@ -169,10 +192,9 @@ int rp_plan_vmss(struct rp_ctx *c)
             rp_wait(c, "WaitingForDrain", 0, "%s busy; reimage after its job", x->o->name);
             continue;
         }
-        ids[nr] = x->o->instance_id;
-        names[nr] = x->o->name;
-        nr++;
+        sel[nr++] = x;
     }
+    sorted_ids(sel, nr, ids, names);
     if (nr) {
         rp_join(names, nr, list, sizeof(list));
         c->n_reimage = (int)nr;
@@ -231,6 +253,7 @@ int rp_plan_vmss(struct rp_ctx *c)
                    "%s", why);
     }
 out:
+    free(sel);
     free(ids);
     free(names);
     return r;
