@@ -108,9 +108,15 @@ static void write_text(FILE *out, const struct rc_plan *plan)
         if (known)
             continue;
         if (i == 0 || strcmp(plan->actions[i - 1].pool, a->pool) != 0) {
-            pools_changed++;
-            fprintf(out, "%s: %zu change%s (no longer declared)\n", a->pool,
-                    pool_actions(plan, a->pool), pool_actions(plan, a->pool) == 1 ? "" : "s");
+            size_t n = pool_actions(plan, a->pool);
+
+            /* Image builds are keyed "ImageVersion/ns/name"; other keys without a
+             * status entry are pools whose manifest is gone. */
+            if (strncmp(a->pool, "ImageVersion/", 13) != 0)
+                pools_changed++;
+            fprintf(out, "%s: %zu change%s%s\n", a->pool, n, n == 1 ? "" : "s",
+                    strncmp(a->pool, "ImageVersion/", 13) == 0 ? " (image build)"
+                                                               : " (no longer declared)");
         }
         fprintf(out, "  %c %-10s %s", verb_sign(a->verb), rc_verb_name(a->verb), a->target);
         write_instances(out, a, " instances=[", "]");
