@@ -13,6 +13,18 @@
  *
  * Tags Azpool writes (DESIGN.md §4 rule 1) are parsed into the typed fields
  * below; all tags are also kept verbatim in tags[].
+ *
+ * Ownership of Uniform scale-set instances: a Uniform VMSS instance often
+ * carries no azpool tags of its own. The decoder keeps its own tags as they
+ * are (own.managed false, own.pool NULL); the planner treats it as owned
+ * through its scale set (scale_set_id -> a VMSS whose own.managed is true).
+ *
+ * Decoding rules (kind recognition, image strings, derived state, jobs'
+ * attempts, limits) are listed at the top of rc_observe.c. In short, state is
+ * Deleting (provisioningState Deleting), Failed (Failed, a
+ * ProvisioningState/failed/<code> status, or unhealthy), Ready (Succeeded and
+ * running, or Succeeded without an instanceView, or Updating while running),
+ * else Provisioning. Registering and Draining are decided by the planner.
  */
 #ifndef AZPOOL_RC_OBSERVED_H
 #define AZPOOL_RC_OBSERVED_H
@@ -27,17 +39,17 @@
 #include "rc_model.h"
 
 /* Tag names (Azure tag names cannot contain '/'). */
-#define RC_TAG_MANAGED_BY "azpool.managed-by" /* value "azpool" */
-#define RC_TAG_POOL "azpool.pool"             /* "<namespace>/<name>" */
-#define RC_TAG_OWNER "azpool.owner"           /* uid of the pool object */
-#define RC_TAG_IMAGE "azpool.image"           /* image id the resource was created with */
-#define RC_TAG_CREATED_AT "azpool.created-at"
-#define RC_TAG_EXPIRES_AT "azpool.expires-at"
-#define RC_TAG_SPEC_HASH "azpool.spec-hash"   /* hash of the spec fields baked into the model */
-#define RC_TAG_LAST_SCALE "azpool.last-scale-time"
-#define RC_TAG_HALTED_IMAGE "azpool.halted-image" /* rollout to this image halted (canary failed) */
-#define RC_TAG_BUSY "azpool.busy"             /* "true": set by the worker itself */
-#define RC_TAG_DRAINING "azpool.draining-since" /* RFC 3339: drain started */
+#define RC_TAG_MANAGED_BY   "azpool.managed-by" /* value "azpool" */
+#define RC_TAG_POOL         "azpool.pool"       /* "<namespace>/<name>" */
+#define RC_TAG_OWNER        "azpool.owner"      /* uid of the pool object */
+#define RC_TAG_IMAGE        "azpool.image"      /* image id the resource was created with */
+#define RC_TAG_CREATED_AT   "azpool.created-at"
+#define RC_TAG_EXPIRES_AT   "azpool.expires-at"
+#define RC_TAG_SPEC_HASH    "azpool.spec-hash" /* hash of the spec fields baked into the model */
+#define RC_TAG_LAST_SCALE   "azpool.last-scale-time"
+#define RC_TAG_HALTED_IMAGE "azpool.halted-image"   /* rollout of this image halted */
+#define RC_TAG_BUSY         "azpool.busy"           /* "true": set by the worker itself */
+#define RC_TAG_DRAINING     "azpool.draining-since" /* RFC 3339: drain started */
 #define RC_MANAGED_BY_VALUE "azpool"
 
 enum rc_inst_state {
@@ -53,9 +65,9 @@ const char *rc_inst_state_name(enum rc_inst_state s); /* "Provisioning", ... */
 
 /* Ownership facts common to every observed resource. */
 struct rc_owned {
-    bool managed;  /* tag azpool.managed-by=azpool */
-    char *pool;    /* tag azpool.pool, NULL when absent */
-    char *owner;   /* tag azpool.owner, NULL when absent */
+    bool managed; /* tag azpool.managed-by=azpool */
+    char *pool;   /* tag azpool.pool, NULL when absent */
+    char *owner;  /* tag azpool.owner, NULL when absent */
     struct rc_kv *tags;
     size_t n_tags;
 };
@@ -75,18 +87,18 @@ struct rc_obs_instance {
     char *scale_set_id; /* id of the VMSS it belongs to; NULL for standalone VMs */
     char *vm_id;        /* properties.vmId (GUID) */
     char *computer_name;
-    char *image;        /* image id it runs (exactVersion applied when known) */
-    bool latest_model;  /* latestModelApplied (true for standalone VMs) */
-    int64_t created_ms; /* properties.timeCreated, else tag created-at, else 0 */
-    int64_t expires_ms; /* tag azpool.expires-at, 0 when absent */
+    char *image;               /* image id it runs (exactVersion applied when known) */
+    bool latest_model;         /* latestModelApplied (true for standalone VMs) */
+    int64_t created_ms;        /* properties.timeCreated, else tag created-at, else 0 */
+    int64_t expires_ms;        /* tag azpool.expires-at, 0 when absent */
     int64_t draining_since_ms; /* tag azpool.draining-since, 0 when absent */
-    char *spec_hash;    /* tag azpool.spec-hash */
-    char *provisioning_state; /* as returned */
-    char *power_state;        /* "running", "deallocated", ... from instanceView */
-    bool unhealthy;           /* health status reports unhealthy */
-    enum rc_inst_state state; /* derived (rc_observe.c) */
-    bool busy;                /* tag azpool.busy=true, or merged from the busy signal */
-    char *nic_id;             /* primary NIC id (standalone VMs) */
+    char *spec_hash;           /* tag azpool.spec-hash */
+    char *provisioning_state;  /* as returned */
+    char *power_state;         /* "running", "deallocated", ... from instanceView */
+    bool unhealthy;            /* health status reports unhealthy */
+    enum rc_inst_state state;  /* derived (rc_observe.c) */
+    bool busy;                 /* tag azpool.busy=true, or merged from the busy signal */
+    char *nic_id;              /* primary NIC id (standalone VMs) */
     struct rc_obs_extension *extensions;
     size_t n_extensions;
     struct rc_owned own;
@@ -96,13 +108,13 @@ struct rc_obs_scale_set {
     char *id;
     char *name;
     char *location;
-    char *orchestration;      /* "Uniform" | "Flexible" */
-    int64_t capacity;         /* sku.capacity */
-    char *vm_size;            /* sku.name */
-    char *image;              /* model image id */
-    char *spec_hash;          /* tag azpool.spec-hash */
-    int64_t last_scale_ms;    /* tag azpool.last-scale-time, 0 when absent */
-    char *halted_image;       /* tag azpool.halted-image */
+    char *orchestration;   /* "Uniform" | "Flexible" */
+    int64_t capacity;      /* sku.capacity */
+    char *vm_size;         /* sku.name */
+    char *image;           /* model image id */
+    char *spec_hash;       /* tag azpool.spec-hash */
+    int64_t last_scale_ms; /* tag azpool.last-scale-time, 0 when absent */
+    char *halted_image;    /* tag azpool.halted-image */
     char *provisioning_state;
     struct rc_owned own;
 };
@@ -110,7 +122,7 @@ struct rc_obs_scale_set {
 struct rc_obs_nic {
     char *id;
     char *name;
-    char *vm_id;         /* properties.virtualMachine.id, NULL when not attached */
+    char *vm_id; /* properties.virtualMachine.id, NULL when not attached */
     char *provisioning_state;
     struct rc_owned own;
 };
@@ -118,8 +130,8 @@ struct rc_obs_nic {
 /* A hybrid runbook worker (cannot carry tags: ownership follows vm_resource_id). */
 struct rc_obs_worker {
     char *id;
-    char *name;           /* worker GUID */
-    char *group_id;       /* id of its worker group */
+    char *name;     /* worker GUID */
+    char *group_id; /* id of its worker group */
     char *vm_resource_id;
 };
 
@@ -141,11 +153,12 @@ struct rc_obs_image_version {
 /* An Azure Image Builder template (not owned: the user's). */
 struct rc_obs_image_template {
     char *id;
-    char *run_state;        /* lastRunStatus.runState, NULL when never run */
+    char *run_state; /* lastRunStatus.runState, NULL when never run */
     int64_t run_start_ms, run_end_ms;
     char *run_message;
-    char *artifact_id;      /* runOutputs artifactId of the last run */
-    int64_t built_revision; /* revision of the last build Azpool started (from ImageVersion status) */
+    char *artifact_id; /* runOutputs artifactId of the last run */
+    int64_t
+        built_revision; /* revision of the last build Azpool started (from ImageVersion status) */
 };
 
 /* An Automation job started by an afterCreate hook. */
@@ -153,28 +166,28 @@ struct rc_obs_job {
     char *id;
     char *name;
     char *runbook;
-    char *status;           /* New, Activating, Running, Completed, Failed, Stopped, ... */
-    char *instance_id;      /* ARM id of the VM the job validates (job parameter) */
-    int attempt;            /* 1-based */
+    char *status;      /* New, Activating, Running, Completed, Failed, Stopped, ... */
+    char *instance_id; /* ARM id of the VM the job validates (job parameter) */
+    int attempt;       /* 1-based */
 };
 
 /* Facts about a pool that live outside ARM: the autoscale signal read this
  * turn, the busy set from a queue or HTTP endpoint, and status remembered from
  * earlier reconciles. Filled by the controller (or a plan case). */
 struct rc_obs_pool {
-    char *pool;               /* "ns/name" */
+    char *pool; /* "ns/name" */
     bool has_signal;
-    int64_t signal;           /* queue length / pending jobs */
-    char **busy;              /* instance names reported busy */
+    int64_t signal; /* queue length / pending jobs */
+    char **busy;    /* instance names reported busy */
     size_t n_busy;
-    int64_t last_scale_ms;    /* from status when the VMSS tag is not available */
+    int64_t last_scale_ms; /* from status when the VMSS tag is not available */
     int64_t last_scale_out_ms, last_scale_in_ms;
-    int desired_replicas;     /* last decided desired size, -1 unknown */
-    char *halted_image;       /* from status (VirtualMachines mode) */
-    char **job_done;          /* instance names whose job finished since the last reconcile
-                                 (busy -> idle; drives recycleAfterJob) */
+    int desired_replicas; /* last decided desired size, -1 unknown */
+    char *halted_image;   /* from status (VirtualMachines mode) */
+    char **job_done;      /* instance names whose job finished since the last reconcile
+                             (busy -> idle; drives recycleAfterJob) */
     size_t n_job_done;
-    bool list_failed;         /* the list of this pool's resources failed: plan nothing destructive */
+    bool list_failed; /* the list of this pool's resources failed: plan nothing destructive */
 };
 
 struct rc_observed {
