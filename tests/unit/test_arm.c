@@ -28,6 +28,7 @@
 #define IMAGE  RG "/providers/Microsoft.Compute/galleries/g/images/ubuntu/versions/1.4.0"
 #define AA     RG "/providers/Microsoft.Automation/automationAccounts/aa-ops"
 #define UAI    RG "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
+#define UAI2   RG "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id2"
 #define VM_ID  RG "/providers/Microsoft.Compute/virtualMachines/hybrid-linux-0-a"
 #define T0     1795428000000LL /* 2026-11-23T10:00:00Z */
 #define T1     1796032800000LL /* 2026-11-30T10:00:00Z */
@@ -86,6 +87,7 @@ static void fx_init(struct fixture *f)
     s->tags = f->tags;
     s->n_tags = 2;
     f->uai[0] = UAI;
+    f->uai[1] = UAI2;
 }
 
 static void fx_release(struct fixture *f)
@@ -1115,6 +1117,65 @@ static void test_spec_hash_changes(void **state)
     fx_release(&f);
 }
 
+/* The same pool gives byte-identical bodies (plans are compared byte for byte). */
+static void test_bodies_deterministic(void **state)
+{
+    struct fixture f;
+    json_t *a, *b;
+    char *ta, *tb;
+
+    (void)state;
+    fx_init(&f);
+    a = rc_arm_vmss_body(&f.p, IMAGE, 3, T0);
+    b = rc_arm_vmss_body(&f.p, IMAGE, 3, T0);
+    ta = json_dumps(a, JSON_COMPACT);
+    tb = json_dumps(b, JSON_COMPACT);
+    assert_non_null(ta);
+    assert_non_null(tb);
+    assert_string_equal(ta, tb);
+    free(ta);
+    free(tb);
+    json_decref(a);
+    json_decref(b);
+    fx_release(&f);
+}
+
+static void test_spec_hash_identities_and_edges(void **state)
+{
+    struct fixture f;
+    char ha[17], hb[17], small[8];
+    char *swapped[2];
+
+    (void)state;
+    fx_init(&f);
+    f.p.spec.identity.type = RC_IDENTITY_USER;
+    f.p.spec.identity.user_assigned = f.uai;
+    f.p.spec.identity.n_user_assigned = 2;
+    hash_of(&f.p, ha);
+    swapped[0] = f.uai[1];
+    swapped[1] = f.uai[0];
+    f.p.spec.identity.user_assigned = swapped;
+    hash_of(&f.p, hb);
+    assert_string_equal(ha, hb); /* identity order does not matter */
+    f.p.spec.identity.n_user_assigned = 1;
+    hash_of(&f.p, hb);
+    assert_string_not_equal(ha, hb);
+    /* a hybrid worker registration adds the system identity */
+    f.p.spec.hybrid_worker.automation_account_id = AA;
+    f.p.spec.identity.type = RC_IDENTITY_NONE;
+    hash_of(&f.p, ha);
+    f.p.spec.identity.type = RC_IDENTITY_SYSTEM;
+    hash_of(&f.p, hb);
+    assert_string_equal(ha, hb);
+
+    rc_arm_spec_hash(NULL, ha, sizeof(ha));
+    assert_string_equal(ha, "");
+    memset(small, 'x', sizeof(small));
+    rc_arm_spec_hash(&f.p, small, sizeof(small));
+    assert_string_equal(small, ""); /* too small: empty, never a cut hash */
+    fx_release(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1141,6 +1202,8 @@ int main(void)
         cmocka_unit_test(test_tags_long_image_and_owner),
         cmocka_unit_test(test_spec_hash_stable),
         cmocka_unit_test(test_spec_hash_changes),
+        cmocka_unit_test(test_spec_hash_identities_and_edges),
+        cmocka_unit_test(test_bodies_deterministic),
     };
 
     return az_run_tests("arm", tests);
