@@ -574,6 +574,9 @@ static void classify(struct rp_ctx *c)
 {
     const struct rc_pool_spec *s = &c->p->spec;
     const struct rc_expiry_spec *es = c->ep ? &c->ep->spec : NULL;
+    /* a new scale-set model (spec hash) makes every existing instance outdated */
+    bool model_changes =
+        c->ss && (!c->ss->spec_hash || strcmp(c->ss->spec_hash, c->spec_hash) != 0);
     size_t i;
 
     for (i = 0; i < c->n; i++) {
@@ -588,7 +591,7 @@ static void classify(struct rp_ctx *c)
         x->on_target = same_image(o->image, c->target);
         x->outdated_image = x->live && !x->on_target;
         x->outdated = x->outdated_image;
-        if (x->live && s->mode == RC_MODE_SCALESET && !o->latest_model)
+        if (x->live && s->mode == RC_MODE_SCALESET && (!o->latest_model || model_changes))
             x->outdated = true;
         if (x->live && s->mode == RC_MODE_VIRTUALMACHINES && o->spec_hash &&
             strcmp(o->spec_hash, c->spec_hash) != 0)
@@ -974,8 +977,17 @@ static int fill_status(struct rp_ctx *c)
         rp_fmt(sum, sizeof(sum), "%zu action%s", pending, pending == 1 ? "" : "s");
     st->summary = rc_strdup(sum);
 
-    rp_fmt(msg, sizeof(msg), "%d/%d on %s", st->updated_replicas, c->desired,
-           c->target[0] ? image_label(c->target) : "?");
+    {
+        bool rolling = c->canary_phase || c->halted[0];
+
+        for (i = 0; i < c->n; i++)
+            rolling = rolling || (c->v[i].live && c->v[i].outdated_image);
+        if (rolling)
+            rp_fmt(msg, sizeof(msg), "%d/%d on %s", st->updated_replicas, c->desired,
+                   c->target[0] ? image_label(c->target) : "?");
+        else
+            rp_fmt(msg, sizeof(msg), "%d/%d ready", st->ready_replicas, c->desired);
+    }
     st->ready = RC_COND_FALSE;
     st->progressing = RC_COND_FALSE;
     st->degraded = failed || c->halted[0] ? RC_COND_TRUE : RC_COND_FALSE;
@@ -989,13 +1001,12 @@ static int fill_status(struct rp_ctx *c)
                "; rollout of %s halted (canary failed)", image_label(c->halted));
         if (pending || c->wait[0])
             st->progressing = RC_COND_TRUE;
-    } else if (c->wait[0] && !(c->wait_reason && !strcmp(c->wait_reason, "RollingOut") &&
-                               !c->canary_phase && pending == 0 && 0)) {
+    } else if (c->wait[0]) {
         reason = c->wait_reason;
         rp_fmt(msg + strlen(msg), sizeof(msg) - strlen(msg), "; %s", c->wait);
+        if (c->wait_reason && !strcmp(c->wait_reason, "WaitingForMaintenanceWindow"))
+            rp_fmt(msg, sizeof(msg), "%s", c->wait);
         st->progressing = RC_COND_TRUE;
-        if (pending == 0 && c->ss == NULL && c->n == 0)
-            st->progressing = RC_COND_TRUE;
     } else if (pending) {
         if (c->n == 0)
             reason = "Creating";

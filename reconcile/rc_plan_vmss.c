@@ -239,12 +239,21 @@ int rp_plan_vmss(struct rp_ctx *c)
             why[0] = '\0';
         if (new_cap != cur_after) {
             size_t l = strlen(why);
-            const char *kind =
-                c->scale_write ? (new_cap > cur_after ? "scale out" : "scale in") : "surge";
+            bool replacing = false;
 
-            rp_fmt(why + l, sizeof(why) - l, "%s%s %d -> %d%s%s%s", l ? "; " : "", kind, cur_after,
-                   new_cap, c->scale_reason ? " (autoscale " : " (replicas",
-                   c->scale_reason ? c->scale_reason : "", ")");
+            for (i = 0; i < c->n; i++)
+                replacing = replacing || (c->v[i].old && !c->v[i].del) || c->v[i].failed;
+            if (c->scale_write && c->scale_reason)
+                rp_fmt(why + l, sizeof(why) - l, "%s%s %d -> %d (autoscale %s)", l ? "; " : "",
+                       new_cap > cur_after ? "scale out" : "scale in", cur_after, new_cap,
+                       c->scale_reason);
+            else if (replacing)
+                rp_fmt(why + l, sizeof(why) - l, "%ssurge %d -> %d (replacements)", l ? "; " : "",
+                       cur_after, new_cap);
+            else
+                rp_fmt(why + l, sizeof(why) - l, "%s%s %d -> %d (replicas %d)", l ? "; " : "",
+                       new_cap > cur_after ? "scale out" : "scale in", cur_after, new_cap,
+                       c->desired);
         }
         r = rp_add(c,
                    tags_needed && !(c->scale_write && !model_image && !c->halt_now) ? RC_VERB_UPDATE

@@ -419,13 +419,20 @@ static int ss_fill(struct rc_observed *h, const char *ss_id, int64_t now)
     return 0;
 }
 
-static void ss_model_changed(struct rc_observed *h, const char *ss_id)
+/* latestModelApplied: the instance matches the (new) model's image and spec
+ * hash. */
+static void ss_model_changed(struct rc_observed *h, const struct rc_obs_scale_set *ss)
 {
     size_t i;
 
     for (i = 0; i < h->n_instances; i++) {
-        if (h->instances[i].scale_set_id && rc_strcasecmp(h->instances[i].scale_set_id, ss_id) == 0)
-            h->instances[i].latest_model = false;
+        struct rc_obs_instance *o = &h->instances[i];
+
+        if (!o->scale_set_id || rc_strcasecmp(o->scale_set_id, ss->id) != 0)
+            continue;
+        o->latest_model =
+            o->image && ss->image && rc_strcasecmp(o->image, ss->image) == 0 &&
+            (!ss->spec_hash || (o->spec_hash && !strcmp(o->spec_hash, ss->spec_hash)));
     }
 }
 
@@ -463,7 +470,7 @@ static int apply_vmss_write(struct rc_observed *h, const struct rc_action *a, in
         changed = true;
     free(old_hash);
     if (changed)
-        ss_model_changed(h, ss->id);
+        ss_model_changed(h, ss);
     return ss_fill(h, a->target, now);
 }
 
