@@ -18,6 +18,10 @@
  * apiVersion and kind (strings). apiVersion outside group azpool.dev: skipped
  * with a notice "skipping apps/v1 Deployment \"x\": not an azpool.dev object".
  * azpool.dev with a version other than v1alpha1, or an unknown kind: error.
+ * (An error, not a notice: skipping a pool because of a typo in its apiVersion
+ * would make it look deleted.) A kind ending in "List" with an "items" list
+ * ("kubectl get wp -o yaml" output, v1 List or WorkerPoolList) is decoded item
+ * by item; paths are then relative to the item.
  * Top-level keys: apiVersion, kind, metadata, spec, status (status is ignored).
  * A null value is treated as an absent field (as Kubernetes does).
  *
@@ -1535,12 +1539,21 @@ static int grow(void **v, size_t *cap, size_t n, size_t elem)
 
 static const char *const top_keys[] = {"apiVersion", "kind", "metadata", "spec", "status", NULL};
 
-static int decode_doc(struct dec *d, const struct rc_node *root, bool invalid,
+static bool is_list_kind(const struct rc_node *root, const struct rc_node *kd)
+{
+    size_t n = strlen(kd->text);
+    const struct rc_node *items = rc_node_get(root, "items");
+
+    return n >= 4 && !strcmp(kd->text + n - 4, "List") && items && items->type == RC_NODE_SEQ;
+}
+
+static int decode_doc(struct dec *d, const struct rc_node *root, bool invalid, bool in_list,
                       struct rc_desired *want, struct rc_errs *notices)
 {
     const struct rc_node *av, *kd, *md, *nm, *spec;
     const char *slash;
     enum rc_kind kind;
+    size_t i;
     int r = 0;
 
     d->n_err = invalid ? 1 : 0;
@@ -1555,6 +1568,13 @@ static int decode_doc(struct dec *d, const struct rc_node *root, bool invalid,
     kd = get_str(d, root, "", "kind", true, NULL);
     if (!av || !kd)
         return 0;
+    if (!in_list && is_list_kind(root, kd)) {
+        /* "kubectl get -o yaml" output: a v1 List (or WorkerPoolList) of objects */
+        const struct rc_node *items = rc_node_get(root, "items");
+        for (i = 0; i < items->n_items && r == 0; i++)
+            r = decode_doc(d, items->items[i], invalid, true, want, notices);
+        return r;
+    }
     slash = strchr(av->text, '/');
     if (!slash || (size_t)(slash - av->text) != strlen(RC_API_GROUP) ||
         strncmp(av->text, RC_API_GROUP, strlen(RC_API_GROUP))) {
@@ -1654,7 +1674,7 @@ int rc_decode_yaml(struct rc_desired *want, const char *file, const char *buf, s
         return r;
     }
     for (i = 0; i < n; i++) {
-        rr = decode_doc(&d, docs[i].root, docs[i].invalid, want, notices);
+        rr = decode_doc(&d, docs[i].root, docs[i].invalid, false, want, notices);
         if (rr == -RC_ENOMEM) {
             rc_node_docs_free(docs, n);
             return rr;
@@ -1681,7 +1701,7 @@ int rc_decode_json(struct rc_desired *want, const char *file, const json_t *obj,
     }
     r = rc_node_from_json(obj, file, &root, errs);
     if (r == 0)
-        r = decode_doc(&d, root, false, want, notices);
+        r = decode_doc(&d, root, false, false, want, notices);
     rc_node_free(root);
     if (r == -RC_ENOMEM)
         return r;

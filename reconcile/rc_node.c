@@ -11,9 +11,10 @@
 #include <yaml.h>
 
 #include "rc_model.h"
+#include "rc_util.h"
 
-/* A mapping with more keys than this is refused (duplicate detection is
- * quadratic, and no manifest needs that many). */
+/* A mapping with more keys than this is refused: duplicate detection compares
+ * key hashes linearly, and no manifest needs that many keys. */
 #define NODE_MAX_KEYS 10000
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
@@ -324,6 +325,10 @@ struct frame {
     bool in_seq;
     /* a mapping's pending key (waiting for its value) */
     char *pending;
+    bool pending_dup; /* the pending key is a duplicate: its value is dropped */
+    /* hashes of a mapping's keys, parallel to its pairs (duplicate checks) */
+    uint64_t *hashes;
+    size_t n_hashes, cap_hashes;
     int pline, pcol;
 };
 
@@ -381,14 +386,21 @@ static void builder_err(struct builder *b, int code, int line, int col, const ch
     b->invalid = true;
 }
 
+static void frame_release(struct frame *f)
+{
+    free(f->pending);
+    free(f->hashes);
+    f->pending = NULL;
+    f->hashes = NULL;
+    f->n_hashes = f->cap_hashes = 0;
+}
+
 static void drop_doc(struct builder *b)
 {
     int i;
 
-    for (i = 0; i < b->depth; i++) {
-        free(b->stack[i].pending);
-        b->stack[i].pending = NULL;
-    }
+    for (i = 0; i < b->depth; i++)
+        frame_release(&b->stack[i]);
     b->depth = 0;
     rc_node_free(b->root);
     b->root = NULL;
@@ -446,7 +458,9 @@ static int on_key(struct builder *b, const yaml_event_t *ev)
     size_t len = ev->data.scalar.length;
     int line = pos_line(&ev->start_mark), col = pos_col(&ev->start_mark);
     char path[RC_ERR_PATH_MAX], msg[RC_ERR_MSG_MAX];
-    const struct rc_node_pair *first;
+    const struct rc_node_pair *first = NULL;
+    uint64_t h = rc_hash64(val, len);
+    size_t i;
 
     if (memchr(val, '\0', len)) {
         builder_err(b, -RC_EINVAL, line, col, "", "keys must not contain NUL characters");
@@ -458,8 +472,12 @@ static int on_key(struct builder *b, const yaml_event_t *ev)
         return -RC_ENOMEM;
     top->pline = line;
     top->pcol = col;
-    first = rc_node_pair_get(top->n, top->pending);
+    top->pending_dup = false;
+    for (i = 0; i < top->n_hashes && !first; i++)
+        if (top->hashes[i] == h && !strcmp(top->n->pairs[i].key, top->pending))
+            first = &top->n->pairs[i];
     if (first) {
+        top->pending_dup = true;
         build_path(b, top->pending, path, sizeof(path));
         snprintf(msg, sizeof(msg), "duplicate key (first at line %d, column %d)", first->line,
                  first->col);
@@ -468,6 +486,16 @@ static int on_key(struct builder *b, const yaml_event_t *ev)
         snprintf(msg, sizeof(msg), "a mapping may have at most %d keys", NODE_MAX_KEYS);
         builder_err(b, -RC_ELIMIT, line, col, "", msg);
         drop_doc(b);
+    } else {
+        if (top->n_hashes == top->cap_hashes) {
+            size_t cap = top->cap_hashes ? top->cap_hashes * 2 : 8;
+            uint64_t *v = realloc(top->hashes, cap * sizeof(*v));
+            if (!v)
+                return -RC_ENOMEM;
+            top->hashes = v;
+            top->cap_hashes = cap;
+        }
+        top->hashes[top->n_hashes++] = h;
     }
     return 0;
 }
@@ -509,7 +537,7 @@ static int on_scalar(struct builder *b, const yaml_event_t *ev)
         builder_err(b, -RC_EINVAL, line, col, path, problem);
     }
     /* the value of a duplicate key is parsed but not kept */
-    dup = top && top->n->type == RC_NODE_MAP && rc_node_pair_get(top->n, top->pending);
+    dup = top && top->n->type == RC_NODE_MAP && top->pending_dup;
     if (dup) {
         free(top->pending);
         top->pending = NULL;
@@ -540,7 +568,7 @@ static int on_start(struct builder *b, const yaml_event_t *ev, enum rc_node_type
         drop_doc(b);
         return 0;
     }
-    if (top && top->n->type == RC_NODE_MAP && rc_node_pair_get(top->n, top->pending)) {
+    if (top && top->n->type == RC_NODE_MAP && top->pending_dup) {
         /* the value of a duplicate key: the error is reported, drop the document */
         drop_doc(b);
         return 0;
@@ -677,8 +705,7 @@ int rc_node_parse_yaml(const char *file, const char *buf, size_t len, struct rc_
         case YAML_MAPPING_END_EVENT:
             if (!b.skip && b.depth > 0) {
                 b.depth--;
-                free(b.stack[b.depth].pending);
-                b.stack[b.depth].pending = NULL;
+                frame_release(&b.stack[b.depth]);
             }
             break;
         default:

@@ -754,6 +754,42 @@ static void test_validate_refs(void **state)
     rc_errs_release(&errs);
 }
 
+/* "kubectl get -o yaml" output (a v1 List) decodes item by item. */
+static void test_kubectl_list(void **state)
+{
+    struct rc_desired want = {0};
+    struct rc_errs errs = {0}, notices = {0};
+    const char *yaml = "apiVersion: v1\n"
+                       "kind: List\n"
+                       "items:\n"
+                       "- apiVersion: azpool.dev/v1alpha1\n"
+                       "  kind: ExpiryPolicy\n"
+                       "  metadata: {name: a, namespace: x, creationTimestamp: null}\n"
+                       "  spec: {maxAge: 1h}\n"
+                       "- apiVersion: azpool.dev/v1alpha1\n"
+                       "  kind: ExpiryPolicy\n"
+                       "  metadata: {name: b}\n"
+                       "  spec: {maxAge: -1h}\n"
+                       "- apiVersion: v1\n"
+                       "  kind: Secret\n"
+                       "  metadata: {name: s}\n"
+                       "metadata: {resourceVersion: \"\"}\n";
+
+    (void)state;
+    assert_int_equal(decode(&want, yaml, &errs, &notices), -RC_EINVAL);
+    assert_int_equal(want.n_policies, 1);
+    assert_non_null(rc_desired_policy(&want, "x", "a"));
+    assert_int_equal(errs.n, 1);
+    assert_string_equal(fmt(&errs, 0), "t.yaml:11:18: spec.maxAge: must be a duration such as "
+                                       "\"90s\" or \"1h30m\"");
+    assert_int_equal(notices.n, 1);
+    assert_string_equal(fmt(&notices, 0),
+                        "t.yaml:12:3: skipping v1 Secret \"s\": not an azpool.dev object");
+    rc_desired_release(&want);
+    rc_errs_release(&errs);
+    rc_errs_release(&notices);
+}
+
 /* Garbage never crashes and always yields an error. */
 static void test_garbage_inputs(void **state)
 {
@@ -794,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_node_aliases_and_duplicates),
         cmocka_unit_test(test_json_depth_limit),
         cmocka_unit_test(test_validate_refs),
+        cmocka_unit_test(test_kubectl_list),
         cmocka_unit_test(test_garbage_inputs),
     };
 
