@@ -67,6 +67,9 @@ TESTBINS := $(UNIT_BINS) $(ARMSIM_UNIT_BINS) $(DRIVER_BINS)
 
 .PHONY: all run test check asan fuzz bench install clean help deps deps-build format
 
+# Keep objects of pattern rules (test programs) between runs.
+.SECONDARY:
+
 ## all: build azpool, the test worlds and the test programs (default)
 all: $(PROGRAMS) $(TESTBINS)
 

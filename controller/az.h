@@ -34,17 +34,17 @@
 #include "rc_err.h"
 #include "rc_plan.h"
 
-#define AZ_ATTEMPTS_MAX 5
+#define AZ_ATTEMPTS_MAX   5
 #define AZ_LIST_ITEMS_MAX 100000
-#define AZ_LRO_MAX_MS (60LL * 60 * 1000) /* a write still running after an hour: Stalled */
+#define AZ_LRO_MAX_MS     (60LL * 60 * 1000) /* a write still running after an hour: Stalled */
 
 enum az_bucket { AZ_BUCKET_READS = 0, AZ_BUCKET_WRITES, AZ_BUCKET_DELETES, AZ_BUCKETS };
 
 struct az_result {
-    long status;          /* final HTTP status; 0 when none arrived */
-    json_t *body;         /* parsed body, NULL when empty or not JSON; borrowed */
-    struct rc_err err;    /* code 0 on success (2xx); else classified, http_status set */
-    char azure_code[64];  /* error.code of an ARM error body ("ResourceNotFound"), or "" */
+    long status;         /* final HTTP status; 0 when none arrived */
+    json_t *body;        /* parsed body, NULL when empty or not JSON; borrowed */
+    struct rc_err err;   /* code 0 on success (2xx); else classified, http_status set */
+    char azure_code[64]; /* error.code of an ARM error body ("ResourceNotFound"), or "" */
     char correlation_id[64];
     int64_t retry_after_ms; /* Retry-After of the last response, 0 when none */
     int attempts;

@@ -23,13 +23,13 @@
 
 enum {
     RC_OK = 0,
-    RC_EINVAL = 1,   /* invalid input (manifest, observed state) */
-    RC_ENOMEM = 2,   /* allocation failed */
-    RC_ELIMIT = 3,   /* an input limit was exceeded */
-    RC_EPROTO = 4,   /* malformed data from a peer (ARM JSON, YAML syntax) */
-    RC_ENOTFOUND = 5, /* a referenced object does not exist */
-    RC_ECONFLICT = 6, /* state that cannot be reconciled without a human */
-    RC_EIO = 7,      /* I/O error (outside the core only) */
+    RC_EINVAL = 1,     /* invalid input (manifest, observed state) */
+    RC_ENOMEM = 2,     /* allocation failed */
+    RC_ELIMIT = 3,     /* an input limit was exceeded */
+    RC_EPROTO = 4,     /* malformed data from a peer (ARM JSON, YAML syntax) */
+    RC_ENOTFOUND = 5,  /* a referenced object does not exist */
+    RC_ECONFLICT = 6,  /* state that cannot be reconciled without a human */
+    RC_EIO = 7,        /* I/O error (outside the core only) */
     RC_ETRANSIENT = 8, /* try again later (outside the core: 5xx, 429, resets) */
 };
 
@@ -41,13 +41,13 @@ enum rc_err_class {
 
 #define RC_ERR_FILE_MAX 256
 #define RC_ERR_PATH_MAX 160
-#define RC_ERR_MSG_MAX 320
+#define RC_ERR_MSG_MAX  320
 
 struct rc_err {
-    int code;               /* -RC_E*, 0 when unset */
+    int code; /* -RC_E*, 0 when unset */
     enum rc_err_class klass;
-    int http_status;        /* 0 when not from HTTP */
-    int line, col;          /* 1-based position in file, 0 when unknown */
+    int http_status; /* 0 when not from HTTP */
+    int line, col;   /* 1-based position in file, 0 when unknown */
     char file[RC_ERR_FILE_MAX];
     char path[RC_ERR_PATH_MAX]; /* field path, "spec.rollout.maxSurge"; "" when none */
     char msg[RC_ERR_MSG_MAX];

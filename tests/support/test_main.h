@@ -18,8 +18,8 @@
 
 #define az_run_tests(name, tests)                                                                  \
     __extension__({                                                                                \
-        int az_failed_ = _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof((tests)[0]),  \
-                                                 NULL, NULL);                                      \
+        int az_failed_ =                                                                           \
+            _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof((tests)[0]), NULL, NULL);  \
         int az_total_ = (int)(sizeof(tests) / sizeof((tests)[0]));                                 \
         printf("%d passed, %d failed\n", az_total_ - az_failed_, az_failed_);                      \
         az_failed_ ? 1 : 0;                                                                        \
