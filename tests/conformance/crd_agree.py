@@ -1,0 +1,701 @@
+#!/usr/bin/python3
+"""crd_agree.py - proves the CRD schemas (crds/*.yaml) and the core validator agree.
+Run by suite-crd.sh; prints "ok"/"FAIL"/"skip" lines and "N passed, N failed" last.
+
+    crd_agree.py [--crds DIR] [--examples DIR] [--invalid DIR] [--validator CMD]
+
+--validator is the core's validator command line, called as `CMD FILE` and expected to exit
+0 for a valid file and 1 for an invalid one (default "$BUILD/azpool validate"); empty means
+"not available": those checks are skipped and reported.
+
+Checks:
+  1. the CRDs are structural and sound (crdcheck.structural_errors);
+  2. the small CEL evaluator behaves like CEL on the shapes the CRDs use;
+  3. every manifest in the examples directory is accepted by the CRD schema and by the core;
+  4. every case in tests/cases/invalid is rejected by the CRD schema, at the field each
+     `# expect: LINE:COL: PATH: MESSAGE` line names (the same path, or for a cross-field CEL
+     rule an enclosing object), and by the core; except the cases in NOT_EXPRESSIBLE, whose
+     stated reason is itself verified (a YAML-level case must fail in the YAML reader, a
+     cross-document case must pass the schema object by object);
+  5. mutations of the examples (MUTATIONS: one or more field changes each) get the same
+     verdict from the CRD schema and the core, valid variants included, so neither side is
+     stricter than the other; KNOWN_DIVERGENCES lists, with the reason, the few mutations on
+     which they are known to differ, and checks that they still differ in the stated way;
+  6. every CEL rule of the CRDs rejects at least one of the cases above (no dead rules).
+"""
+import copy
+import glob
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import crdcheck  # noqa: E402
+
+# Invalid cases a CRD schema cannot reject by itself, and why. The kind decides how the
+# claim is verified: "yaml" -> the YAML reader must refuse the file; "crossdoc" -> every
+# object must pass the schema on its own; "limit" -> the core's input limit is not a
+# schema rule (the schema's verdict is reported, not required).
+NOT_EXPRESSIBLE = {
+    "016-dangling-imageref.yaml": (
+        "crossdoc", "imageRef must name an ImageVersion of the same namespace: a reference "
+        "across objects, which a schema of one object cannot see (in Kubernetes mode the "
+        "controller reports it on the pool's status)"),
+    "017-dangling-expirypolicy-ref.yaml": (
+        "crossdoc", "expiryPolicyRef must name an existing ExpiryPolicy: a reference across "
+        "objects"),
+    "018-duplicate-names.yaml": (
+        "crossdoc", "the same kind/namespace/name twice: the API server answers 409 "
+        "AlreadyExists, a uniqueness rule outside any schema"),
+    "019-yaml-syntax-error.yaml": (
+        "yaml", "YAML syntax error: the document never reaches a schema"),
+    "020-duplicate-keys.yaml": (
+        "yaml", "duplicate mapping keys are refused by the YAML/JSON decoder (kubectl's strict "
+        "decoding), before any schema"),
+    "045-yaml-alias-refused.yaml": (
+        "yaml", "YAML aliases are expanded or refused by the YAML reader; the schema only "
+        "sees the result"),
+    "058-bad-explicit-tag.yaml": (
+        "yaml", "an explicit tag that does not fit its value (!!int three) fails in the YAML "
+        "reader"),
+    "061-too-deep-document.yaml": (
+        "limit", "nesting deeper than the core's limit (64 levels) is an input limit of the "
+        "reader, not a schema rule (the schema happens to reject this file for its unknown "
+        "top-level field)"),
+}
+
+EX_RUNNERS = "github-runners.yaml"
+EX_HRW = "hybrid-workers.yaml"
+EX_ADO = "ado-agents.yaml"
+DEL = object()
+SUB = "11111111-2222-3333-4444-555555555555"
+UAI = ("/subscriptions/%s/resourceGroups/rg-workers/providers/Microsoft.ManagedIdentity/"
+       "userAssignedIdentities/id-x" % SUB)
+
+# (name, example file, document index, {path: value or DEL}, expected verdict of both sides)
+# A path is dotted; [n] indexes a list; a key with dots is written in {braces}; "@N:path"
+# changes document N of the same file. Verdict "crossdoc": the schema accepts each object,
+# the core rejects the file for a reference across documents.
+MUTATIONS = [
+    # --- WorkerPool (github-runners: ScaleSet, UserAssigned identity, Proportional) ---
+    ("replicas-with-autoscale", EX_RUNNERS, 0, {"spec.replicas": 2}, "accept"),
+    ("replicas-above-max", EX_RUNNERS, 0, {"spec.replicas": 1001}, "reject"),
+    ("replicas-null-is-absent", EX_RUNNERS, 0, {"spec.replicas": None}, "accept"),
+    ("surge-100-percent", EX_RUNNERS, 0, {"spec.rollout.maxSurge": "100%"}, "accept"),
+    ("surge-leading-zeros", EX_RUNNERS, 0, {"spec.rollout.maxSurge": "007%"}, "accept"),
+    ("surge-decimal-string", EX_RUNNERS, 0, {"spec.rollout.maxSurge": "3"}, "reject"),
+    ("surge-too-large", EX_RUNNERS, 0, {"spec.rollout.maxSurge": 1000001}, "reject"),
+    ("surge-0-unavailable-percent", EX_RUNNERS, 0,
+     {"spec.rollout.maxSurge": 0, "spec.rollout.maxUnavailable": "10%"}, "accept"),
+    ("surge-0-percent-unavailable-0", EX_RUNNERS, 0,
+     {"spec.rollout.maxSurge": "0%", "spec.rollout.maxUnavailable": 0}, "reject"),
+    ("surge-0-unavailable-default", EX_RUNNERS, 0,
+     {"spec.rollout": {"maxSurge": 0}}, "reject"),
+    ("rollout-empty-defaults", EX_RUNNERS, 0, {"spec.rollout": {}}, "accept"),
+    ("canary-defaults", EX_RUNNERS, 0, {"spec.rollout.canary": {}}, "accept"),
+    ("canary-soak-too-long", EX_RUNNERS, 0, {"spec.rollout.canary": {"soakSeconds": 86401}},
+     "reject"),
+    ("drain-too-long", EX_RUNNERS, 0, {"spec.drain.timeoutSeconds": 604801}, "reject"),
+    ("identity-system-and-user", EX_RUNNERS, 0,
+     {"spec.identity.type": "SystemAssigned, UserAssigned"}, "accept"),
+    ("identity-system-with-list", EX_RUNNERS, 0, {"spec.identity.type": "SystemAssigned"},
+     "reject"),
+    ("identity-type-missing", EX_RUNNERS, 0, {"spec.identity": {}}, "reject"),
+    ("identity-id-lowercase", EX_RUNNERS, 0,
+     {"spec.identity.userAssignedIdentities": [UAI.lower()]}, "accept"),
+    ("identity-id-wrong-type", EX_RUNNERS, 0,
+     {"spec.identity.userAssignedIdentities": [UAI.replace("userAssignedIdentities",
+                                                           "identities")]}, "reject"),
+    ("policy-step-with-proportional", EX_RUNNERS, 0, {"spec.autoscale.policy": "Step"},
+     "reject"),
+    ("policy-default-with-proportional", EX_RUNNERS, 0, {"spec.autoscale.policy": DEL},
+     "reject"),
+    ("autoscale-min-default", EX_RUNNERS, 0, {"spec.autoscale.minReplicas": DEL}, "accept"),
+    ("autoscale-max-missing", EX_RUNNERS, 0, {"spec.autoscale.maxReplicas": DEL}, "reject"),
+    ("proportional-defaults", EX_RUNNERS, 0, {"spec.autoscale.proportional": {}}, "accept"),
+    ("proportional-jobs-too-many", EX_RUNNERS, 0,
+     {"spec.autoscale.proportional.jobsPerReplica": 1001}, "reject"),
+    ("metric-two-kinds", EX_RUNNERS, 0,
+     {"spec.autoscale.metric.http": {"url": "https://ci.example/api"}}, "reject"),
+    ("metric-tag-not-allowed", EX_RUNNERS, 0, {"spec.autoscale.metric.azureQueue": DEL,
+                                               "spec.autoscale.metric.tag": {}}, "reject"),
+    ("busy-none", EX_RUNNERS, 0, {"spec.busy": {}}, "reject"),
+    ("busy-tag", EX_RUNNERS, 0, {"spec.busy": {"tag": {}}}, "accept"),
+    ("busy-tag-with-field", EX_RUNNERS, 0, {"spec.busy": {"tag": {"name": "x"}}}, "reject"),
+    ("busy-poll-zero", EX_RUNNERS, 0, {"spec.busy.pollSeconds": 0}, "reject"),
+    ("queue-url-http", EX_RUNNERS, 0,
+     {"spec.busy.azureQueue.accountUrl": "http://127.0.0.1:10001/devstoreaccount1"}, "reject"),
+    ("queue-url-with-path", EX_RUNNERS, 0,
+     {"spec.busy.azureQueue.accountUrl": "https://127.0.0.1:10001/devstoreaccount1"},
+     "accept"),
+    ("queue-url-no-host", EX_RUNNERS, 0, {"spec.busy.azureQueue.accountUrl": "https:///x"},
+     "reject"),
+    ("queue-name-short", EX_RUNNERS, 0, {"spec.busy.azureQueue.queue": "ab"}, "reject"),
+    ("secret-key-dotdot", EX_RUNNERS, 0,
+     {"spec.busy.azureQueue.credentialsSecretRef": {"name": "q", "key": ".."}}, "reject"),
+    ("secret-key-three-dots", EX_RUNNERS, 0,
+     {"spec.busy.azureQueue.credentialsSecretRef": {"name": "q", "key": "..."}}, "accept"),
+    ("secret-name-uppercase", EX_RUNNERS, 0,
+     {"spec.busy.azureQueue.credentialsSecretRef": {"name": "Q", "key": "k"}}, "reject"),
+    ("secret-unknown-field", EX_RUNNERS, 0,
+     {"spec.osProfile.customDataSecretRef.value": "s3cret"}, "reject"),
+    ("tag-reserved-any-case", EX_RUNNERS, 0, {"spec.tags.{AzPool.x}": "v"}, "reject"),
+    ("tag-backslash", EX_RUNNERS, 0, {"spec.tags.{a\\b}": "v"}, "reject"),
+    ("tag-with-space", EX_RUNNERS, 0, {"spec.tags.{cost center}": "v"}, "accept"),
+    ("tag-value-too-long", EX_RUNNERS, 0, {"spec.tags.app": "x" * 257}, "reject"),
+    ("tags-44", EX_RUNNERS, 0, {"spec.tags": {"t%d" % i: "v" for i in range(44)}}, "accept"),
+    ("tags-45", EX_RUNNERS, 0, {"spec.tags": {"t%d" % i: "v" for i in range(45)}}, "reject"),
+    ("admin-trailing-dot", EX_RUNNERS, 0, {"spec.osProfile.adminUsername": "azpool."},
+     "reject"),
+    ("admin-with-dot", EX_RUNNERS, 0, {"spec.osProfile.adminUsername": "svc.azpool"},
+     "accept"),
+    ("admin-reserved-any-case", EX_RUNNERS, 0, {"spec.osProfile.adminUsername": "ADMIN"},
+     "reject"),
+    ("admin-65", EX_RUNNERS, 0, {"spec.osProfile.adminUsername": "a" * 65}, "reject"),
+    ("windows-pool", EX_RUNNERS, 0,
+     {"spec.osProfile.osType": "Windows", "spec.osProfile.sshPublicKeys": DEL,
+      "spec.patchMode": "AutomaticByOS"}, "accept"),
+    ("windows-patch-imagedefault", EX_RUNNERS, 0,
+     {"spec.osProfile.osType": "Windows", "spec.osProfile.sshPublicKeys": DEL,
+      "spec.patchMode": "ImageDefault"}, "reject"),
+    ("linux-patch-automaticbyos", EX_RUNNERS, 0, {"spec.patchMode": "AutomaticByOS"},
+     "reject"),
+    ("linux-patch-imagedefault", EX_RUNNERS, 0, {"spec.patchMode": "ImageDefault"}, "accept"),
+    ("ssh-key-dss", EX_RUNNERS, 0, {"spec.osProfile.sshPublicKeys": ["ssh-dss AAAA"]},
+     "reject"),
+    ("location-space", EX_RUNNERS, 0, {"spec.location": "westeurope "}, "reject"),
+    ("pool-name-dotted", EX_RUNNERS, 0, {"metadata.name": "a.b"}, "reject"),
+    ("pool-namespace-bad", EX_RUNNERS, 0, {"metadata.namespace": "CI"}, "reject"),
+    ("metadata-unknown-field", EX_RUNNERS, 0, {"metadata.colour": "blue"}, "reject"),
+    ("orchestration-flexible", EX_RUNNERS, 0, {"spec.orchestration": "Flexible"}, "accept"),
+    ("marketplace-image", EX_RUNNERS, 0,
+     {"spec.image": {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server"}},
+     "accept"),
+    ("marketplace-image-version", EX_RUNNERS, 0,
+     {"spec.image": {"publisher": "Canonical", "offer": "o", "sku": "s", "version": "1.2"}},
+     "accept"),
+    ("marketplace-image-bad-version", EX_RUNNERS, 0,
+     {"spec.image": {"publisher": "Canonical", "offer": "o", "sku": "s", "version": "v1"}},
+     "reject"),
+    ("marketplace-image-no-sku", EX_RUNNERS, 0,
+     {"spec.image": {"publisher": "Canonical", "offer": "o"}}, "reject"),
+    ("managed-image-id", EX_RUNNERS, 0,
+     {"spec.image.id": "/subscriptions/%s/resourceGroups/rg-images/providers/"
+      "Microsoft.Compute/images/golden" % SUB}, "accept"),
+    ("gallery-definition-id", EX_RUNNERS, 0,
+     {"spec.image.id": "/subscriptions/%s/resourcegroups/rg-images/providers/"
+      "microsoft.compute/galleries/g/images/d" % SUB}, "accept"),
+    ("gallery-id-not-image", EX_RUNNERS, 0,
+     {"spec.image.id": "/subscriptions/%s/resourceGroups/rg-images/providers/"
+      "Microsoft.Compute/galleries/g" % SUB}, "reject"),
+    ("subnet-id-double-slash", EX_RUNNERS, 0,
+     {"spec.network.subnetId": "/subscriptions/%s/resourceGroups/rg//providers/"
+      "Microsoft.Network/virtualNetworks/v/subnets/s" % SUB}, "reject"),
+    ("subnet-id-rg-trailing-dot", EX_RUNNERS, 0,
+     {"spec.network.subnetId": "/subscriptions/%s/resourceGroups/rg./providers/"
+      "Microsoft.Network/virtualNetworks/v/subnets/s" % SUB}, "reject"),
+    ("network-missing", EX_RUNNERS, 0, {"spec.network": DEL}, "reject"),
+    ("subscription-uppercase", EX_RUNNERS, 0,
+     {"spec.subscriptionId": "AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE"}, "accept"),
+    ("subscription-bad-hex", EX_RUNNERS, 0,
+     {"spec.subscriptionId": "11111111-2222-3333-4444-55555555555g"}, "reject"),
+    ("rg-91", EX_RUNNERS, 0, {"spec.resourceGroup": "r" * 91}, "reject"),
+    ("rg-punctuation", EX_RUNNERS, 0, {"spec.resourceGroup": "rg(1)_x-y.z"}, "accept"),
+    ("vmsize-hyphen", EX_RUNNERS, 0, {"spec.vmSize": "Standard-D2"}, "reject"),
+    ("string-too-long", EX_RUNNERS, 0,
+     {"spec.image": {"publisher": "p" * 1025, "offer": "o", "sku": "s"}}, "reject"),
+    ("required-string-empty", EX_RUNNERS, 0,
+     {"spec.image": {"publisher": "", "offer": "o", "sku": "s"}}, "reject"),
+    ("hooks-empty-aftercreate", EX_RUNNERS, 0, {"spec.hooks": {"afterCreate": {}}}, "accept"),
+    ("paused-true", EX_RUNNERS, 0, {"spec.paused": True}, "accept"),
+    ("paused-string", EX_RUNNERS, 0, {"spec.paused": "true"}, "reject"),
+    ("status-is-not-spec", EX_RUNNERS, 0, {"status": {"replicas": 3}}, "accept"),
+    # --- WorkerPool (hybrid-linux: VirtualMachines, HRW) ---
+    ("hrw-group-slash", EX_HRW, 1, {"spec.registration.hybridRunbookWorker.group": "a/b"},
+     "reject"),
+    ("hrw-group-backslash", EX_HRW, 1, {"spec.registration.hybridRunbookWorker.group": "a\\b"},
+     "reject"),
+    ("hrw-group-spaces", EX_HRW, 1,
+     {"spec.registration.hybridRunbookWorker.group": "Linux workers (ops)"}, "accept"),
+    ("hrw-user-identity", EX_HRW, 1,
+     {"spec.identity": {"type": "UserAssigned", "userAssignedIdentities": [UAI]}}, "reject"),
+    ("hrw-system-and-user-identity", EX_HRW, 1,
+     {"spec.identity": {"type": "SystemAssigned, UserAssigned",
+                        "userAssignedIdentities": [UAI]}}, "accept"),
+    ("hrw-mode-default", EX_HRW, 1, {"spec.mode": DEL}, "reject"),
+    ("hrw-account-wrong-type", EX_HRW, 1,
+     {"spec.registration.hybridRunbookWorker.automationAccountId":
+      "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Automation/runbooks/x" % SUB},
+     "reject"),
+    ("registration-empty", EX_HRW, 1, {"spec.registration": {}}, "accept"),
+    ("runbook-name-digit", EX_HRW, 1, {"spec.hooks.afterCreate.runbook.name": "1-validate"},
+     "reject"),
+    ("runbook-params-free-form", EX_HRW, 1,
+     {"spec.hooks.afterCreate.runbook.parameters": {"a": {"b": [1, None, "x"]}}}, "accept"),
+    ("runbook-params-not-mapping", EX_HRW, 1,
+     {"spec.hooks.afterCreate.runbook.parameters": ["a"]}, "reject"),
+    ("orchestration-in-vm-mode", EX_HRW, 1, {"spec.orchestration": "Uniform"}, "reject"),
+    # --- ExpiryPolicy (weekly) ---
+    ("force-equal-maxage", EX_HRW, 0, {"spec.forceAfter": "168h"}, "accept"),
+    ("force-below-maxage", EX_HRW, 0, {"spec.forceAfter": "167h59m"}, "reject"),
+    ("force-zero", EX_HRW, 0, {"spec.forceAfter": "0"}, "reject"),
+    ("replace-before-equal-maxage", EX_HRW, 0, {"spec.replaceBefore": "168h"}, "reject"),
+    ("replace-before-zero", EX_HRW, 0, {"spec.replaceBefore": "0"}, "accept"),
+    ("maxage-negative", EX_HRW, 0, {"spec.maxAge": "-1h"}, "reject"),
+    ("maxage-plus-sign-fraction", EX_HRW, 0,
+     {"spec.maxAge": "+1.5h", "spec.forceAfter": DEL}, "accept"),
+    ("maxage-micro-units", EX_HRW, 0,
+     {"spec.maxAge": "1h1µs", "spec.forceAfter": DEL, "spec.replaceBefore": DEL}, "accept"),
+    ("maxage-100-years", EX_HRW, 0, {"spec.maxAge": "876000h", "spec.forceAfter": DEL},
+     "accept"),
+    ("maxage-over-100-years", EX_HRW, 0, {"spec.maxAge": "876001h", "spec.forceAfter": DEL},
+     "reject"),
+    ("maxage-days-unit", EX_HRW, 0, {"spec.maxAge": "7d"}, "reject"),
+    ("maxage-bare-number", EX_HRW, 0, {"spec.maxAge": "3600"}, "reject"),
+    ("jitter-101", EX_HRW, 0, {"spec.jitter": "101%"}, "reject"),
+    ("jitter-leading-zero", EX_HRW, 0, {"spec.jitter": "007%"}, "accept"),
+    ("jitter-default", EX_HRW, 0, {"spec.jitter": DEL}, "accept"),
+    ("window-168h", EX_HRW, 0, {"spec.maintenanceWindows[0].duration": "168h"}, "accept"),
+    ("window-over-168h", EX_HRW, 0, {"spec.maintenanceWindows[0].duration": "168h1s"},
+     "reject"),
+    ("window-zero", EX_HRW, 0, {"spec.maintenanceWindows[0].duration": "0s"}, "reject"),
+    ("cron-weekday-7", EX_HRW, 0, {"spec.maintenanceWindows[0].schedule": "0 2 * * 7"},
+     "accept"),
+    ("cron-weekday-8", EX_HRW, 0, {"spec.maintenanceWindows[0].schedule": "0 2 * * 8"},
+     "reject"),
+    ("cron-names-steps-lists", EX_HRW, 0,
+     {"spec.maintenanceWindows[0].schedule": " */15 0-23/2 1,15 JAN-dec Mon-FRI "}, "accept"),
+    ("cron-macro", EX_HRW, 0, {"spec.maintenanceWindows[0].schedule": "@Weekly"}, "accept"),
+    ("cron-unknown-macro", EX_HRW, 0, {"spec.maintenanceWindows[0].schedule": "@fortnightly"},
+     "reject"),
+    ("cron-six-fields", EX_HRW, 0, {"spec.maintenanceWindows[0].schedule": "0 0 2 * * 1"},
+     "reject"),
+    ("cron-step-zero", EX_HRW, 0, {"spec.maintenanceWindows[0].schedule": "*/0 * * * *"},
+     "reject"),
+    ("cron-month-name-in-day", EX_HRW, 0,
+     {"spec.maintenanceWindows[0].schedule": "0 2 jan * *"}, "reject"),
+    ("tz-etc", EX_HRW, 0, {"spec.maintenanceWindows[0].timeZone": "Etc/GMT+1"}, "accept"),
+    ("tz-double-slash", EX_HRW, 0, {"spec.maintenanceWindows[0].timeZone": "Europe//Berlin"},
+     "reject"),
+    ("tz-absent", EX_HRW, 0, {"spec.maintenanceWindows[0].timeZone": DEL}, "accept"),
+    ("windows-21", EX_HRW, 0,
+     {"spec.maintenanceWindows": [{"schedule": "0 2 * * *", "duration": "1h"}] * 21},
+     "reject"),
+    ("windows-20", EX_HRW, 0,
+     {"spec.maintenanceWindows": [{"schedule": "0 2 * * *", "duration": "1h"}] * 20},
+     "accept"),
+    ("budget-decimal-string", EX_HRW, 0, {"spec.disruptionBudget.maxUnavailable": "1"},
+     "reject"),
+    ("budget-percent", EX_HRW, 0, {"spec.disruptionBudget.maxUnavailable": "50%"}, "accept"),
+    ("budget-zero", EX_HRW, 0, {"spec.disruptionBudget.maxUnavailable": 0}, "accept"),
+    ("policy-name-subdomain", EX_HRW, 0,
+     {"metadata.name": "weekly.v2", "@1:spec.expiryPolicyRef.name": "weekly.v2"}, "accept"),
+    ("policy-ref-dangling", EX_HRW, 1, {"spec.expiryPolicyRef.name": "daily"}, "crossdoc"),
+    # --- ImageVersion and the Azure DevOps pool ---
+    ("version-two-parts", EX_ADO, 0, {"spec.version": "1.5"}, "reject"),
+    ("version-three-parts", EX_ADO, 0, {"spec.version": "10.0.1"}, "accept"),
+    ("version-default", EX_ADO, 0, {"spec.version": DEL}, "accept"),
+    ("gallery-name-hyphen", EX_ADO, 0, {"spec.gallery.name": "gal-build"}, "reject"),
+    ("definition-punctuation", EX_ADO, 0, {"spec.gallery.imageDefinition": "a-b.c_d"},
+     "accept"),
+    ("gallery-81", EX_ADO, 0, {"spec.gallery.name": "g" * 81}, "reject"),
+    ("build-template-only", EX_ADO, 0,
+     {"spec.build.runWhen": DEL, "spec.build.revision": DEL}, "accept"),
+    ("build-without-template", EX_ADO, 0, {"spec.build": {"runWhen": "Never"}}, "reject"),
+    ("build-revision-string", EX_ADO, 0, {"spec.build.revision": "7"}, "reject"),
+    ("image-name-underscore", EX_ADO, 0,
+     {"metadata.name": "ado_agent", "@1:spec.imageRef.name": "ado_agent"}, "reject"),
+    ("step-out-1-in-default", EX_ADO, 1, {"spec.autoscale.step": {"scaleOutThreshold": 1}},
+     "reject"),
+    ("step-out-2-in-default", EX_ADO, 1, {"spec.autoscale.step": {"scaleOutThreshold": 2}},
+     "accept"),
+    ("step-in-3-out-default", EX_ADO, 1, {"spec.autoscale.step": {"scaleInThreshold": 3}},
+     "reject"),
+    ("step-cooldown-too-long", EX_ADO, 1,
+     {"spec.autoscale.step.scaleInCooldownSeconds": 86401}, "reject"),
+    ("step-defaults", EX_ADO, 1, {"spec.autoscale.step": {}}, "accept"),
+    ("step-with-proportional-policy", EX_ADO, 1, {"spec.autoscale.policy": "Proportional"},
+     "reject"),
+    ("extension-name-punctuation", EX_ADO, 1, {"spec.extensions[0].name": "a.b_c-d"},
+     "accept"),
+    ("extension-name-space", EX_ADO, 1, {"spec.extensions[0].name": "a b"}, "reject"),
+    ("extension-duplicate", EX_ADO, 1,
+     {"spec.extensions[1]": {"name": "ado-agent", "publisher": "p", "type": "t",
+                             "typeHandlerVersion": "1.0"}}, "reject"),
+    ("extension-settings-string", EX_ADO, 1, {"spec.extensions[0].settings": "x=1"},
+     "reject"),
+    ("extension-version-float", EX_ADO, 1, {"spec.extensions[0].typeHandlerVersion": 1.0},
+     "reject"),
+    ("extension-autoupgrade-default", EX_ADO, 1,
+     {"spec.extensions[0].autoUpgradeMinorVersion": DEL}, "accept"),
+    ("extensions-51", EX_ADO, 1,
+     {"spec.extensions": [{"name": "e%d" % i, "publisher": "p", "type": "t",
+                           "typeHandlerVersion": "1"} for i in range(51)]}, "reject"),
+    ("http-pointer-relative", EX_ADO, 1, {"spec.autoscale.metric.http.jsonPointer": "pending"},
+     "reject"),
+    ("http-pointer-empty", EX_ADO, 1, {"spec.autoscale.metric.http.jsonPointer": ""},
+     "accept"),
+    ("http-url-ftp", EX_ADO, 1, {"spec.autoscale.metric.http.url": "ftp://ci.example/x"},
+     "reject"),
+    ("http-url-plain-http", EX_ADO, 1,
+     {"spec.autoscale.metric.http.url": "http://127.0.0.1:8080/pending"}, "accept"),
+    ("http-url-space", EX_ADO, 1,
+     {"spec.autoscale.metric.http.url": "https://ci.example/a b"}, "reject"),
+    ("imageref-name-uppercase", EX_ADO, 1, {"spec.imageRef.name": "Golden"}, "reject"),
+]
+
+# Mutations on which the CRD schema and the core are known to differ: (name, file, doc,
+# changes, CRD verdict, core verdict, reason). The suite checks they still differ this way,
+# so the list cannot go stale silently.
+KNOWN_DIVERGENCES = [
+    ("cron-range-reversed", EX_HRW, 0, {"spec.maintenanceWindows[0].schedule": "0 5-1 * * *"},
+     "accept", "reject",
+     "a reversed cron range (5-1) needs numeric comparison of two parts of one string; a "
+     "regular expression cannot order them and CEL in the schema would need a cron parser"),
+    ("label-key-with-space", EX_RUNNERS, 0, {"metadata.labels.{team name}": "x"},
+     "reject", "accept",
+     "label and annotation keys are checked by the API server's ObjectMeta validation "
+     "(qualified names), which the core does not repeat: in GitOps mode such a label is "
+     "accepted and ignored"),
+]
+
+
+# ---------------------------------------------------------------------------------------
+
+
+class Result:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def ok(self, name, detail=""):
+        self.passed += 1
+        print("ok   %s%s" % (name, (" - " + detail) if detail else ""))
+
+    def fail(self, name, detail):
+        self.failed += 1
+        print("FAIL %s" % name)
+        for line in str(detail).splitlines():
+            print("     | %s" % line)
+
+    def check(self, name, cond, detail):
+        if cond:
+            self.ok(name)
+        else:
+            self.fail(name, detail)
+
+
+def split_path(path):
+    """'a.b[0].{x.y}' -> ['a', 'b', 0, 'x.y']"""
+    out = []
+    for m in re.finditer(r"\{([^}]*)\}|\[(\d+)\]|([^.\[{]+)", path):
+        if m.group(1) is not None:
+            out.append(m.group(1))
+        elif m.group(2) is not None:
+            out.append(int(m.group(2)))
+        else:
+            out.append(m.group(3))
+    return out
+
+
+def apply_changes(docs, idx, changes):
+    """Applies changes to docs[idx]; a path "@N:path" changes document N instead."""
+    docs = copy.deepcopy(docs)
+    for path, value in changes.items():
+        m = re.match(r"^@(\d+):(.*)$", path)
+        if m:
+            node, path = docs[int(m.group(1))], m.group(2)
+        else:
+            node = docs[idx]
+        parts = split_path(path)
+        for p in parts[:-1]:
+            if isinstance(p, int):
+                node = node[p]
+            else:
+                node = node.setdefault(p, {})
+        last = parts[-1]
+        if value is DEL:
+            if isinstance(node, dict):
+                node.pop(last, None)
+        elif isinstance(last, int):
+            while len(node) <= last:
+                node.append(None)
+            node[last] = copy.deepcopy(value)
+        else:
+            node[last] = copy.deepcopy(value)
+    return docs
+
+
+class Core:
+    """The core's validator, run as a command on files."""
+
+    def __init__(self, cmd):
+        self.cmd = shlex.split(cmd) if cmd else []
+        self.why_missing = None
+
+    def available(self, probe_valid, probe_invalid):
+        if not self.cmd:
+            self.why_missing = "no validator command given"
+            return False
+        if not os.access(self.cmd[0], os.X_OK):
+            self.why_missing = "%s is not built" % self.cmd[0]
+            return False
+        rc_ok, out_ok = self.run_file(probe_valid)
+        rc_bad, out_bad = self.run_file(probe_invalid)
+        # `validate` exists when it accepts an example and rejects an invalid case with
+        # file:line:col diagnostics; anything else (usage text, "unknown command") = missing.
+        if rc_bad == 1 and re.search(r":\d+:\d+: ", out_bad) and rc_ok in (0, 1):
+            return True
+        self.why_missing = "%s does not implement it yet (exit %d: %s)" % (
+            " ".join(self.cmd), rc_bad, (out_bad.strip().splitlines() or [""])[0][:120])
+        return False
+
+    def run_file(self, path):
+        try:
+            p = subprocess.run(self.cmd + [path], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as x:
+            return 99, str(x)
+        return p.returncode, p.stdout.decode("utf-8", "replace")
+
+    def verdict(self, path):
+        rc, out = self.run_file(path)
+        if rc == 0:
+            return "accept", out
+        if rc == 1:
+            return "reject", out
+        return "error(exit %d)" % rc, out
+
+
+def crd_verdict(crds, text):
+    errs = crdcheck.validate_text(crds, text)
+    return ("reject" if errs else "accept"), errs
+
+
+def fmt_errs(errs):
+    lines = []
+    for i, label, p, m, k in errs:
+        where = "doc %d (%s) " % (i + 1, label) if i is not None else ""
+        lines.append("%s%s: %s [%s]" % (where, p or "<root>", m, k))
+    return "\n".join(lines) or "(no errors)"
+
+
+EXPECT = re.compile(r"^#\s*expect:\s*(\d+):(\d+):\s*(.*)$")
+PATHLIKE = re.compile(r"^([A-Za-z0-9_.\[\]/\\ -]+?): ")
+
+
+def expected_paths(text):
+    """Field paths of the `# expect:` lines (lines whose message has no path give none)."""
+    out = []
+    for line in text.splitlines():
+        m = EXPECT.match(line)
+        if not m:
+            continue
+        rest = m.group(3)
+        pm = PATHLIKE.match(rest)
+        if pm and " " not in pm.group(1):
+            out.append(pm.group(1))
+    return out
+
+
+def path_matches(expected, errs):
+    for _, _, p, _, kind in errs:
+        if p == expected:
+            return True
+        if kind == "cel" and (p == "" or expected.startswith(p + ".") or
+                              expected.startswith(p + "[")):
+            return True
+    return False
+
+
+def dump_yaml_docs(docs):
+    # JSON is YAML: emit each document as JSON, so the core reads exactly these values.
+    return "".join("---\n%s\n" % json.dumps(d, ensure_ascii=False) for d in docs)
+
+
+def main(argv):
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--crds", default="crds")
+    ap.add_argument("--examples", default="manifests/examples")
+    ap.add_argument("--invalid", default="tests/cases/invalid")
+    ap.add_argument("--validator", default=None)
+    args = ap.parse_args(argv[1:])
+    if args.validator is None:
+        args.validator = os.path.join(os.environ.get("BUILD", "build"), "azpool") + " validate"
+    res = Result()
+
+    # 1. structural
+    crd_files = sorted(glob.glob(os.path.join(args.crds, "*.yaml")))
+    res.check("crds: three CRD files", len(crd_files) == 3, "found %s" % crd_files)
+    for f in crd_files:
+        try:
+            errs = crdcheck.structural_errors(crdcheck.load_crd(f), f)
+        except (ValueError, crdcheck.YamlError) as x:
+            errs = [str(x)]
+        res.check("structural: %s" % f, not errs, "\n".join(errs))
+    crds = crdcheck.load_crds([args.crds])
+    all_rules = []
+    for kind, crd in sorted(crds.items()):
+        def walk(s, path):
+            if not isinstance(s, dict):
+                return
+            for r in s.get("x-kubernetes-validations", []):
+                all_rules.append((kind, path, r["rule"]))
+            for k, v in (s.get("properties") or {}).items():
+                walk(v, path + "." + k)
+            for k in ("items", "additionalProperties"):
+                if isinstance(s.get(k), dict):
+                    walk(s[k], path + "[]")
+        walk(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"], "")
+
+    # 2. the CEL evaluator itself
+    cel_cases = [
+        ("has(self.a) != has(self.b)", {"a": 1}, True),
+        ("has(self.a) != has(self.b)", {"a": 1, "b": 2}, False),
+        ("!has(self.a) || self.a.b == 1", {}, True),
+        ("self.a == 0", {"a": "0%"}, False),  # heterogeneous equality is false, no error
+        ("(has(self.x) ? 1 : 0) + (has(self.y) ? 1 : 0) == 1", {"y": {}}, True),
+        ("duration(self.a) >= duration(self.b)", {"a": "1h", "b": "59m60s"}, True),
+        ("duration(self.a) > duration('0s')", {"a": "0"}, False),
+        ("self.all(k, !k.matches(r\"[<>%&\\\\?/]\"))", {"a\\b": "1"}, False),
+        ("self.all(k, !k.matches(r\"[<>%&\\\\?/]\"))", {"ab": "1"}, True),
+        ("string(self.s).matches('^0+%?$')", {"s": 0}, True),
+        ("string(self.s).matches('^0+%?$')", {"s": "00%"}, True),
+        ("string(self.s).matches('^0+%?$')", {"s": "10%"}, False),
+        ("self.lowerAscii() in ['admin', 'root']", "RoOt", True),
+        ("!self.contains('/') && !self.contains('\\\\')", "a\\b", False),
+        ("self.b || self.a > 1", {"a": 2}, True),  # error || true is true in CEL
+    ]
+    for rule, val, want in cel_cases:
+        try:
+            got = crdcheck.cel_eval(rule, val)
+        except crdcheck.CelError as x:
+            got = "error: %s" % x
+        res.check("cel: %s on %s" % (rule, json.dumps(val)), got == want,
+                  "got %r, want %r" % (got, want))
+    for rule, val in (("self.a", {}), ("self.a < 'x'", {"a": 1}), ("duration('1d')", {})):
+        try:
+            crdcheck.cel_eval(rule, val)
+            res.fail("cel: %s is an error" % rule, "evaluated without error")
+        except crdcheck.CelError:
+            res.ok("cel: %s is an error" % rule)
+    crdcheck.RULES_FIRED.clear()
+
+    # the core's validator
+    examples = sorted(glob.glob(os.path.join(args.examples, "*.yaml")))
+    invalid = sorted(glob.glob(os.path.join(args.invalid, "*.yaml")))
+    core = Core(args.validator)
+    have_core = bool(examples and invalid) and core.available(
+        examples[0], os.path.join(args.invalid, "002-unknown-top-level-field.yaml")
+        if os.path.exists(os.path.join(args.invalid, "002-unknown-top-level-field.yaml"))
+        else invalid[0])
+    if not have_core:
+        print("skip core side: `%s FILE` is not available (%s); only the CRD side is checked"
+              % (args.validator, core.why_missing))
+
+    # 3. examples
+    res.check("examples: present", len(examples) >= 3, "found %s" % examples)
+    ex_docs = {}
+    for f in examples:
+        with open(f, encoding="utf-8") as fh:
+            text = fh.read()
+        first = text.lstrip().splitlines()[0] if text.strip() else ""
+        res.check("example comment: %s" % f, first.startswith("#"),
+                  "the file must start with a comment explaining what it shows")
+        v, errs = crd_verdict(crds, text)
+        res.check("example accepted by CRD: %s" % f, v == "accept", fmt_errs(errs))
+        if have_core:
+            cv, out = core.verdict(f)
+            res.check("example accepted by core: %s" % f, cv == "accept", out)
+        try:
+            ex_docs[os.path.basename(f)] = crdcheck.load_yaml_docs(text)
+        except crdcheck.YamlError:
+            pass
+    if have_core and examples:
+        cv, out = core.verdict(args.examples)
+        res.check("examples directory accepted by core (references resolve)", cv == "accept",
+                  out)
+
+    # 4. invalid cases
+    res.check("invalid cases: present", len(invalid) > 0, "none in %s" % args.invalid)
+    for f in invalid:
+        name = os.path.basename(f)
+        with open(f, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+        v, errs = crd_verdict(crds, text)
+        if name in NOT_EXPRESSIBLE:
+            how, why = NOT_EXPRESSIBLE[name]
+            if how == "yaml":
+                res.check("invalid %s: YAML-level, fails in the YAML reader" % name,
+                          any(k == "yaml" for *_, k in errs),
+                          "expected a YAML reader error; got:\n" + fmt_errs(errs))
+            elif how == "crossdoc":
+                res.check("invalid %s: cross-document, each object passes the schema" % name,
+                          v == "accept", fmt_errs(errs))
+            else:
+                res.ok("invalid %s: not a schema rule" % name, "schema verdict: %s" % v)
+            print("     | not expressible in a CRD schema: %s" % why)
+        else:
+            missing = [p for p in expected_paths(text) if not path_matches(p, errs)]
+            res.check("invalid %s: rejected by CRD at the expected fields" % name,
+                      v == "reject" and not missing,
+                      ("accepted" if v == "accept" else
+                       "no CRD error at: %s" % ", ".join(missing)) + "\n" + fmt_errs(errs))
+        if have_core:
+            cv, out = core.verdict(f)
+            res.check("invalid %s: rejected by core" % name, cv == "reject", out)
+
+    # 5. mutations
+    tmpdir = tempfile.mkdtemp(prefix="azpool-crd-")
+    try:
+        def run_mutation(mname, fname, idx, changes):
+            docs = ex_docs.get(fname)
+            if docs is None or idx >= len(docs):
+                return None, None, "example %s doc %d is missing" % (fname, idx)
+            docs = apply_changes(docs, idx, changes)
+            text = dump_yaml_docs(docs)
+            v, errs = crd_verdict(crds, text)
+            core_v, core_out = None, ""
+            if have_core:
+                path = os.path.join(tmpdir, mname + ".yaml")
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                core_v, core_out = core.verdict(path)
+            return v, core_v, "CRD:\n%s\ncore:\n%s" % (fmt_errs(errs), core_out.strip())
+
+        for mname, fname, idx, changes, want in MUTATIONS:
+            v, core_v, detail = run_mutation(mname, fname, idx, changes)
+            want_crd, want_core = (("accept", "reject") if want == "crossdoc" else (want, want))
+            ok = v == want_crd and (core_v is None or core_v == want_core)
+            res.check("mutation %s: %s" % (mname, "CRD accept, core reject (cross-document)"
+                                           if want == "crossdoc" else "both " + want), ok,
+                      "want CRD %s, core %s; got CRD %s, core %s\n%s"
+                      % (want_crd, want_core, v, core_v or "n/a", detail))
+        for mname, fname, idx, changes, want_crd, want_core, why in KNOWN_DIVERGENCES:
+            v, core_v, detail = run_mutation(mname, fname, idx, changes)
+            ok = v == want_crd and (core_v is None or core_v == want_core)
+            res.check("known divergence %s: CRD %s, core %s" % (mname, want_crd, want_core), ok,
+                      "CRD %s, core %s\n%s" % (v, core_v or "n/a", detail))
+            print("     | why: %s" % why)
+    finally:
+        for f in glob.glob(os.path.join(tmpdir, "*.yaml")):
+            os.unlink(f)
+        os.rmdir(tmpdir)
+
+    # 6. rule coverage
+    for kind, path, rule in all_rules:
+        res.check("rule exercised: %s%s: %s" % (kind, path, rule[:70]),
+                  crdcheck.RULES_FIRED.get(rule, 0) > 0,
+                  "no invalid case or mutation makes this rule reject anything")
+
+    print("%d passed, %d failed" % (res.passed, res.failed))
+    return 1 if res.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
