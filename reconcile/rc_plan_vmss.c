@@ -242,7 +242,7 @@ int rp_plan_vmss(struct rp_ctx *c)
             bool replacing = false;
 
             for (i = 0; i < c->n; i++)
-                replacing = replacing || (c->v[i].old && !c->v[i].del) || c->v[i].failed;
+                replacing = replacing || c->v[i].old || c->v[i].failed;
             if (c->scale_write && c->scale_reason)
                 rp_fmt(why + l, sizeof(why) - l, "%s%s %d -> %d (autoscale %s)", l ? "; " : "",
                        new_cap > cur_after ? "scale out" : "scale in", cur_after, new_cap,
