@@ -1087,18 +1087,22 @@ static bool scale_set_owned_by(const struct rc_obs_scale_set *ss, const char *ke
 /* Destroys (or orphans) every owned resource of pool `key`. p may be NULL
  * (orphans: Delete). Returns the number of actions through ret_n. */
 static int destroy_pool(struct rc_plan *plan, const struct rc_observed *have, const char *key,
-                        const struct rc_pool *p, int *ret_n)
+                        const struct rc_pool *p, int *ret_n, int *ret_present)
 {
     bool orphan = p && p->spec.deletion_policy == RC_DELETE_ORPHAN;
     size_t i, j;
     int r, n = 0;
     char reason[512];
 
+    *ret_present = 0;
     for (i = 0; i < have->n_scale_sets; i++) {
         const struct rc_obs_scale_set *ss = &have->scale_sets[i];
 
         if (!scale_set_owned_by(ss, key))
             continue;
+        (*ret_present)++;
+        if (ss->provisioning_state && rc_strcasecmp(ss->provisioning_state, "Deleting") == 0)
+            continue; /* in progress */
         if (orphan) {
             json_t *tags = rp_tags_json(ss->own.tags, ss->own.n_tags, true);
 
@@ -1121,6 +1125,7 @@ static int destroy_pool(struct rc_plan *plan, const struct rc_observed *have, co
 
         if (o->scale_set_id || !owned_by(&o->own, key))
             continue;
+        (*ret_present)++;
         if (orphan) {
             json_t *tags = rp_tags_json(o->own.tags, o->own.n_tags, true);
 
@@ -1161,6 +1166,8 @@ static int destroy_pool(struct rc_plan *plan, const struct rc_observed *have, co
         const struct rc_obs_nic *nic = &have->nics[i];
 
         if (!owned_by(&nic->own, key))
+            continue;
+        if (nic->provisioning_state && rc_strcasecmp(nic->provisioning_state, "Deleting") == 0)
             continue;
         if (orphan) {
             json_t *tags = rp_tags_json(nic->own.tags, nic->own.n_tags, true);
@@ -1276,7 +1283,7 @@ static int collect_orphans(const struct rc_desired *want, const struct rc_observ
     if (r == 0 && n)
         qsort(keys, n, sizeof(char *), str_cmp);
     for (i = 0; i < n && r == 0; i++) {
-        int na = 0;
+        int na = 0, present = 0;
 
         if (pool_listed(have, keys[i])) {
             r = simple_status(plan, keys[i], "ListFailed",
@@ -1294,9 +1301,9 @@ static int collect_orphans(const struct rc_desired *want, const struct rc_observ
             r = simple_status(plan, keys[i], "MassDeleteRefused", msg, RC_COND_FALSE, true, 0);
             continue;
         }
-        r = destroy_pool(plan, have, keys[i], NULL, &na);
-        if (r == 0) {
-            destroyed++;
+        r = destroy_pool(plan, have, keys[i], NULL, &na, &present);
+        if (r == 0 && present) {
+            destroyed++; /* also when only deletions in progress are left */
             r = simple_status(plan, keys[i], "Deleting", "pool removed from the source: destroying",
                               RC_COND_FALSE, false, na);
         }
@@ -1414,16 +1421,18 @@ static int plan_pool(const struct rc_desired *want, const struct rc_observed *ha
                              "listing the pool's resources failed; nothing planned",
                              RC_COND_UNKNOWN, false, 0);
     if (p->meta.deleting) {
-        int na = 0;
+        int na = 0, present = 0;
 
-        r = destroy_pool(plan, have, c.key, p, &na);
+        r = destroy_pool(plan, have, c.key, p, &na, &present);
         if (r < 0)
             return r;
-        return simple_status(plan, c.key, na ? "Deleting" : "Deleted",
-                             na ? (p->spec.deletion_policy == RC_DELETE_ORPHAN
-                                       ? "releasing Azure resources (deletionPolicy Orphan)"
-                                       : "destroying Azure resources")
-                                : "no owned Azure resources left",
+        if (p->spec.deletion_policy == RC_DELETE_ORPHAN)
+            present = na;
+        return simple_status(plan, c.key, present ? "Deleting" : "Deleted",
+                             present ? (p->spec.deletion_policy == RC_DELETE_ORPHAN
+                                            ? "releasing Azure resources (deletionPolicy Orphan)"
+                                            : "destroying Azure resources")
+                                     : "no owned Azure resources left",
                              RC_COND_FALSE, false, na);
     }
     if (p->spec.paused)
@@ -1492,10 +1501,10 @@ static int plan_pool(const struct rc_desired *want, const struct rc_observed *ha
             c.halted[0] = '\0';
         }
     }
+    classify(&c);
     r = autoscale(&c);
     if (r < 0)
         goto out;
-    classify(&c);
     canary(&c);
     select_expiring(&c);
     rp_decide(&c);
@@ -1577,6 +1586,8 @@ int rc_plan(const struct rc_desired *want, const struct rc_observed *have,
             return rc_err_set(reterr, r, "", "out of memory while planning");
         if (r == -RC_ELIMIT)
             return rc_err_set(reterr, r, "", "too many observed resources");
+        if (r == -RC_ECONFLICT)
+            return rc_err_set(reterr, r, "", "no free VM name: every candidate is taken");
         if (r == -RC_EINVAL)
             return rc_err_set(reterr, r, "spec",
                               "cannot build an ARM request body from the spec (missing field?)");

@@ -304,6 +304,30 @@ static int repair_vm(struct rp_ctx *c, struct rp_inst *x)
     return 0;
 }
 
+/* A name is taken when any observed VM has it (ours or not: an untagged VM
+ * must never be overwritten by a PUT), or a NIC of that VM name is not ours. */
+static bool name_taken(const struct rp_ctx *c, const char *name)
+{
+    char nic[RC_NAME_MAX + 8];
+    size_t i;
+
+    for (i = 0; i < c->have->n_instances; i++) {
+        const struct rc_obs_instance *o = &c->have->instances[i];
+
+        if (!o->scale_set_id && o->name && rc_strcasecmp(o->name, name) == 0)
+            return true;
+    }
+    rp_fmt(nic, sizeof(nic), "%s-nic", name);
+    for (i = 0; i < c->have->n_nics; i++) {
+        const struct rc_obs_nic *n = &c->have->nics[i];
+
+        if (n->name && rc_strcasecmp(n->name, nic) == 0 &&
+            !(n->own.managed && n->own.pool && strcmp(n->own.pool, c->key) == 0))
+            return true;
+    }
+    return false;
+}
+
 static int create_vm(struct rp_ctx *c, unsigned slot, unsigned inc)
 {
     char name[RC_NAME_MAX + 1], vm_id[RC_ARM_ID_MAX], nic_id[RC_ARM_ID_MAX];
@@ -313,13 +337,20 @@ static int create_vm(struct rp_ctx *c, unsigned slot, unsigned inc)
     int64_t expires = 0;
     size_t i;
     bool nic_exists = false;
-    int r;
+    int r, tries;
 
     if (maxlen > RC_NAME_MAX)
         maxlen = RC_NAME_MAX;
-    if (rc_name_vm(c->p->meta.namespace, c->p->meta.name, slot, inc, maxlen, name, sizeof(name)) <
-        0)
-        return -RC_EINVAL;
+    for (tries = 0;; tries++) {
+        if (rc_name_vm(c->p->meta.namespace, c->p->meta.name, slot, inc, maxlen, name,
+                       sizeof(name)) < 0)
+            return -RC_EINVAL;
+        if (!name_taken(c, name))
+            break;
+        if (tries >= 64)
+            return -RC_ECONFLICT;
+        inc++;
+    }
     if (rc_arm_vm_id(c->p, name, vm_id, sizeof(vm_id)) < 0 ||
         rc_arm_nic_id(c->p, name, nic_id, sizeof(nic_id)) < 0)
         return -RC_EINVAL;

@@ -136,7 +136,7 @@ int rp_plan_vmss(struct rp_ctx *c)
     char list[1024];
 
     if (!c->ss)
-        return create_vmss(c);
+        return c->desired > 0 ? create_vmss(c) : 0;
     ids = calloc(c->n ? c->n : 1, sizeof(char *));
     names = calloc(c->n ? c->n : 1, sizeof(char *));
     sel = calloc(c->n ? c->n : 1, sizeof(*sel));
@@ -209,8 +209,6 @@ int rp_plan_vmss(struct rp_ctx *c)
     cur_after = (int)c->ss->capacity - (int)nd;
     model_image = !c->ss->image || rc_strcasecmp(c->ss->image, c->target) != 0;
     model_hash = !c->ss->spec_hash || strcmp(c->ss->spec_hash, c->spec_hash) != 0;
-    if (!c->scale_write || new_cap == cur_after)
-        c->scale_write = c->scale_write && new_cap != cur_after;
     if (model_hash) {
         json_t *body = rc_arm_vmss_body(c->p, c->target_arm, new_cap, c->now);
         json_t *tags = vmss_tags(c, c->target);
@@ -222,7 +220,7 @@ int rp_plan_vmss(struct rp_ctx *c)
                    true, new_cap, 1,
                    "update scale set model (spec changed: hash %s -> %s), capacity %d -> %d",
                    c->ss->spec_hash ? c->ss->spec_hash : "none", c->spec_hash, cur_after, new_cap);
-    } else if (model_image || c->halt_now || new_cap != cur_after) {
+    } else if (model_image || c->halt_now || new_cap != cur_after || c->scale_write) {
         bool tags_needed = model_image || c->halt_now || c->scale_write;
         json_t *tags = tags_needed ? vmss_tags(c, c->target) : NULL;
         json_t *body = rc_arm_vmss_patch(new_cap, model_image ? c->target_arm : NULL, tags);
@@ -237,7 +235,13 @@ int rp_plan_vmss(struct rp_ctx *c)
                    image_label(c->ss->image), image_label(c->target));
         else
             why[0] = '\0';
-        if (new_cap != cur_after) {
+        if (new_cap == cur_after && c->scale_write) {
+            size_t l = strlen(why);
+
+            rp_fmt(why + l, sizeof(why) - l, "%sscale in to %d (autoscale %s): record %s",
+                   l ? "; " : "", new_cap, c->scale_reason ? c->scale_reason : "",
+                   RC_TAG_LAST_SCALE);
+        } else if (new_cap != cur_after) {
             size_t l = strlen(why);
             bool replacing = false;
 
