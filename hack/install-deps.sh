@@ -47,5 +47,10 @@ if [ "$want" = all ]; then
         echo "install-deps: installing azurite (npm)" >&2
         $sudo npm install -g --no-fund --no-audit azurite >/dev/null 2>&1
     fi
+    # Reference CEL evaluator for tests/conformance/suite-crd.sh (optional there).
+    if command -v npm >/dev/null 2>&1 && [ ! -d "$(npm root -g 2>/dev/null)/@bufbuild/cel" ]; then
+        echo "install-deps: installing @bufbuild/cel (npm)" >&2
+        $sudo npm install -g --no-fund --no-audit @bufbuild/cel >/dev/null 2>&1
+    fi
 fi
 exit 0

@@ -21,7 +21,11 @@ Checks:
      verdict from the CRD schema and the core, valid variants included, so neither side is
      stricter than the other; KNOWN_DIVERGENCES lists, with the reason, the few mutations on
      which they are known to differ, and checks that they still differ in the stated way;
-  6. every CEL rule of the CRDs rejects at least one of the cases above (no dead rules).
+  6. every CEL rule of the CRDs rejects at least one of the cases above (no dead rules);
+  7. every (rule, value) evaluated above gives the same answer in @bufbuild/cel, a CEL
+     implementation that passes the cel-spec conformance tests (tests/conformance/
+     cel_ref.mjs under node; skipped with a message when node or the module is missing), so
+     the rules are real CEL and crdcheck.py's small evaluator does not flatter them.
 """
 import copy
 import glob
@@ -517,6 +521,44 @@ def dump_yaml_docs(docs):
     return "".join("---\n%s\n" % json.dumps(d, ensure_ascii=False) for d in docs)
 
 
+def cel_reference(res, log, modules):
+    """Re-evaluates every (rule, self) the suite evaluated with @bufbuild/cel (node) and
+    compares: same bool, or both an error. One result per rule."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if not modules or not os.path.isdir(os.path.join(modules, "@bufbuild", "cel")):
+        print("skip reference CEL cross-check: @bufbuild/cel not found in CEL_MODULES=%r "
+              "(hack/install-deps.sh installs it with npm -g; CEL_MODULES=$(npm root -g))"
+              % modules)
+        return
+    items = sorted(log.items())
+    payload = "".join(json.dumps({"rule": r, "self": json.loads(sv)}) + "\n"
+                      for (r, sv), _ in items)
+    try:
+        p = subprocess.run(["node", os.path.join(here, "cel_ref.mjs")], input=payload.encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300,
+                           env=dict(os.environ, CEL_MODULES=modules))
+    except (OSError, subprocess.TimeoutExpired) as x:
+        res.fail("reference CEL: node runs", str(x))
+        return
+    lines = p.stdout.decode().splitlines()
+    if p.returncode != 0 or len(lines) != len(items):
+        res.fail("reference CEL: node runs", "exit %d, %d answers for %d questions\n%s"
+                 % (p.returncode, len(lines), len(items), p.stderr.decode()[-2000:]))
+        return
+    per_rule = {}
+    for ((rule, sv), mine), line in zip(items, lines):
+        ref = json.loads(line)
+        theirs = ref["result"] if "result" in ref else "error"
+        st = per_rule.setdefault(rule, [0, []])
+        st[0] += 1
+        if mine != theirs:
+            st[1].append("self=%s: crdcheck %s, reference %s%s" % (
+                sv[:200], mine, theirs, (" (%s)" % ref["error"]) if "error" in ref else ""))
+    for rule, (n, bad) in sorted(per_rule.items()):
+        res.check("reference CEL agrees (%d inputs): %s" % (n, rule[:80]), not bad,
+                  "\n".join(bad[:10]))
+
+
 def main(argv):
     import argparse
     ap = argparse.ArgumentParser()
@@ -524,6 +566,7 @@ def main(argv):
     ap.add_argument("--examples", default="manifests/examples")
     ap.add_argument("--invalid", default="tests/cases/invalid")
     ap.add_argument("--validator", default=None)
+    ap.add_argument("--cel-modules", default=os.environ.get("CEL_MODULES", ""))
     args = ap.parse_args(argv[1:])
     if args.validator is None:
         args.validator = os.path.join(os.environ.get("BUILD", "build"), "azpool") + " validate"
@@ -552,6 +595,8 @@ def main(argv):
                 if isinstance(s.get(k), dict):
                     walk(s[k], path + "[]")
         walk(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"], "")
+
+    crdcheck.EVAL_LOG = {}
 
     # 2. the CEL evaluator itself
     cel_cases = [
@@ -692,6 +737,9 @@ def main(argv):
         res.check("rule exercised: %s%s: %s" % (kind, path, rule[:70]),
                   crdcheck.RULES_FIRED.get(rule, 0) > 0,
                   "no invalid case or mutation makes this rule reject anything")
+
+    # 7. every rule evaluation above, again with a reference CEL implementation
+    cel_reference(res, crdcheck.EVAL_LOG, args.cel_modules)
 
     print("%d passed, %d failed" % (res.passed, res.failed))
     return 1 if res.failed else 0

@@ -579,11 +579,21 @@ def cel_compile(rule):
     return _parsed[rule]
 
 
+EVAL_LOG = None  # when a dict: (rule, JSON of self) -> True | False | "error", for cross-checks
+
+
 def cel_eval(rule, self_value):
     """True when the rule holds; False when it does not; CelError on a runtime error."""
-    v = _Eval({"self": self_value}).ev(cel_compile(rule))
-    if not isinstance(v, bool):
-        raise CelError("rule does not evaluate to a bool")
+    try:
+        v = _Eval({"self": self_value}).ev(cel_compile(rule))
+        if not isinstance(v, bool):
+            raise CelError("rule does not evaluate to a bool")
+    except CelError:
+        if EVAL_LOG is not None:
+            EVAL_LOG[(rule, json.dumps(self_value, sort_keys=True))] = "error"
+        raise
+    if EVAL_LOG is not None:
+        EVAL_LOG[(rule, json.dumps(self_value, sort_keys=True))] = v
     return v
 
 
@@ -911,15 +921,28 @@ def apply_defaults(s, v):
             apply_defaults(s["items"], it)
 
 
+def _type_ok(s, v):
+    t = s.get("type")
+    if s.get("x-kubernetes-int-or-string"):
+        return isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool))
+    return {"object": lambda: isinstance(v, dict), "array": lambda: isinstance(v, list),
+            "string": lambda: isinstance(v, str), "boolean": lambda: isinstance(v, bool),
+            "integer": lambda: isinstance(v, int) and not isinstance(v, bool),
+            "number": lambda: isinstance(v, (int, float)) and not isinstance(v, bool),
+            }.get(t, lambda: True)()
+
+
 RULES_FIRED = {}  # rule text -> times it rejected a value (coverage for the suite)
 
 
 def semantic_errors(s, v, path, out):
-    """List-type uniqueness and CEL rules. Like the API server, rules run on every value
-    present; a rule that cannot be evaluated (e.g. on a value of the wrong type, already
-    reported by the schema) counts as failed."""
+    """List-type uniqueness and CEL rules. Rules run on every value present whose JSON type
+    is the schema's (a wrongly typed value is already reported by the schema); a rule that
+    cannot be evaluated counts as failed, as in the API server."""
     if s.get("x-kubernetes-preserve-unknown-fields") and "properties" not in s:
         return
+    if not _type_ok(s, v):
+        return  # the schema reports the wrong type; rules are typed by the schema
     for rule in s.get("x-kubernetes-validations", []):
         try:
             ok = cel_eval(rule["rule"], v)

@@ -12,7 +12,9 @@
 #     input limits) are listed in crd_agree.py with the reason, and the reason is verified;
 #   - ~150 mutations of the examples (valid and invalid variants) get the same verdict from
 #     both sides; the known divergences are listed with the reason and checked to persist;
-#   - every CEL rule rejects at least one case.
+#   - every CEL rule rejects at least one case;
+#   - every rule evaluation above gives the same answer in @bufbuild/cel (a conformant CEL
+#     implementation, run by node through cel_ref.mjs), when node and the module are there.
 # While `azpool validate` is not built or not implemented, the core side is skipped with a
 # message and only the CRD side is checked. AZPOOL_VALIDATE="CMD" replaces the validator
 # command (called as `CMD FILE`, exit 0 valid / 1 invalid).
@@ -32,5 +34,10 @@ if ! [ -x "$PY" ] || ! "$PY" -c 'import jsonschema, yaml' 2>/dev/null; then
 fi
 
 validator=${AZPOOL_VALIDATE-"$BUILD/azpool validate"}
+# The reference CEL cross-check runs when node and @bufbuild/cel are there (else: a skip line).
+if [ -z "${CEL_MODULES:-}" ] && command -v npm >/dev/null 2>&1; then
+    CEL_MODULES=$(npm root -g 2>/dev/null)
+fi
+export CEL_MODULES=${CEL_MODULES:-}
 exec "$PY" tests/conformance/crd_agree.py --crds crds --examples manifests/examples \
     --invalid tests/cases/invalid --validator "$validator"
