@@ -129,6 +129,7 @@ struct armsim {
     void *lws_ctx;
     /* module-private state */
     void *compute;
+    void (*compute_free)(void *);
 };
 
 /* core.c */

@@ -1408,6 +1408,8 @@ void armsim_free(struct armsim *sim)
     for (int i = 0; i < sim->nsnaps; i++)
         if (sim->snaps[i].reset)
             sim->snaps[i].reset(sim);
+    if (sim->compute_free)
+        sim->compute_free(sim->compute);
     as__store_clear(sim);
     free(sim->res);
     sched_clear(sim);
