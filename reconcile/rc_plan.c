@@ -32,10 +32,13 @@
  *  - Expiry: expires = rc_expiry_at (deterministic jitter). An instance is
  *    expiring once now >= expires - replaceBefore. Expiring instances are
  *    chosen for replacement only inside a maintenance window (or when past
- *    forceAfter, which also ignores busy), in order of expiry, at most
- *    disruptionBudget.maxUnavailable minus the disruptions already in flight
- *    (live instances not Ready, Deleting instances, draining instances). A
- *    budget resolving to 0 is taken as 1 so that a pool always progresses.
+ *    forceAfter, which also ignores busy), in order of expiry: the first
+ *    disruptionBudget.maxUnavailable of them minus the instances still
+ *    Deleting. The choice is stable while the chosen instance exists (its
+ *    replacement provisioning or itself draining does not release it), so a
+ *    busy expired instance keeps its replacement. A budget resolving to 0 is
+ *    taken as 1 so that a pool always progresses. Actual unavailability is
+ *    bounded by maxUnavailable (deletes wait for Ready replacements).
  *  - Deletes take effect as Deleting (the instance stays listed for a while):
  *    the planner counts Deleting instances as disruptions in flight, which
  *    keeps "apply, then plan again" empty.
@@ -642,7 +645,7 @@ static void select_expiring(struct rp_ctx *c)
     for (i = 0; i < c->n; i++) {
         struct rp_inst *x = &c->v[i];
 
-        if (x->deleting || (x->live && !x->ready) || (x->live && x->o->draining_since_ms > 0))
+        if (x->deleting)
             in_flight++;
         if (x->live && x->expiring && !x->outdated && !x->recycle_replace)
             cand[n++] = x;
