@@ -218,6 +218,36 @@ MUTATIONS = [
     ("paused-true", EX_RUNNERS, 0, {"spec.paused": True}, "accept"),
     ("paused-string", EX_RUNNERS, 0, {"spec.paused": "true"}, "reject"),
     ("status-is-not-spec", EX_RUNNERS, 0, {"status": {"replicas": 3}}, "accept"),
+    ("status-design-example", EX_RUNNERS, 0, {"status": {
+        "observedGeneration": 4, "replicas": 3, "readyReplicas": 3, "updatedReplicas": 2,
+        "expiringReplicas": 1, "desiredReplicas": 3,
+        "selector": "azpool.dev/pool=github-runners",
+        "currentImage": "/subscriptions/%s/resourceGroups/rg-images/providers/Microsoft.Compute/"
+                        "galleries/g/images/d/versions/1.4.0" % SUB,
+        "targetImage": "/subscriptions/%s/resourceGroups/rg-images/providers/Microsoft.Compute/"
+                       "galleries/g/images/d/versions/1.5.0" % SUB,
+        "lastScaleTime": "2026-11-23T10:00:00Z",
+        "instances": [{"name": "github-runners_%d" % i, "id": str(i), "image": "1.4.0",
+                       "createdAt": "2026-11-20T10:00:00Z", "expiresAt": "2026-11-27T10:00:00Z",
+                       "state": st, "busy": i == 2, "reason": ""}
+                      for i, st in enumerate(("Provisioning", "Registering", "Ready", "Draining",
+                                              "Deleting", "Failed"))],
+        "conditions": [{"type": t, "status": "False", "reason": "RollingOut",
+                        "message": "2/3 on 1.5.0; waiting for canary soak (412s left)",
+                        "observedGeneration": 4, "lastTransitionTime": "2026-11-23T10:00:00Z"}
+                       for t in ("Ready", "Progressing", "Degraded", "Stalled")],
+        "plan": {"pending": 2, "summary": "surge 1, delete 1 (expired)"}}}, "accept"),
+    ("image-status-example", EX_ADO, 0, {"status": {
+        "observedGeneration": 1, "resolvedVersion": "1.5.0", "imageId": "/subscriptions/x",
+        "publishedDate": "2026-11-23T09:00:00.3138469+00:00",
+        "build": {"revision": 7, "runState": "Succeeded", "startTime": "2026-11-23T08:00:00Z",
+                  "endTime": "2026-11-23T09:00:00Z", "message": ""},
+        "conditions": [{"type": "Ready", "status": "True", "reason": "Resolved",
+                        "message": "", "lastTransitionTime": "2026-11-23T09:00:00Z"}]}},
+     "accept"),
+    ("policy-status-example", EX_HRW, 0, {"status": {
+        "observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True",
+                                                 "reason": "Valid", "message": ""}]}}, "accept"),
     # --- WorkerPool (hybrid-linux: VirtualMachines, HRW) ---
     ("hrw-group-slash", EX_HRW, 1, {"spec.registration.hybridRunbookWorker.group": "a/b"},
      "reject"),
