@@ -10,7 +10,8 @@
  * "<file>:" + each expect line. A case without an expect line fails.
  *
  * Usage: run_invalid [DIR]   (default tests/cases/invalid, run from the repo root)
- * Prints one line per failing case with the difference and, last,
+ * Prints one line per failing case ("FAIL FILE: [i] want "..." got "..."; [j] ...",
+ * every differing error with its index in the sorted list) and, last,
  * "N passed, N failed"; exits 1 when any case failed.
  */
 #include <dirent.h>
@@ -116,12 +117,17 @@ static int run_case(const char *path)
         else
             snprintf(want_line, sizeof(want_line), "(nothing)");
         if (strcmp(got, want_line)) {
+            /* one line per failing case: every differing error, in order */
             if (ok)
-                printf("FAIL %s\n", path);
-            printf("  - want %s\n  + got  %s\n", want_line, got);
+                printf("FAIL %s: ", path);
+            else
+                printf("; ");
+            printf("[%zu] want \"%s\" got \"%s\"", i, want_line, got);
             ok = 0;
         }
     }
+    if (!ok)
+        printf("\n");
     if (errs.dropped) {
         printf("FAIL %s: %zu errors dropped\n", path, errs.dropped);
         ok = 0;
