@@ -52,8 +52,12 @@
  * - Image template times: endTime "0001-01-01T00:00:00Z" (still running) and
  *   any time before 1970 read as 0.
  * - The same resource listed twice is kept twice: list each resource once.
- * - Limits: 100,000 resources in have, strings up to 8 KiB, 1,000 tags per
- *   resource, 256 MiB of JSON text.
+ * - Limits: RC_OBSERVE_DOC_MAX (100,000) items in one document (refused as a
+ *   whole, nothing added), RC_OBSERVED_MAX (1,000,000) resources in have in
+ *   all (raised from 100,000 so that the bench's 10,000 pools of a scale set
+ *   and 10 instances fit; items past it are refused with -RC_ELIMIT, the ones
+ *   before stay), strings up to 8 KiB, 1,000 tags per resource, 256 MiB of
+ *   JSON text.
  */
 #include "rc_observed.h"
 
@@ -64,7 +68,6 @@
 
 #include "rc_arm.h"
 
-#define OBS_MAX_RESOURCES    100000
 #define OBS_STR_MAX          8192
 #define OBS_TAGS_MAX         1000
 #define OBS_TEXT_MAX         (256u * 1024 * 1024)
@@ -1365,8 +1368,8 @@ static int observe_item(struct obs_ctx *c, const json_t *item)
         return 0;
     }
     if (kind != OBS_EXTENSION && kind != OBS_RUN_OUTPUT &&
-        n_resources(c->have) >= OBS_MAX_RESOURCES) {
-        obs_err(c, "", "more than %d resources", OBS_MAX_RESOURCES);
+        n_resources(c->have) >= RC_OBSERVED_MAX) {
+        obs_err(c, "", "more than %d resources", RC_OBSERVED_MAX);
         return -RC_ELIMIT;
     }
     switch (kind) {
@@ -1422,7 +1425,12 @@ static int observe_doc(struct obs_ctx *c, const json_t *doc)
         return -RC_EPROTO;
     }
     value = json_object_get(doc, "value");
-    if (value && json_is_array(value)) {
+    if (value && json_is_array(value) && json_array_size(value) > RC_OBSERVE_DOC_MAX) {
+        set_prefix(c, "value");
+        obs_err(c, "", "too many resources in one response (%zu, at most %d)",
+                json_array_size(value), RC_OBSERVE_DOC_MAX);
+        r = -RC_ELIMIT;
+    } else if (value && json_is_array(value)) {
         json_array_foreach(value, i, item)
         {
             char p[48];

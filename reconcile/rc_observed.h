@@ -219,9 +219,12 @@ void rc_observed_release(struct rc_observed *have); /* leaves it zeroed; NULL is
  * and id shape (VMSS, VMSS VM, VM, NIC, VM extension, hybrid worker, worker
  * group, gallery image version, image template, automation job); unknown types
  * are skipped. Malformed items are appended to errs (path "value[3].properties")
- * and skipped; the others are kept. Limit: 100,000 resources.
+ * and skipped; the others are kept. Limits: RC_OBSERVE_DOC_MAX items in one
+ * document (a larger one is refused whole), RC_OBSERVED_MAX resources in have.
  * Returns 0 or -RC_EPROTO (not an object) / -RC_ENOMEM / -RC_ELIMIT.
  */
+#define RC_OBSERVE_DOC_MAX 100000  /* items in one ARM document (additive) */
+#define RC_OBSERVED_MAX    1000000 /* resources in a struct rc_observed (additive) */
 int rc_observe_arm(struct rc_observed *have, const json_t *doc, struct rc_errs *errs);
 /* Same from text (parses with JSON_REJECT_DUPLICATES). file labels errors. */
 int rc_observe_arm_text(struct rc_observed *have, const char *file, const char *json, size_t len,

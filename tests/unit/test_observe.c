@@ -525,23 +525,40 @@ static void test_single_object_and_limit(void **state)
     assert_int_equal(h.instances[0].state, RC_INST_PROVISIONING);
     rc_observed_release(&h);
 
-    /* 100,000 resources at most */
+    /* at most RC_OBSERVE_DOC_MAX items in one document: a larger one is refused whole */
     arr = json_array();
-    for (int i = 0; i < 1000; i++) {
+    for (int i = 0; i <= RC_OBSERVE_DOC_MAX; i++) {
         char id[256];
 
         snprintf(id, sizeof(id), AA_ID "/hybridRunbookWorkerGroups/g%d", i);
         json_array_append_new(arr, json_pack("{s:s}", "id", id));
     }
     doc = json_pack("{s:o}", "value", arr);
-    for (int k = 0; k < 100 && r == 0; k++)
-        r = rc_observe_arm(&h, doc, &errs);
-    assert_int_equal(r, 0);
-    assert_int_equal(h.n_groups, 100000);
     assert_int_equal(rc_observe_arm(&h, doc, &errs), -RC_ELIMIT);
-    assert_int_equal(h.n_groups, 100000);
+    assert_int_equal(h.n_groups, 0);
     assert_int_equal(errs.n, 1);
+    assert_string_equal(errs.v[0].path, "value");
+    rc_errs_release(&errs);
+    json_array_remove(arr, 0);
+    r = rc_observe_arm(&h, doc, &errs);
+    assert_int_equal(r, 0);
+    assert_int_equal(h.n_groups, RC_OBSERVE_DOC_MAX);
+    rc_observed_release(&h);
     json_decref(doc);
+
+    /* at most RC_OBSERVED_MAX resources in all: the items before the limit stay */
+    h.groups = calloc(RC_OBSERVED_MAX - 1, sizeof(*h.groups));
+    assert_non_null(h.groups);
+    h.n_groups = h.cap_groups = RC_OBSERVED_MAX - 1;
+    assert_int_equal(observe(&h,
+                             "{'value':[{'id':'" AA_ID "/hybridRunbookWorkerGroups/last'},"
+                             "{'id':'" AA_ID "/hybridRunbookWorkerGroups/over'}]}",
+                             &errs),
+                     -RC_ELIMIT);
+    assert_int_equal(h.n_groups, RC_OBSERVED_MAX);
+    assert_string_equal(h.groups[RC_OBSERVED_MAX - 1].name, "last");
+    assert_int_equal(errs.n, 1);
+    assert_string_equal(errs.v[0].path, "value[1]");
     rc_errs_release(&errs);
     rc_observed_release(&h);
 }
