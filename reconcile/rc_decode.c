@@ -1710,6 +1710,12 @@ int rc_decode_json(struct rc_desired *want, const char *file, const json_t *obj,
 
 /* ---- across documents ---- */
 
+static bool same_meta(const struct rc_meta *a, const struct rc_meta *b)
+{
+    return a->name && b->name && a->namespace && b->namespace && !strcmp(a->name, b->name) &&
+           !strcmp(a->namespace, b->namespace);
+}
+
 static void dup_err(struct rc_errs *errs, const struct rc_meta *later, const struct rc_meta *first,
                     const char *kind)
 {
@@ -1734,8 +1740,7 @@ int rc_validate_refs(const struct rc_desired *want, struct rc_errs *errs)
         const struct rc_local_ref *ir = &p->spec.image_ref, *er = &p->spec.expiry_policy_ref;
 
         for (j = 0; j < i; j++)
-            if (!strcmp(want->pools[j].meta.namespace, p->meta.namespace) &&
-                !strcmp(want->pools[j].meta.name, p->meta.name)) {
+            if (same_meta(&want->pools[j].meta, &p->meta)) {
                 dup_err(errs, &p->meta, &want->pools[j].meta, "WorkerPool");
                 break;
             }
@@ -1750,15 +1755,13 @@ int rc_validate_refs(const struct rc_desired *want, struct rc_errs *errs)
     }
     for (i = 0; i < want->n_images; i++)
         for (j = 0; j < i; j++)
-            if (!strcmp(want->images[j].meta.namespace, want->images[i].meta.namespace) &&
-                !strcmp(want->images[j].meta.name, want->images[i].meta.name)) {
+            if (same_meta(&want->images[j].meta, &want->images[i].meta)) {
                 dup_err(errs, &want->images[i].meta, &want->images[j].meta, "ImageVersion");
                 break;
             }
     for (i = 0; i < want->n_policies; i++)
         for (j = 0; j < i; j++)
-            if (!strcmp(want->policies[j].meta.namespace, want->policies[i].meta.namespace) &&
-                !strcmp(want->policies[j].meta.name, want->policies[i].meta.name)) {
+            if (same_meta(&want->policies[j].meta, &want->policies[i].meta)) {
                 dup_err(errs, &want->policies[i].meta, &want->policies[j].meta, "ExpiryPolicy");
                 break;
             }

@@ -10,8 +10,10 @@
  * Secrets never appear here: only references (struct rc_secret_ref). Values are
  * resolved outside the core.
  *
- * Defaults are applied in one place (rc_defaults.c, rc_apply_defaults()); after
- * a successful decode every field below has its documented default.
+ * Defaults are applied in one place (rc_defaults.c: rc_pool_defaults,
+ * rc_image_version_defaults, rc_expiry_defaults, called on the zeroed spec
+ * before a document is read); after a successful decode every absent field has
+ * its documented default. The validation rules are listed in rc_decode.c.
  */
 #ifndef AZPOOL_RC_MODEL_H
 #define AZPOOL_RC_MODEL_H
