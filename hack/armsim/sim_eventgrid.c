@@ -471,7 +471,16 @@ static void on_request(struct armsim *sim, const struct as_req *r, const struct 
         as_time_format(as_now(sim), now, sizeof(now));
         if (strlen(now) > 27 && !strcmp(now + 27, "+00:00"))
             snprintf(now + 27, sizeof(now) - 27, "Z");
-        url = as_url(r, r->path);
+        {
+            const char *apiv = as_query(r, "api-version");
+            char pq[AS_ID_MAX + 64];
+
+            if (apiv && strlen(apiv) < 40)
+                snprintf(pq, sizeof(pq), "%s?api-version=%s", r->path, apiv);
+            else
+                snprintf(pq, sizeof(pq), "%s", r->path);
+            url = as_url(r, pq);
+        }
         ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:{s:s, s:s, s:{s:s}}, s:{s:s}, s:s, "
                        "s:{s:s, s:s, s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s}, s:s, s:s}",
                        "topic", topic, "subject", uri, "eventType", etype, "eventTime", now, "id",

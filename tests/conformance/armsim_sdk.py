@@ -330,6 +330,59 @@ def t_imagebuilder():
     check(v.provisioning_state == "Succeeded", "built version %s" % v.provisioning_state)
     outs = [o.name for o in ib.virtual_machine_image_templates.list_run_outputs(RG, "conftmpl")]
     check(outs == ["conf-out"], "runOutputs list %s" % outs)
+    state["template"] = True
+
+
+@test("image builder: templates are immutable (409), a failed outcome fails the run LRO, cancel")
+def t_imagebuilder_fail():
+    need("template")
+    t = ib.virtual_machine_image_templates.get(RG, "conftmpl")
+    body = t.as_dict()
+    body["customize"] = [{"type": "Shell", "name": "other", "inline": ["echo changed"]}]
+    try:
+        ib.virtual_machine_image_templates.begin_create_or_update(RG, "conftmpl", body).result()
+        raise AssertionError("changed template accepted")
+    except HttpResponseError as e:
+        check(e.status_code == 409, "changed template gave %s, want 409" % e.status_code)
+    admin("POST", "/_armsim/imagebuilder/outcome", {"template": "conftmpl", "runState": "Failed",
+                                                    "message": "customizer exited 1",
+                                                    "durationSeconds": 120})
+    try:
+        finish(ib.virtual_machine_image_templates.begin_run(RG, "conftmpl"), "failing run")
+        raise AssertionError("failing run succeeded")
+    except HttpResponseError:
+        pass
+    st = ib.virtual_machine_image_templates.get(RG, "conftmpl").last_run_status
+    check(st.run_state == "Failed" and "customizer exited 1" in (st.message or ""),
+          "after a failed run: %r" % st.as_dict())
+    check(st.end_time.year > 1, "endTime not set after the failed run")
+    # 10 simulated minutes: the canceled run's LRO reports Failed when its scheduled end passes
+    # (as_lro_fail() does not end an operation early).
+    admin("POST", "/_armsim/imagebuilder/outcome", {"template": "conftmpl", "runState": "Succeeded",
+                                                    "durationSeconds": 600})
+    run = ib.virtual_machine_image_templates.begin_run(RG, "conftmpl")
+    check(ib.virtual_machine_image_templates.get(RG, "conftmpl").last_run_status.run_state == "Running",
+          "not running")
+    try:
+        ib.virtual_machine_image_templates.begin_run(RG, "conftmpl").result()
+        raise AssertionError("second concurrent run accepted")
+    except HttpResponseError as e:
+        check(e.status_code == 409, "concurrent run gave %s" % e.status_code)
+    finish(ib.virtual_machine_image_templates.begin_cancel(RG, "conftmpl"), "cancel")
+    check(ib.virtual_machine_image_templates.get(RG, "conftmpl").last_run_status.run_state == "Canceled",
+          "not canceled")
+    try:
+        run.result(timeout=LRO_TIMEOUT)
+        raise AssertionError("canceled run LRO succeeded")
+    except HttpResponseError:
+        pass
+    admin("POST", "/_armsim/imagebuilder/outcome", {"reset": True})
+    finish(ib.virtual_machine_image_templates.begin_delete(RG, "conftmpl"), "template delete")
+    try:
+        ib.virtual_machine_image_templates.get(RG, "conftmpl")
+        raise AssertionError("deleted template still readable")
+    except ResourceNotFoundError:
+        pass
 
 
 # ---------------------------------------------------------------- Automation
@@ -366,6 +419,45 @@ def t_hrw():
     except ResourceNotFoundError:
         pass
     state["group"] = True
+
+
+@test("automation: worker ids are GUIDs, one registration per VM, non-empty groups stay, liveness, move")
+def t_hrw_rules():
+    need("group")
+    vm = "%s/Microsoft.Compute/virtualMachines/confvm2" % P
+    try:
+        ac.hybrid_runbook_workers.create(RG, ACCOUNT, GROUP, "not-a-guid", {"vm_resource_id": vm})
+        raise AssertionError("non-GUID worker id accepted")
+    except HttpResponseError as e:
+        check(e.status_code == 400, "non-GUID worker id gave %s" % e.status_code)
+    w1, w2 = str(uuid.uuid4()), str(uuid.uuid4())
+    ac.hybrid_runbook_worker_group.create(RG, ACCOUNT, "confgroup2", {})
+    ac.hybrid_runbook_workers.create(RG, ACCOUNT, GROUP, w1, {"vm_resource_id": vm})
+    try:
+        ac.hybrid_runbook_workers.create(RG, ACCOUNT, "confgroup2", w2, {"vm_resource_id": vm})
+        raise AssertionError("second registration of the same VM accepted")
+    except HttpResponseError as e:
+        check(e.status_code == 409, "duplicate VM gave %s" % e.status_code)
+    try:
+        ac.hybrid_runbook_worker_group.delete(RG, ACCOUNT, GROUP)
+        raise AssertionError("group with a worker deleted")
+    except HttpResponseError as e:
+        check(e.status_code == 400, "non-empty group delete gave %s" % e.status_code)
+    seen1 = ac.hybrid_runbook_workers.get(RG, ACCOUNT, GROUP, w1).last_seen_date_time
+    admin("POST", "/_armsim/time", {"advanceSeconds": 300})
+    seen2 = ac.hybrid_runbook_workers.get(RG, ACCOUNT, GROUP, w1).last_seen_date_time
+    check((seen2 - seen1).total_seconds() >= 300, "lastSeen did not follow time: %s -> %s" % (seen1, seen2))
+    wid = "%s/Microsoft.Automation/automationAccounts/%s/hybridRunbookWorkerGroups/%s/hybridRunbookWorkers/%s" % (
+        P, ACCOUNT, GROUP, w1)
+    admin("POST", "/_armsim/automation/worker", {"id": wid, "online": False})
+    admin("POST", "/_armsim/time", {"advanceSeconds": 300})
+    seen3 = ac.hybrid_runbook_workers.get(RG, ACCOUNT, GROUP, w1).last_seen_date_time
+    check(abs((seen3 - seen2).total_seconds()) < 300, "offline worker still seen: %s -> %s" % (seen2, seen3))
+    ac.hybrid_runbook_workers.move(RG, ACCOUNT, GROUP, w1, {"hybrid_runbook_worker_group_name": "confgroup2"})
+    got = [x.name for x in ac.hybrid_runbook_workers.list_by_hybrid_runbook_worker_group(RG, ACCOUNT, "confgroup2")]
+    check(got == [w1], "after move confgroup2 holds %s" % got)
+    ac.hybrid_runbook_workers.delete(RG, ACCOUNT, "confgroup2", w1)
+    ac.hybrid_runbook_worker_group.delete(RG, ACCOUNT, "confgroup2")
 
 
 def run_job(name, runbook):
@@ -406,6 +498,31 @@ def t_job_fail():
     j, seen = run_job("conf-job-2", "conf-runbook")
     check(seen[-1] == "Failed" and "Running" in seen, "statuses %s" % seen)
     check("conformance says no" in (j.exception or ""), "exception %r" % j.exception)
+    state["jobs"] = True
+
+
+@test("automation: jobs list, stop, and an admin-ended job")
+def t_job_admin():
+    need("group")
+    admin("POST", "/_armsim/automation/outcome", {"runbook": "conf-runbook", "status": "Completed",
+                                                   "durationSeconds": 7200})
+    j1 = ac.job.create(RG, ACCOUNT, "conf-job-3", {"runbook": {"name": "conf-runbook"}, "run_on": GROUP})
+    j2 = ac.job.create(RG, ACCOUNT, "conf-job-4", {"runbook": {"name": "conf-runbook"}, "run_on": GROUP})
+    ac.job.stop(RG, ACCOUNT, "conf-job-3")
+    check(ac.job.get(RG, ACCOUNT, "conf-job-3").status == "Stopped", "stop did not stop")
+    admin("POST", "/_armsim/automation/job", {"id": j2.id, "status": "Failed", "exception": "worker lost"})
+    g = ac.job.get(RG, ACCOUNT, "conf-job-4")
+    check(g.status == "Failed" and g.exception == "worker lost", "admin-ended job %r" % g.as_dict())
+    names = {x.name: x.status for x in ac.job.list_by_automation_account(RG, ACCOUNT)}
+    want = {"conf-job-1": "Completed", "conf-job-2": "Failed", "conf-job-3": "Stopped", "conf-job-4": "Failed"}
+    check(names == want, "jobs listed %s" % names)
+    try:
+        ac.job.create(RG, ACCOUNT, "conf-job-5", {"runbook": {"name": "no-such-runbook"}})
+        raise AssertionError("job of a missing runbook accepted")
+    except HttpResponseError as e:
+        check(e.status_code == 404, "missing runbook gave %s" % e.status_code)
+    admin("POST", "/_armsim/automation/outcome", {"reset": True})
+    check(j1.job_id != j2.job_id, "jobIds not unique")
     ac.hybrid_runbook_worker_group.delete(RG, ACCOUNT, GROUP)
     try:
         ac.hybrid_runbook_worker_group.get(RG, ACCOUNT, GROUP)
