@@ -956,8 +956,10 @@ static void check_names(struct kase *k, const struct rc_plan *plan)
         const char *vm = strstr(t, "/virtualMachines/");
         const char *seg = strrchr(t, '/');
 
-        if (seg && strlen(seg + 1) > 64)
-            failf(k, "name too long (%zu > 64): %s", strlen(seg + 1), seg + 1);
+        size_t lim = strstr(t, "/networkInterfaces/") ? 80 : 64; /* Azure: NIC 80, VM 64 */
+
+        if (seg && strlen(seg + 1) > lim)
+            failf(k, "name too long (%zu > %zu): %s", strlen(seg + 1), lim, seg + 1);
         if (mn && vm && !strstr(vm + 1, "/")) {
             max = (size_t)json_integer_value(mn);
             if (strlen(vm + 17) > max)

@@ -1,0 +1,412 @@
+/*
+ * test_plan.c - what the data cases cannot express: the Plan JSON shape, sort
+ * order, determinism under reordered input, release of partial plans, names,
+ * and the explicit-instances rule.
+ */
+#include "test_main.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan_apply.h"
+#include "rc_arm.h"
+#include "rc_model.h"
+#include "rc_observed.h"
+#include "rc_plan.h"
+#include "rc_util.h"
+
+#define SUB "11111111-2222-3333-4444-555555555555"
+#define IMG                                                                                        \
+    "/subscriptions/" SUB "/resourceGroups/rg-images/providers/Microsoft.Compute/galleries/g/"     \
+    "images/ubuntu/versions/1.0.0"
+#define NOW 1795428000000LL /* 2026-11-23T10:00:00Z */
+
+static void add_pool(struct rc_desired *want, const char *ns, const char *name, const char *extra)
+{
+    char text[4096];
+    json_error_t jerr;
+    json_t *obj;
+    struct rc_errs errs = {0};
+
+    snprintf(text, sizeof(text),
+             "{\"apiVersion\":\"azpool.dev/v1alpha1\",\"kind\":\"WorkerPool\","
+             "\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\"},"
+             "\"spec\":{\"subscriptionId\":\"" SUB "\",\"resourceGroup\":\"rg-workers\","
+             "\"location\":\"westeurope\",\"vmSize\":\"Standard_D2s_v5\","
+             "\"image\":{\"id\":\"" IMG "\"},"
+             "\"network\":{\"subnetId\":\"/subscriptions/" SUB
+             "/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s\"}%s}}",
+             name, ns, extra);
+    obj = json_loads(text, 0, &jerr);
+    assert_non_null(obj);
+    assert_int_equal(rc_decode_json(want, "test", obj, &errs, NULL), 0);
+    json_decref(obj);
+    rc_errs_release(&errs);
+}
+
+/* An instance of the pool's scale set. */
+static void add_vmss_instance(struct rc_observed *have, const struct rc_pool *p, const char *iid)
+{
+    struct rc_obs_instance *o = pa_add_instance(have);
+    char ssid[RC_ARM_ID_MAX], id[RC_ARM_ID_MAX + 64], name[64];
+
+    assert_non_null(o);
+    assert_int_equal(rc_arm_vmss_id(p, ssid, sizeof(ssid)), 0);
+    snprintf(id, sizeof(id), "%s/virtualMachines/%s", ssid, iid);
+    snprintf(name, sizeof(name), "%s_%s", p->meta.name, iid);
+    o->id = rc_strdup(id);
+    o->name = rc_strdup(name);
+    o->instance_id = rc_strdup(iid);
+    o->scale_set_id = rc_strdup(ssid);
+    o->image = rc_strdup(IMG);
+    o->state = RC_INST_READY;
+    o->created_ms = NOW - 3600 * 1000 - atoi(iid) * 1000;
+}
+
+static void add_vmss(struct rc_observed *have, const struct rc_pool *p, int capacity)
+{
+    struct rc_obs_scale_set *ss = pa_add_scale_set(have);
+    char id[RC_ARM_ID_MAX], hash[32];
+    json_t *tags;
+
+    assert_non_null(ss);
+    assert_int_equal(rc_arm_vmss_id(p, id, sizeof(id)), 0);
+    ss->id = rc_strdup(id);
+    ss->name = rc_strdup(p->meta.name);
+    ss->image = rc_strdup(IMG);
+    ss->capacity = capacity;
+    rc_arm_spec_hash(p, hash, sizeof(hash));
+    ss->spec_hash = rc_strdup(hash);
+    tags = rc_arm_tags(p, IMG, 0, 0);
+    assert_non_null(tags);
+    pa_set_tags(&ss->own, tags);
+    json_decref(tags);
+}
+
+static char *plan_json_text(const struct rc_plan *plan)
+{
+    json_t *j = rc_plan_to_json(plan);
+    char *s;
+
+    assert_non_null(j);
+    s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    return s;
+}
+
+/* The JSON of DESIGN.md §10: changes, pools[].pool, actions with verb, target,
+ * count, reason, key; "instances" only where instances are named. */
+static void test_plan_json_shape(void **state)
+{
+    struct rc_desired want = {0};
+    struct rc_observed have = {0};
+    struct rc_plan plan;
+    struct rc_err err = {0};
+    json_t *j, *pools, *acts, *a;
+
+    (void)state;
+    add_pool(&want, "ops", "hw", ",\"replicas\":3");
+    assert_int_equal(rc_plan(&want, &have, NULL, NOW, &plan, &err), 0);
+    j = rc_plan_to_json(&plan);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "changes")), 1);
+    pools = json_object_get(j, "pools");
+    assert_int_equal(json_array_size(pools), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(pools, 0), "pool")),
+                        "ops/hw");
+    acts = json_object_get(json_array_get(pools, 0), "actions");
+    assert_int_equal(json_array_size(acts), 1);
+    a = json_array_get(acts, 0);
+    assert_string_equal(json_string_value(json_object_get(a, "verb")), "create");
+    assert_non_null(strstr(json_string_value(json_object_get(a, "target")),
+                           "/providers/Microsoft.Compute/virtualMachineScaleSets/hw"));
+    assert_int_equal(json_integer_value(json_object_get(a, "count")), 3);
+    assert_non_null(json_string_value(json_object_get(a, "reason")));
+    assert_true(strlen(json_string_value(json_object_get(a, "key"))) > 8);
+    assert_null(json_object_get(a, "instances"));
+    assert_null(json_object_get(a, "body")); /* bodies are not part of the plan JSON */
+    assert_int_equal(json_object_size(a), 5);
+    json_decref(j);
+    rc_plan_release(&plan);
+    rc_desired_release(&want);
+}
+
+static void test_empty_plan_json(void **state)
+{
+    struct rc_plan plan;
+    char *s;
+
+    (void)state;
+    memset(&plan, 0, sizeof(plan));
+    s = plan_json_text(&plan);
+    assert_string_equal(s, "{\"changes\":0,\"pools\":[]}");
+    free(s);
+}
+
+static void test_verb_and_method_names(void **state)
+{
+    (void)state;
+    assert_string_equal(rc_verb_name(RC_VERB_CREATE), "create");
+    assert_string_equal(rc_verb_name(RC_VERB_UPDATE), "update");
+    assert_string_equal(rc_verb_name(RC_VERB_SCALE), "scale");
+    assert_string_equal(rc_verb_name(RC_VERB_DELETE), "delete");
+    assert_string_equal(rc_verb_name(RC_VERB_REIMAGE), "reimage");
+    assert_string_equal(rc_verb_name(RC_VERB_REGISTER), "register");
+    assert_string_equal(rc_verb_name(RC_VERB_DEREGISTER), "deregister");
+    assert_string_equal(rc_verb_name(RC_VERB_RUN), "run");
+    assert_string_equal(rc_method_name(RC_HTTP_PUT), "PUT");
+    assert_string_equal(rc_method_name(RC_HTTP_PATCH), "PATCH");
+    assert_string_equal(rc_method_name(RC_HTTP_POST), "POST");
+    assert_string_equal(rc_method_name(RC_HTTP_DELETE), "DELETE");
+}
+
+/* Pools in any order give a plan sorted by pool, then wave. */
+static void test_sorted_by_pool_and_wave(void **state)
+{
+    struct rc_desired want = {0};
+    struct rc_observed have = {0};
+    struct rc_plan plan;
+    struct rc_err err = {0};
+    size_t i;
+
+    (void)state;
+    add_pool(&want, "ops", "zz", ",\"replicas\":1");
+    add_pool(&want, "ci", "vm", ",\"mode\":\"VirtualMachines\",\"replicas\":2");
+    add_pool(&want, "ops", "aa", ",\"replicas\":1");
+    assert_int_equal(rc_plan(&want, &have, NULL, NOW, &plan, &err), 0);
+    assert_int_equal(plan.n_actions, 6);
+    for (i = 1; i < plan.n_actions; i++) {
+        int d = strcmp(plan.actions[i - 1].pool, plan.actions[i].pool);
+
+        assert_true(d < 0 || (d == 0 && plan.actions[i - 1].wave <= plan.actions[i].wave));
+    }
+    assert_string_equal(plan.actions[0].pool, "ci/vm");
+    assert_string_equal(plan.actions[5].pool, "ops/zz");
+    assert_int_equal(plan.n_pools, 3);
+    assert_string_equal(plan.pools[0].pool, "ci/vm");
+    assert_int_equal(plan.pools[0].pending, 4);
+    rc_plan_release(&plan);
+    rc_desired_release(&want);
+}
+
+/* The order ARM lists instances in does not change the plan (ids sorted
+ * numerically, keys stable). */
+static void test_deterministic_under_reordering(void **state)
+{
+    struct rc_desired want = {0};
+    struct rc_observed a = {0}, b = {0};
+    struct rc_plan pa, pb;
+    struct rc_err err = {0};
+    const char *ids[] = {"10", "2", "7", "1"};
+    char *ja, *jb;
+    int i;
+
+    (void)state;
+    add_pool(&want, "ops", "hw", ",\"replicas\":1");
+    add_vmss(&a, &want.pools[0], 4);
+    add_vmss(&b, &want.pools[0], 4);
+    for (i = 0; i < 4; i++)
+        add_vmss_instance(&a, &want.pools[0], ids[i]);
+    for (i = 3; i >= 0; i--)
+        add_vmss_instance(&b, &want.pools[0], ids[i]);
+    assert_int_equal(rc_plan(&want, &a, NULL, NOW, &pa, &err), 0);
+    assert_int_equal(rc_plan(&want, &b, NULL, NOW, &pb, &err), 0);
+    ja = plan_json_text(&pa);
+    jb = plan_json_text(&pb);
+    assert_string_equal(ja, jb);
+    /* three of four go, in numeric order, one batched POST with the ids */
+    assert_int_equal(pa.n_actions, 1);
+    assert_int_equal(pa.actions[0].verb, RC_VERB_DELETE);
+    assert_int_equal(pa.actions[0].method, RC_HTTP_POST);
+    assert_int_equal(pa.actions[0].n_instances, 3);
+    assert_string_equal(pa.actions[0].instances[0], "2");
+    assert_string_equal(pa.actions[0].instances[1], "7");
+    assert_string_equal(pa.actions[0].instances[2], "10");
+    free(ja);
+    free(jb);
+    rc_plan_release(&pa);
+    rc_plan_release(&pb);
+    pa_observed_free(&a);
+    pa_observed_free(&b);
+    rc_desired_release(&want);
+}
+
+/* Never an implicit "all": every POST delete/reimage names its instances, in
+ * the action and in the body. */
+static void test_no_implicit_all(void **state)
+{
+    struct rc_desired want = {0};
+    struct rc_observed have = {0};
+    struct rc_plan plan;
+    struct rc_err err = {0};
+    size_t i;
+    int posts = 0;
+
+    (void)state;
+    add_pool(&want, "ops", "hw", ",\"replicas\":0");
+    add_vmss(&have, &want.pools[0], 2);
+    add_vmss_instance(&have, &want.pools[0], "0");
+    add_vmss_instance(&have, &want.pools[0], "1");
+    assert_int_equal(rc_plan(&want, &have, NULL, NOW, &plan, &err), 0);
+    for (i = 0; i < plan.n_actions; i++) {
+        const struct rc_action *a = &plan.actions[i];
+
+        if (a->method != RC_HTTP_POST)
+            continue;
+        posts++;
+        assert_true(a->n_instances > 0);
+        assert_int_equal(json_array_size(json_object_get(a->body, "instanceIds")), a->n_instances);
+    }
+    assert_int_equal(posts, 1);
+    rc_plan_release(&plan);
+    pa_observed_free(&have);
+    rc_desired_release(&want);
+}
+
+/* An untagged VM is never the target of an action, even with every guard off. */
+static void test_untagged_never_targeted(void **state)
+{
+    struct rc_desired want = {0};
+    struct rc_observed have = {0};
+    struct rc_policy pol;
+    struct rc_plan plan;
+    struct rc_err err = {0};
+    struct rc_obs_instance *o;
+    size_t i;
+
+    (void)state;
+    add_pool(&want, "ops", "hw", ",\"mode\":\"VirtualMachines\",\"replicas\":0");
+    o = pa_add_instance(&have);
+    o->id = rc_strdup("/subscriptions/" SUB "/resourceGroups/rg-workers/providers/"
+                      "Microsoft.Compute/virtualMachines/hw-0-0");
+    o->name = rc_strdup("hw-0-0");
+    o->state = RC_INST_FAILED;
+    rc_policy_init(&pol);
+    pol.collect_orphans = true;
+    pol.allow_mass_delete = true;
+    assert_int_equal(rc_plan(&want, &have, &pol, NOW, &plan, &err), 0);
+    for (i = 0; i < plan.n_actions; i++)
+        assert_null(strstr(plan.actions[i].target, "hw-0-0"));
+    assert_int_equal(plan.n_actions, 0);
+    rc_plan_release(&plan);
+    pa_observed_free(&have);
+    rc_desired_release(&want);
+}
+
+/* Long pool names still give names within Azure's limits. */
+static void test_names_within_limits(void **state)
+{
+    struct rc_desired want = {0};
+    struct rc_observed have = {0};
+    struct rc_plan plan;
+    struct rc_err err = {0};
+    size_t i;
+    char name[80];
+
+    (void)state;
+    memset(name, 'a', 60);
+    name[60] = '\0';
+    add_pool(&want, "ops", name, ",\"mode\":\"VirtualMachines\",\"replicas\":3");
+    assert_int_equal(rc_plan(&want, &have, NULL, NOW, &plan, &err), 0);
+    assert_int_equal(plan.n_actions, 6);
+    for (i = 0; i < plan.n_actions; i++) {
+        const char *seg = strrchr(plan.actions[i].target, '/');
+
+        assert_non_null(seg);
+        /* VM names <= 64; NIC names ("<vm>-nic") <= 80 (Azure's NIC limit) */
+        if (strstr(plan.actions[i].target, "/networkInterfaces/"))
+            assert_true(strlen(seg + 1) <= 80);
+        else
+            assert_true(strlen(seg + 1) <= RC_NAME_MAX);
+    }
+    rc_plan_release(&plan);
+    rc_desired_release(&want);
+}
+
+/* Releasing a partially built plan (fields missing, as after an allocation
+ * failure) and releasing twice are safe; NULL is a no-op. */
+static void test_release_partial(void **state)
+{
+    struct rc_plan plan;
+
+    (void)state;
+    rc_plan_release(NULL);
+    memset(&plan, 0, sizeof(plan));
+    plan.actions = calloc(4, sizeof(*plan.actions));
+    plan.cap_actions = 4;
+    plan.n_actions = 2;
+    plan.actions[0].pool = rc_strdup("ops/hw");
+    plan.actions[0].body = json_object();
+    plan.actions[1].instances = calloc(2, sizeof(char *));
+    plan.actions[1].instances[0] = rc_strdup("0");
+    plan.actions[1].n_instances = 1;
+    plan.pools = calloc(2, sizeof(*plan.pools));
+    plan.cap_pools = 2;
+    plan.n_pools = 1;
+    plan.pools[0].pool = rc_strdup("ops/hw");
+    rc_plan_release(&plan);
+    assert_null(plan.actions);
+    assert_int_equal(plan.n_actions, 0);
+    rc_plan_release(&plan);
+}
+
+static void test_invalid_arguments(void **state)
+{
+    struct rc_plan plan;
+    struct rc_err err = {0};
+
+    (void)state;
+    assert_int_equal(rc_plan(NULL, NULL, NULL, NOW, &plan, &err), -RC_EINVAL);
+    assert_int_equal(plan.n_actions, 0);
+    assert_true(err.msg[0] != '\0');
+}
+
+/* Applying the plan and planning again is empty, also for a rollout
+ * in progress (the property the data cases check, on a hand-built world). */
+static void test_apply_then_replan_empty(void **state)
+{
+    struct rc_desired want = {0};
+    struct rc_observed have = {0};
+    struct rc_plan p1, p2;
+    struct rc_err err = {0};
+    char msg[256];
+
+    (void)state;
+    add_pool(&want, "ops", "hw", ",\"replicas\":5");
+    add_vmss(&have, &want.pools[0], 2);
+    add_vmss_instance(&have, &want.pools[0], "0");
+    add_vmss_instance(&have, &want.pools[0], "1");
+    assert_int_equal(rc_plan(&want, &have, NULL, NOW, &p1, &err), 0);
+    assert_int_equal(p1.n_actions, 1);
+    assert_int_equal(p1.actions[0].verb, RC_VERB_SCALE);
+    assert_int_equal(p1.actions[0].count, 5);
+    assert_int_equal(pa_apply(&have, &p1, NOW, msg, sizeof(msg)), 0);
+    assert_int_equal(have.n_instances, 5);
+    assert_int_equal(rc_plan(&want, &have, NULL, NOW, &p2, &err), 0);
+    assert_int_equal(p2.n_actions, 0);
+    assert_int_equal(p2.pools[0].replicas, 5);
+    assert_int_equal(p2.pools[0].ready_replicas, 2);
+    rc_plan_release(&p1);
+    rc_plan_release(&p2);
+    pa_observed_free(&have);
+    rc_desired_release(&want);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plan_json_shape),
+        cmocka_unit_test(test_empty_plan_json),
+        cmocka_unit_test(test_verb_and_method_names),
+        cmocka_unit_test(test_sorted_by_pool_and_wave),
+        cmocka_unit_test(test_deterministic_under_reordering),
+        cmocka_unit_test(test_no_implicit_all),
+        cmocka_unit_test(test_untagged_never_targeted),
+        cmocka_unit_test(test_names_within_limits),
+        cmocka_unit_test(test_release_partial),
+        cmocka_unit_test(test_invalid_arguments),
+        cmocka_unit_test(test_apply_then_replan_empty),
+    };
+
+    return az_run_tests("plan", tests);
+}
