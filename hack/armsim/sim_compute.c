@@ -1724,6 +1724,125 @@ static void h_vmss_action(struct armsim *sim, struct as_req *r, struct as_resp *
     as_lro_begin(sim, r, w, &l, NULL);
 }
 
+/* VMSS extensions live in the model: virtualMachineProfile.extensionProfile.extensions[]. */
+static json_t *vmss_ext_render(struct as_res *e, json_t *ext)
+{
+    char id[AS_ID_MAX];
+    const char *n = as__jstr(ext, "name");
+    snprintf(id, sizeof(id), "%s/extensions/%s", e->id, n ? n : "");
+    json_t *p = json_deep_copy(json_object_get(ext, "properties"));
+    if (!json_is_object(p)) {
+        json_decref(p);
+        p = json_object();
+    }
+    if (!json_object_get(p, "provisioningState"))
+        json_object_set_new(p, "provisioningState", json_string("Succeeded"));
+    return json_pack("{s:s, s:s?, s:s, s:o}", "id", id, "name", n, "type",
+                     "Microsoft.Compute/virtualMachineScaleSets/extensions", "properties", p);
+}
+
+static void h_vmss_ext(struct armsim *sim, struct as_req *r, struct as_resp *w)
+{
+    struct vx *x;
+    struct as_res *e = vmss_lookup(sim, r, w, &x);
+    if (!e)
+        return;
+    json_t *vmp = jpath(e->body, "properties", "virtualMachineProfile", NULL);
+    json_t *ep = json_object_get(vmp, "extensionProfile");
+    json_t *list = json_object_get(ep, "extensions");
+    const char *name = as_param(r, "name");
+    if (!name) {
+        json_t *all = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(list, i, v) json_array_append_new(all, vmss_ext_render(e, v));
+        as_resp_list_all(sim, r, w, all);
+        return;
+    }
+    size_t i, found = (size_t)-1;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        const char *n = as__jstr(v, "name");
+        if (n && strcasecmp(n, name) == 0)
+            found = i;
+    }
+    if (strcmp(r->method, "GET") == 0) {
+        if (found == (size_t)-1) {
+            char nm[300];
+            snprintf(nm, sizeof(nm), "%s/extensions/%s", as__jstr(e->body, "name"), name);
+            as_resp_not_found(w, "Microsoft.Compute/virtualMachineScaleSets", nm,
+                              as_param(r, "rg"));
+            return;
+        }
+        as_resp_json(w, 200, vmss_ext_render(e, json_array_get(list, found)));
+        return;
+    }
+    if (strcmp(r->method, "DELETE") == 0) {
+        if (found == (size_t)-1) {
+            as_resp_empty(w, 204);
+            return;
+        }
+        json_array_remove(list, found);
+    } else if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "PATCH") == 0) {
+        if (!need_body(r, w))
+            return;
+        if (!json_is_object(vmp)) {
+            as_resp_error(w, 400, "InvalidParameter", "virtualMachineProfile",
+                          "The scale set has no virtualMachineProfile.");
+            return;
+        }
+        if (!json_is_object(ep)) {
+            ep = json_object();
+            json_object_set_new(vmp, "extensionProfile", ep);
+        }
+        if (!json_is_array(list)) {
+            list = json_array();
+            json_object_set_new(ep, "extensions", list);
+        }
+        json_t *props = json_object_get(r->json, "properties");
+        json_t *item;
+        if (found != (size_t)-1 && strcmp(r->method, "PATCH") == 0) {
+            item = json_array_get(list, found);
+            if (json_is_object(props))
+                as__merge_patch(json_object_get(item, "properties"), props);
+        } else {
+            item = json_pack("{s:s, s:O}", "name", name, "properties",
+                             json_is_object(props) ? props : json_object());
+            if (found != (size_t)-1)
+                json_array_set_new(list, found, item);
+            else
+                json_array_append_new(list, item);
+        }
+    } else {
+        as_resp_error(w, 405, "MethodNotAllowed", NULL, "Method %s is not allowed.", r->method);
+        return;
+    }
+    /* the model changed: a new generation, existing instances become stale */
+    x->gen++;
+    record_image(x, e->body);
+    e->etag++;
+    json_t *body = NULL;
+    if (strcmp(r->method, "DELETE") != 0) {
+        json_array_foreach(list, i, v)
+        {
+            const char *n = as__jstr(v, "name");
+            if (n && strcasecmp(n, name) == 0)
+                body = vmss_ext_render(e, v);
+        }
+    }
+    struct as_lro l = {.style = AS_LRO_ASYNC,
+                       .status = strcmp(r->method, "DELETE") == 0 ? 202
+                                 : found == (size_t)-1            ? 201
+                                                                  : 200,
+                       .duration_ms = sim->cfg.provision_ms / 3,
+                       .resource_id = NULL,
+                       .provider = "Microsoft.Compute",
+                       .location = provider_loc(e->body),
+                       .final_status = 204};
+    as_lro_begin(sim, r, w, &l, body);
+}
+
 /* ---------------------------------------------------------------- admin */
 
 /* Finds a VMSS instance from ".../virtualMachineScaleSets/{v}/virtualMachines/{iid}". */
@@ -1989,6 +2108,16 @@ void sim_compute_init(struct armsim *sim)
     as_route(sim, "POST", BASE "/virtualMachineScaleSets/{vmss}/virtualMachines/{iid}/{action}",
              h_vmss_vm, AS_ARM, V, NULL);
     as_route_compute_policy(sim, "UpdateVMScaleSetVMs");
+
+    as_route(sim, "GET", BASE "/virtualMachineScaleSets/{vmss}/extensions", h_vmss_ext, AS_ARM, V,
+             NULL);
+    as_route_compute_policy(sim, "LowCostGetVMScaleSet");
+    as_route(sim, "GET", BASE "/virtualMachineScaleSets/{vmss}/extensions/{name}", h_vmss_ext,
+             AS_ARM, V, NULL);
+    as_route_compute_policy(sim, "LowCostGetVMScaleSet");
+    as_route(sim, "*", BASE "/virtualMachineScaleSets/{vmss}/extensions/{name}", h_vmss_ext, AS_ARM,
+             V, NULL);
+    as_route_compute_policy(sim, "UpdateVMScaleSet");
 
     /* virtual machines */
     as_route(sim, "GET", BASE "/virtualMachines", h_vm_list, AS_ARM, V, NULL);
