@@ -22,8 +22,10 @@
  *   sharedGalleryImageId / communityGalleryImageId likewise; a marketplace
  *   image as the URN "publisher:offer:sku:version" with the version as
  *   written (not exactVersion), matching rc_arm_image_string().
- * - created_ms: properties.timeCreated, else tag azpool.created-at, else 0. A
- *   timeCreated that is not an RFC 3339 string makes the item malformed.
+ * - created_ms: properties.timeCreated, else the top-level createdTime of the
+ *   generic resources list ($expand=createdTime; it also gives a top-level
+ *   provisioningState), else tag azpool.created-at, else 0. A timeCreated or
+ *   createdTime that is not an RFC 3339 string makes the item malformed.
  *   Unparsable azpool.* time tags are reported in errs but the item is kept
  *   (with that field 0): a resource Azpool owns must never vanish from the
  *   observed state because someone edited a tag.
@@ -907,6 +909,12 @@ static int parse_instance(struct obs_ctx *c, const json_t *item, const char *id,
         goto bad;
     if (!cn && iv &&
         get_str(c, iv, "computerName", "properties.instanceView.computerName", &cn) < 0)
+        goto bad;
+    /* the generic resources list ($expand=createdTime,provisioningState) puts
+     * both at the top level */
+    if (!created && get_time(c, item, "createdTime", "createdTime", &created) < 0)
+        goto bad;
+    if (!ps && get_str(c, item, "provisioningState", "provisioningState", &ps) < 0)
         goto bad;
     if (parse_instance_view(c, iv, "properties.instanceView", &f) < 0 ||
         parse_image(c, ir, "properties.storageProfile.imageReference", &x.image) < 0 ||

@@ -525,6 +525,22 @@ static void test_single_object_and_limit(void **state)
     assert_int_equal(h.instances[0].state, RC_INST_PROVISIONING);
     rc_observed_release(&h);
 
+    /* an item of the generic resources list (§4, $expand=createdTime,provisioningState) */
+    assert_int_equal(
+        observe(&h,
+                "{'value':[{'id':'" VM_ID "','name':'hw-0-a',"
+                "'type':'Microsoft.Compute/virtualMachines','location':'westeurope',"
+                "'createdTime':'2026-11-20T08:00:00.1234567Z',"
+                "'changedTime':'2026-11-20T08:05:00Z','provisioningState':'Creating'}]}",
+                &errs),
+        0);
+    assert_int_equal(errs.n, 0);
+    assert_int_equal(h.n_instances, 1);
+    assert_int_equal(h.instances[0].created_ms, T("2026-11-20T08:00:00.123Z"));
+    assert_string_equal(h.instances[0].provisioning_state, "Creating");
+    assert_int_equal(h.instances[0].state, RC_INST_PROVISIONING);
+    rc_observed_release(&h);
+
     /* at most RC_OBSERVE_DOC_MAX items in one document: a larger one is refused whole */
     arr = json_array();
     for (int i = 0; i <= RC_OBSERVE_DOC_MAX; i++) {

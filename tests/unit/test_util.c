@@ -81,6 +81,9 @@ static void test_duration_format(void **state)
     assert_string_equal(b, "1h0m0.05s");
     rc_duration_format(-2000, b, sizeof(b));
     assert_string_equal(b, "-2s");
+    rc_duration_format(876000LL * 3600000, b, sizeof(b));
+    assert_string_equal(b, "876000h0m0s");
+    assert_int_equal(D("876000h0m0s"), 876000LL * 3600000);
     /* round trip */
     assert_int_equal(D("1h0m0.05s"), 3600050);
 }
@@ -212,6 +215,15 @@ static void test_cron_parse(void **state)
     assert_int_equal(rc_cron_parse("@daily", &c, NULL), 0);
     assert_int_equal(c.minutes, 1);
     assert_int_equal(c.hours, 1);
+    assert_int_equal(rc_cron_parse("@weekly", &c, NULL), 0);
+    assert_int_equal(c.wdays, 1);
+    assert_false(c.wday_star);
+    assert_int_equal(rc_cron_parse("@hourly", &c, NULL), 0);
+    assert_int_equal(c.hours, 0xffffff);
+    assert_int_equal(rc_cron_parse("  0   4\t* *   *  ", &c, NULL), 0);
+    assert_int_equal(c.hours, 1u << 4);
+    assert_int_equal(rc_cron_parse("0 0 * * */2", &c, NULL), 0);
+    assert_int_equal(c.wdays, 0x55); /* sun tue thu sat */
 
     static const char *bad[] = {
         "",          "* * * *",      "* * * * * *", "60 * * * *",  "* 24 * * *",
@@ -447,6 +459,27 @@ static void test_names(void **state)
     assert_int_equal(rc_name_vmss("ns", "1pool", b, sizeof(b)), 0);
     assert_int_equal(b[0], 'p');
 
+    /* no room for a base of 6 next to the suffix: refused, never cut into the suffix */
+    assert_int_equal(
+        rc_name_vm("ops", "hw", 123456789, 0xffffffffu, RC_HOST_MAX_WINDOWS, b, sizeof(b)),
+        -RC_EINVAL);
+    assert_int_equal(rc_name_vm("ops", "hw", 99999, 0xffffffffu, RC_NAME_MAX, b, sizeof(b)), 0);
+    assert_string_equal(b, "hw-99999-1z141z3");
+    assert_int_equal(rc_name_vm_parse(b, &slot, &inc), 0);
+    assert_true(slot == 99999 && inc == 0xffffffffu);
+    /* every Windows VM name of a long pool fits 15 and parses back */
+    for (unsigned sl = 0; sl < 120; sl += 7) {
+        for (unsigned in = 0; in < 50000; in += 4999) {
+            assert_int_equal(rc_name_vm("automation", "windows-build-agents", sl, in,
+                                        RC_HOST_MAX_WINDOWS, b, sizeof(b)),
+                             0);
+            assert_true(strlen(b) <= RC_HOST_MAX_WINDOWS);
+            assert_true(b[0] >= 'a' && b[0] <= 'z');
+            assert_int_equal(rc_name_vm_parse(b, &slot, &inc), 0);
+            assert_true(slot == sl && inc == in);
+        }
+    }
+
     /* errors */
     assert_int_equal(rc_name_base("ns", "x", 5, b, sizeof(b)), -RC_EINVAL);
     assert_int_equal(rc_name_base("ns", "", 64, b, sizeof(b)), -RC_EINVAL);
@@ -461,6 +494,11 @@ static void test_strings(void **state)
     (void)state;
     assert_int_equal(rc_strlcpy(b, "abcdef", sizeof(b)), 6);
     assert_string_equal(b, "abc");
+    b[0] = 'x';
+    assert_int_equal(rc_strlcpy(b, "abcdef", 0), 6);
+    assert_int_equal(b[0], 'x'); /* size 0: nothing written */
+    assert_int_equal(rc_strlcpy(b, "ab", sizeof(b)), 2);
+    assert_string_equal(b, "ab");
     assert_int_equal(rc_strcasecmp("/Subscriptions/A", "/subscriptions/a"), 0);
     assert_true(rc_strcasecmp("a", "b") < 0);
     assert_true(rc_strcasecmp("ab", "a") > 0);
