@@ -21,6 +21,8 @@ Checks:
      verdict from the CRD schema and the core, valid variants included, so neither side is
      stricter than the other; KNOWN_DIVERGENCES lists, with the reason, the few mutations on
      which they are known to differ, and checks that they still differ in the stated way;
+     300 random mutations (fixed seed) must agree too, except for the explained classes
+     (cross-document references, label syntax);
   6. every CEL rule of the CRDs rejects at least one of the cases above (no dead rules);
   7. every (rule, value) evaluated above gives the same answer in @bufbuild/cel, a CEL
      implementation that passes the cel-spec conformance tests (tests/conformance/
@@ -398,6 +400,74 @@ KNOWN_DIVERGENCES = [
 ]
 
 
+# Random mutations (fixed seed, so a failure reproduces): a leaf of an example is deleted,
+# replaced by a value from FUZZ_VALUES, or gets an unknown sibling. Both sides must agree,
+# except for the two explained classes of divergence checked in explain_divergence().
+FUZZ_SEED = 20261123
+FUZZ_COUNT = 300
+FUZZ_VALUES = [None, 0, -1, 1, 2, 20, 1000, 1001, 86400, 86401, 2**31, 1.5, True, False, "",
+               "x", "0", "3", "0%", "25%", "100%", "101%", "1h", "0s", "-1h", "168h", "7d",
+               "abc", "A" * 65, "a" * 1025, [], {}, [1], ["x"], {"a": 1}, "Standard_D2s_v5",
+               "latest", "1.2.3", "1.2", "westeurope", "a.b", "ab-c", "a_b", "ssh-rsa AAA",
+               "https://x", "http://x", "/x", "Linux", "Windows", "None", "SystemAssigned",
+               "ScaleSet", "VirtualMachines", "Uniform", "Step", "Proportional", "Reimage",
+               "0 2 * * *", "@daily", "61 * * * *", "Europe/Berlin", "*/5 * * * *", SUB, UAI]
+
+
+def _leaves(node, path):
+    yield path, node
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _leaves(v, path + [k])
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _leaves(v, path + [i])
+
+
+def fuzz_mutations(ex_docs, seed, count):
+    """[(description, docs)] of random single changes to the examples."""
+    import random
+    rng = random.Random(seed)
+    names = sorted(ex_docs)
+    out = []
+    while names and len(out) < count:
+        fname = rng.choice(names)
+        docs = copy.deepcopy(ex_docs[fname])
+        di = rng.randrange(len(docs))
+        paths = [p for p, _ in _leaves(docs[di], []) if p and p[0] in ("spec", "metadata")]
+        path = rng.choice(paths)
+        parent = docs[di]
+        for k in path[:-1]:
+            parent = parent[k]
+        r = rng.random()
+        where = "%s doc %d %s" % (fname, di, ".".join(map(str, path)))
+        if r < 0.15 and isinstance(parent, dict):
+            del parent[path[-1]]
+            out.append(("%s: delete" % where, docs))
+        elif r < 0.25 and isinstance(parent, dict):
+            parent["zzUnknown"] = 1
+            out.append(("%s: unknown sibling" % where, docs))
+        else:
+            v = rng.choice(FUZZ_VALUES)
+            parent[path[-1]] = copy.deepcopy(v)
+            out.append(("%s = %s" % (where, json.dumps(v)[:40]), docs))
+    return out
+
+
+def explain_divergence(crd_v, crd_errs, core_v, core_out):
+    """The reason for an allowed divergence, or None."""
+    if crd_v == "accept" and core_v == "reject":
+        lines = [l for l in core_out.splitlines() if re.search(r":\d+:\d+: ", l)]
+        if lines and all(re.search(r"(Ref|Ref\.name)|not found in namespace|duplicate ", l)
+                         for l in lines):
+            return "cross-document reference or duplicate (core only)"
+    if crd_v == "reject" and core_v == "accept":
+        if crd_errs and all(k == "meta" and re.match(r"metadata\.(labels|annotations)\.", p)
+                            for _, _, p, _, k in crd_errs):
+            return "label/annotation syntax (API server only)"
+    return None
+
+
 # ---------------------------------------------------------------------------------------
 
 
@@ -553,7 +623,7 @@ def dump_yaml_docs(docs):
 
 def cel_reference(res, log, modules):
     """Re-evaluates every (rule, self) the suite evaluated with @bufbuild/cel (node) and
-    compares: same bool, or both an error. One result per rule."""
+    compares the verdicts (true, or false/error). One result per rule."""
     here = os.path.dirname(os.path.abspath(__file__))
     if not modules or not os.path.isdir(os.path.join(modules, "@bufbuild", "cel")):
         print("skip reference CEL cross-check: @bufbuild/cel not found in CEL_MODULES=%r "
@@ -581,7 +651,10 @@ def cel_reference(res, log, modules):
         theirs = ref["result"] if "result" in ref else "error"
         st = per_rule.setdefault(rule, [0, []])
         st[0] += 1
-        if mine != theirs:
+        # A runtime error fails the rule like false does (the object is rejected either
+        # way); e.g. duration(1) is an error here but 1s in @bufbuild/cel, on a value the
+        # schema already rejects.
+        if (mine is True) != (theirs is True):
             st[1].append("self=%s: crdcheck %s, reference %s%s" % (
                 sv[:200], mine, theirs, (" (%s)" % ref["error"]) if "error" in ref else ""))
     for rule, (n, bad) in sorted(per_rule.items()):
@@ -757,6 +830,31 @@ def main(argv):
             res.check("known divergence %s: CRD %s, core %s" % (mname, want_crd, want_core), ok,
                       "CRD %s, core %s\n%s" % (v, core_v or "n/a", detail))
             print("     | why: %s" % why)
+        fz = fuzz_mutations(ex_docs, FUZZ_SEED, FUZZ_COUNT)
+        agree, explained, bad = 0, {}, []
+        for n, (desc, docs) in enumerate(fz):
+            text = dump_yaml_docs(docs)
+            v, errs = crd_verdict(crds, text)
+            if not have_core:
+                continue
+            path = os.path.join(tmpdir, "fuzz-%d.yaml" % n)
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            core_v, core_out = core.verdict(path)
+            if v == core_v:
+                agree += 1
+                continue
+            why = explain_divergence(v, errs, core_v, core_out)
+            if why:
+                explained[why] = explained.get(why, 0) + 1
+            else:
+                bad.append("%s: CRD %s, core %s\nCRD: %s\ncore: %s" % (
+                    desc, v, core_v, fmt_errs(errs).replace("\n", " | "),
+                    core_out.strip().replace("\n", " | ")))
+        if have_core:
+            res.check("random mutations (seed %d): %d agree, explained divergences %s" % (
+                FUZZ_SEED, agree, json.dumps(explained, sort_keys=True)), not bad,
+                "%d unexplained divergences:\n%s" % (len(bad), "\n".join(bad[:20])))
     finally:
         for f in glob.glob(os.path.join(tmpdir, "*.yaml")):
             os.unlink(f)
