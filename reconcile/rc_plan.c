@@ -11,7 +11,16 @@
  *    azpool.pool=<ns>/<name>, or (ScaleSet mode) when it belongs to our owned
  *    VMSS (a Uniform instance is owned through its scale set). A VMSS with our
  *    name but without the tags is never touched: the pool is Stalled
- *    (NotOwned) until it carries them.
+ *    (NotOwned) until it carries them, or until the pool has the annotation
+ *    azpool.dev/adopt: "true" (DESIGN.md §4 rule 1): then the scale set is
+ *    adopted by PUTting our model with our tags (its instances roll as
+ *    outdated). A scale set tagged for another pool is never adopted.
+ *  - Flexible scale sets: instances are deleted and reimaged per VM (batch
+ *    instance operations do not apply to Flexible); capacity is still one
+ *    PATCH.
+ *  - A busy victim is tagged azpool.draining-since as soon as it is chosen
+ *    (the worker takes no new job), even while its deletion also waits for
+ *    a Ready replacement.
  *  - Target image: imageRef -> ImageVersion (pinned version, or "latest" =
  *    highest semver among Succeeded, not excludeFromLatest observed versions of
  *    the definition); or spec.image.id; or the marketplace quadruple, written as
@@ -1400,6 +1409,20 @@ static int autoscale(struct rp_ctx *c)
     return 0;
 }
 
+/* metadata.annotations["azpool.dev/adopt"] == "true" */
+static bool adopt(const struct rc_pool *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->meta.n_annotations; i++) {
+        if (p->meta.annotations[i].key && p->meta.annotations[i].value &&
+            strcmp(p->meta.annotations[i].key, "azpool.dev/adopt") == 0 &&
+            strcmp(p->meta.annotations[i].value, "true") == 0)
+            return true;
+    }
+    return false;
+}
+
 static int plan_pool(const struct rc_desired *want, const struct rc_observed *have,
                      const struct rc_policy *pol, int64_t now, const struct rc_pool *p,
                      struct rc_plan *plan)
@@ -1466,7 +1489,9 @@ static int plan_pool(const struct rc_desired *want, const struct rc_observed *ha
             if (have->scale_sets[i].id && rc_strcasecmp(have->scale_sets[i].id, c.vmss_id) == 0)
                 c.ss = &have->scale_sets[i];
         }
-        if (c.ss && !scale_set_owned_by(c.ss, c.key)) {
+        if (c.ss && !scale_set_owned_by(c.ss, c.key) && !c.ss->own.managed && adopt(p)) {
+            c.adopt = true; /* taken over: the model write below carries our tags */
+        } else if (c.ss && !scale_set_owned_by(c.ss, c.key)) {
             char msg[RP_NOTE_MAX];
 
             rp_fmt(msg, sizeof(msg),

@@ -68,6 +68,7 @@ struct rp_ctx {
     const char *target_arm;     /* image id for ARM bodies (NULL: spec.image marketplace) */
     char halted[RC_ARM_ID_MAX]; /* image whose rollout halted ("" none) */
     bool halt_now;              /* this plan halts the rollout of target */
+    bool adopt;                 /* ScaleSet: an untagged VMSS is adopted (annotation) */
     char halt_image[RC_ARM_ID_MAX];
     char spec_hash[32];
     struct rp_inst *v;

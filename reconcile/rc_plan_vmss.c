@@ -65,6 +65,13 @@ static json_t *vmss_tags(struct rp_ctx *c, const char *image)
     return tags;
 }
 
+static bool flexible(const struct rp_ctx *c)
+{
+    if (c->ss && c->ss->orchestration)
+        return rc_strcasecmp(c->ss->orchestration, "Flexible") == 0;
+    return c->p->spec.orchestration == RC_ORCH_FLEXIBLE;
+}
+
 static int create_vmss(struct rp_ctx *c)
 {
     json_t *body = rc_arm_vmss_body(c->p, c->target_arm, c->desired, c->now);
@@ -160,7 +167,18 @@ int rp_plan_vmss(struct rp_ctx *c)
         sel[nd++] = x;
     }
     sorted_ids(sel, nd, ids, names);
-    if (nd) {
+    if (nd && flexible(c)) {
+        /* Flexible: per-VM deletes (batch instance operations do not apply) */
+        for (i = 0; i < nd && r == 0; i++) {
+            const char *nm = sel[i]->o->name;
+
+            r = rp_add(c, RC_VERB_DELETE, RC_HTTP_DELETE, sel[i]->o->id, NULL, RC_API_COMPUTE, NULL,
+                       &nm, 1, false, 0, 0, "delete VM %s (%s)", nm,
+                       sel[i]->why ? sel[i]->why : "");
+        }
+        if (r < 0)
+            goto out;
+    } else if (nd) {
         char why[1200];
         size_t len = 0;
 
@@ -195,7 +213,18 @@ int rp_plan_vmss(struct rp_ctx *c)
         sel[nr++] = x;
     }
     sorted_ids(sel, nr, ids, names);
-    if (nr) {
+    if (nr && flexible(c)) {
+        c->n_reimage = (int)nr;
+        for (i = 0; i < nr && r == 0; i++) {
+            const char *nm = sel[i]->o->name;
+
+            r = rp_add(c, RC_VERB_REIMAGE, RC_HTTP_POST, sel[i]->o->id, "/reimage", RC_API_COMPUTE,
+                       json_pack("{s:b}", "tempDisk", 0), &nm, 1, false, 0, 0,
+                       "reimage %s after its job (recycleAfterJob Reimage)", nm);
+        }
+        if (r < 0)
+            goto out;
+    } else if (nr) {
         rp_join(names, nr, list, sizeof(list));
         c->n_reimage = (int)nr;
         r = rp_add(c, RC_VERB_REIMAGE, RC_HTTP_POST, c->vmss_id, "/reimage", RC_API_COMPUTE,

@@ -45,7 +45,7 @@
  *                                  # "none": no job); or jobs: [{attempt, status}]
  *     scaleSets:                   # ScaleSet pools with instances get one by default
  *       - {pool, name?, capacity?, image?, specHash?, lastScale?, halted?, untagged?,
- *          state?}
+ *          state?, orchestration?, tags?}
  *     nics: [{name, pool?, vm?}]
  *     workers: [{vm: name, pool?}]
  *     groups: [{pool}]             # given: exactly these; default: one per HRW pool
@@ -322,7 +322,10 @@ static int add_scale_set(struct kase *k, const json_t *e, const char *key)
     vmss_id_of(p, key, jstr(e, "name"), id, sizeof(id));
     ss->id = rc_strdup(id);
     ss->name = rc_strdup(strrchr(id, '/') + 1);
-    ss->orchestration = rc_strdup("Uniform");
+    ss->orchestration =
+        rc_strdup(jstr(e, "orchestration")
+                      ? jstr(e, "orchestration")
+                      : (p && p->spec.orchestration == RC_ORCH_FLEXIBLE ? "Flexible" : "Uniform"));
     expand_image(jstr(e, "image") ? jstr(e, "image")
                                   : (p && p->spec.image.id ? p->spec.image.id : "1.0.0"),
                  img, sizeof(img));
@@ -403,6 +406,8 @@ static int add_instance(struct kase *k, const json_t *e, size_t idx)
         const char *iid = jstr(e, "instanceId");
         const char *us = strrchr(name, '_');
 
+        if (!iid && p && p->spec.orchestration == RC_ORCH_FLEXIBLE)
+            iid = name; /* Flexible: instance ids are VM names */
         if (!iid) {
             snprintf(buf, sizeof(buf), "%s", us ? us + 1 : "");
             if (!us)
@@ -412,7 +417,10 @@ static int add_instance(struct kase *k, const json_t *e, size_t idx)
         o->instance_id = rc_strdup(iid);
         vmss_id_of(p, key, NULL, ssid, sizeof(ssid));
         o->scale_set_id = rc_strdup(ssid);
-        snprintf(buf, sizeof(buf), "%s/virtualMachines/%s", ssid, o->instance_id);
+        if (p && p->spec.orchestration == RC_ORCH_FLEXIBLE)
+            vm_id_of(p, name, buf, sizeof(buf)); /* Flexible members are plain VMs */
+        else
+            snprintf(buf, sizeof(buf), "%s/virtualMachines/%s", ssid, o->instance_id);
         o->id = rc_strdup(buf);
     } else {
         vm_id_of(p, name, buf, sizeof(buf));

@@ -672,7 +672,11 @@ static int apply_delete(struct rc_observed *h, const struct rc_action *a)
         return 0;
     }
     if (find_inst(h, t)) {
-        find_inst(h, t)->state = RC_INST_DELETING;
+        struct rc_obs_instance *o = find_inst(h, t);
+
+        if (o->state != RC_INST_DELETING && o->scale_set_id && find_ss(h, o->scale_set_id))
+            find_ss(h, o->scale_set_id)->capacity--; /* Flexible member */
+        o->state = RC_INST_DELETING;
         return 0;
     }
     for (i = 0; i < h->n_nics; i++) {
