@@ -253,7 +253,7 @@ int rp_plan_vmss(struct rp_ctx *c)
         bool tags_needed = model_image || c->halt_now || c->scale_write;
         json_t *tags = tags_needed ? vmss_tags(c, c->target) : NULL;
         json_t *body = rc_arm_vmss_patch(new_cap, model_image ? c->target_arm : NULL, tags);
-        char why[600];
+        char why[1200];
 
         json_decref(tags);
         if (c->halt_now)
@@ -280,10 +280,21 @@ int rp_plan_vmss(struct rp_ctx *c)
                 rp_fmt(why + l, sizeof(why) - l, "%s%s %d -> %d (autoscale %s)", l ? "; " : "",
                        new_cap > cur_after ? "scale out" : "scale in", cur_after, new_cap,
                        c->scale_reason);
-            else if (replacing)
-                rp_fmt(why + l, sizeof(why) - l, "%ssurge %d -> %d (replacements)", l ? "; " : "",
-                       cur_after, new_cap);
-            else
+            else if (replacing) {
+                size_t k = 0;
+
+                l += (size_t)rp_fmt(why + l, sizeof(why) - l, "%ssurge %d -> %d (replacements)",
+                                    l ? "; " : "", cur_after, new_cap);
+                for (i = 0; i < c->n && l < sizeof(why); i++) {
+                    const struct rp_inst *x = &c->v[i];
+
+                    if (!x->old || x->del || k >= 8)
+                        continue;
+                    l += (size_t)rp_fmt(why + l, sizeof(why) - l, "%s%s (%s)", k ? ", " : ": for ",
+                                        x->o->name, x->why ? x->why : "");
+                    k++;
+                }
+            } else
                 rp_fmt(why + l, sizeof(why) - l, "%s%s %d -> %d (replicas %d)", l ? "; " : "",
                        new_cap > cur_after ? "scale out" : "scale in", cur_after, new_cap,
                        c->desired);
