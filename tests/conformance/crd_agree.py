@@ -458,7 +458,7 @@ def explain_divergence(crd_v, crd_errs, core_v, core_out):
     """The reason for an allowed divergence, or None."""
     if crd_v == "accept" and core_v == "reject":
         lines = [l for l in core_out.splitlines() if re.search(r":\d+:\d+: ", l)]
-        if lines and all(re.search(r"(Ref|Ref\.name)|not found in namespace|duplicate ", l)
+        if lines and all(re.search(r"not found in namespace|: duplicate [A-Za-z]+ \"", l)
                          for l in lines):
             return "cross-document reference or duplicate (core only)"
     if crd_v == "reject" and core_v == "accept":
