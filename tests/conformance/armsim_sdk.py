@@ -536,7 +536,9 @@ def t_job_admin():
 @test("throttling: a read flood drains x-ms-ratelimit-remaining-subscription-reads, then 429 + Retry-After")
 def t_throttle():
     tok = need("token")
-    admin("POST", "/_armsim/time", {"scale": 1})
+    # Buckets refill in simulated time: at a tenth of real time (2.5 reads/s) the flood drains
+    # the 250-token bucket however slow this machine is.
+    admin("POST", "/_armsim/time", {"scale": 0.1})
     s = requests.Session()
     s.headers["Authorization"] = "Bearer " + tok
     url = BASE + "/subscriptions/%s/resourcegroups/%s" % (SUB, RG)
@@ -554,7 +556,7 @@ def t_throttle():
     check(throttled is not None, "no 429 after %d reads" % len(remaining))
     check(len(remaining) >= 10, "429 after only %d reads" % len(remaining))
     drops = sum(1 for a, b in zip(remaining, remaining[1:]) if b < a)
-    check(drops >= len(remaining) * 0.8, "remaining reads do not decrease: %s" % remaining[:20])
+    check(drops >= (len(remaining) - 1) * 0.9, "remaining reads do not decrease: %s" % remaining[:40])
     check(remaining[-1] <= 5, "last remaining %d before the 429" % remaining[-1])
     ra = throttled.headers.get("Retry-After", "")
     check(ra.isdigit() and int(ra) >= 1, "Retry-After %r" % ra)
