@@ -12,7 +12,9 @@
  * field path, list items as [i] ("spec.extensions[0].name"). The position is
  * the offending value's, the key's for an unknown field, and the parent
  * mapping's for a missing required field. All errors of all documents are
- * collected; an invalid document is not added to want, the others are.
+ * collected; an invalid document is not added to want, the others are. An
+ * invalid object whose kind and metadata.name could be read is listed in
+ * want->invalid so that callers do not mistake it for a deleted one.
  *
  * DOCUMENTS. Empty documents are ignored. A document must be a mapping with
  * apiVersion and kind (strings). apiVersion outside group azpool.dev: skipped
@@ -1535,6 +1537,29 @@ static int grow(void **v, size_t *cap, size_t n, size_t elem)
     return 0;
 }
 
+/* Records an object that failed validation, when its name could be read. */
+static int add_invalid(struct dec *d, struct rc_desired *want, enum rc_kind kind,
+                       const struct rc_meta *meta)
+{
+    struct rc_invalid_ref *v;
+
+    if (!meta->name || !meta->namespace)
+        return 0;
+    if (grow((void **)&want->invalid, &want->cap_invalid, want->n_invalid, sizeof(*v)))
+        return -RC_ENOMEM;
+    v = &want->invalid[want->n_invalid];
+    memset(v, 0, sizeof(*v));
+    v->kind = kind;
+    v->name = rc_strdup(meta->name);
+    v->namespace = rc_strdup(meta->namespace);
+    v->origin = meta->origin;
+    v->origin.file = d->file ? rc_strdup(d->file) : NULL;
+    want->n_invalid++;
+    if (!v->name || !v->namespace || (d->file && !v->origin.file))
+        return -RC_ENOMEM;
+    return 0;
+}
+
 /* ---- one document ---- */
 
 static const char *const top_keys[] = {"apiVersion", "kind", "metadata", "spec", "status", NULL};
@@ -1619,6 +1644,8 @@ static int decode_doc(struct dec *d, const struct rc_node *root, bool invalid, b
             (r = grow((void **)&want->pools, &want->cap_pools, want->n_pools, sizeof(p))) == 0) {
             want->pools[want->n_pools++] = p;
         } else {
+            if (r == 0)
+                r = add_invalid(d, want, kind, &p.meta);
             rc_pool_release(&p);
         }
     } else if (kind == RC_KIND_IMAGEVERSION) {
@@ -1635,6 +1662,8 @@ static int decode_doc(struct dec *d, const struct rc_node *root, bool invalid, b
                                        sizeof(iv))) == 0) {
             want->images[want->n_images++] = iv;
         } else {
+            if (r == 0)
+                r = add_invalid(d, want, kind, &iv.meta);
             rc_image_version_release(&iv);
         }
     } else {
@@ -1649,6 +1678,8 @@ static int decode_doc(struct dec *d, const struct rc_node *root, bool invalid, b
                                        want->n_policies, sizeof(ep))) == 0) {
             want->policies[want->n_policies++] = ep;
         } else {
+            if (r == 0)
+                r = add_invalid(d, want, kind, &ep.meta);
             rc_expiry_policy_release(&ep);
         }
     }

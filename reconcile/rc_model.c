@@ -159,9 +159,15 @@ void rc_desired_release(struct rc_desired *want)
         rc_image_version_release(&want->images[i]);
     for (i = 0; i < want->n_policies; i++)
         rc_expiry_policy_release(&want->policies[i]);
+    for (i = 0; i < want->n_invalid; i++) {
+        free(want->invalid[i].namespace);
+        free(want->invalid[i].name);
+        free(want->invalid[i].origin.file);
+    }
     free(want->pools);
     free(want->images);
     free(want->policies);
+    free(want->invalid);
     memset(want, 0, sizeof(*want));
 }
 

@@ -271,6 +271,17 @@ struct rc_expiry_policy {
 
 /* ---- the desired state: everything read from one source ---- */
 
+/* An object whose document failed validation, identified as far as it could
+ * be read (kind, namespace, metadata.name). It is not in the lists of struct
+ * rc_desired; callers must not take its absence there for a deletion (DESIGN.md
+ * §4 rule 4): keep what exists and report the errors on it instead. */
+struct rc_invalid_ref {
+    enum rc_kind kind;
+    char *namespace; /* "default" when absent */
+    char *name;
+    struct rc_origin origin;
+};
+
 struct rc_desired {
     struct rc_pool *pools;
     size_t n_pools, cap_pools;
@@ -278,6 +289,8 @@ struct rc_desired {
     size_t n_images, cap_images;
     struct rc_expiry_policy *policies;
     size_t n_policies, cap_policies;
+    struct rc_invalid_ref *invalid; /* documents of our kinds that failed validation */
+    size_t n_invalid, cap_invalid;
 };
 
 void rc_desired_release(struct rc_desired *want); /* leaves it zeroed; NULL is fine */

@@ -440,6 +440,13 @@ static void test_multi_document(void **state)
     assert_int_equal(want.n_policies, 1);
     assert_int_equal(errs.n, 1);
     assert_non_null(strstr(fmt(&errs, 0), ": spec.replicas: must be between 0 and 1000"));
+    /* the invalid pool is named, so that it is not taken for a deleted one */
+    assert_int_equal(want.n_invalid, 1);
+    assert_int_equal(want.invalid[0].kind, RC_KIND_WORKERPOOL);
+    assert_string_equal(want.invalid[0].namespace, "default");
+    assert_string_equal(want.invalid[0].name, "p1");
+    assert_string_equal(want.invalid[0].origin.file, "t.yaml");
+    assert_int_equal(want.invalid[0].origin.name_line, errs.v[0].line - 8);
     assert_int_equal(notices.n, 1);
     assert_non_null(
         strstr(fmt(&notices, 0), "skipping v1 ConfigMap \"cm\": not an azpool.dev object"));
