@@ -4,6 +4,7 @@
  *
  * Routes (api-versions AS_APIV_AUTOMATION), base B = /subscriptions/{sub}/resourceGroups/{rg}/
  * providers/Microsoft.Automation/automationAccounts:
+ *   /subscriptions/{sub}/providers/Microsoft.Automation/automationAccounts (GET list),
  *   B (GET list), B/{account} (PUT 201/200, GET, PATCH, DELETE 200/204)
  *   B/{account}/hybridRunbookWorkerGroups[/{group}]            (PUT 201/200, PATCH, DELETE 200)
  *   .../hybridRunbookWorkerGroups/{group}/hybridRunbookWorkers[/{worker}] (+ POST .../move)
@@ -161,6 +162,11 @@ static void account_list(struct armsim *sim, struct as_req *r, struct as_resp *w
         return;
     }
     list_children(sim, r, w, coll);
+}
+
+static void account_list_sub(struct armsim *sim, struct as_req *r, struct as_resp *w)
+{
+    simx_list_by_type(sim, r, w, AA_TYPE);
 }
 
 static void account_put(struct armsim *sim, struct as_req *r, struct as_resp *w, const char *id)
@@ -1155,6 +1161,8 @@ void sim_automation_init(struct armsim *sim)
     as_sched_handler(sim, "automation.job_running", sched_job_running);
     as_sched_handler(sim, "automation.job_done", sched_job_done);
 
+    as_route(sim, "GET", "/subscriptions/{sub}/providers/Microsoft.Automation/automationAccounts",
+             account_list_sub, AS_ARM, v, NULL);
     as_route(sim, "GET", AAB, account_list, AS_ARM, v, NULL);
     as_route(sim, "*", AAB "/{account}", account_item, AS_ARM, v, NULL);
     as_route(sim, "GET", AAB "/{account}/hybridRunbookWorkerGroups", group_list, AS_ARM, v, NULL);

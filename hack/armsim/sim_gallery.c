@@ -4,6 +4,7 @@
  *
  * Routes, base G = /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/galleries:
  *   G, G/{gallery}/images, .../images/{image}/versions   GET list (paged, $skiptoken)
+ *   /subscriptions/{sub}/providers/Microsoft.Compute/galleries   GET list of the subscription
  *   G/{gallery}, .../images/{image}, .../versions/{version}   PUT, GET, PATCH, DELETE
  *
  * Decisions (others rely on them; NV = not verified against the real service):
@@ -491,6 +492,11 @@ static void h_item(struct armsim *sim, struct as_req *r, struct as_resp *w)
         as_resp_error(w, 405, "MethodNotAllowed", NULL, "The method %s is not allowed.", r->method);
 }
 
+static void h_list_sub(struct armsim *sim, struct as_req *r, struct as_resp *w)
+{
+    simx_list_by_type(sim, r, w, GAL_TYPE);
+}
+
 /* ---- hooks for sim_imagebuilder ---- */
 
 int sim_gallery_next_version(struct armsim *sim, const char *image_id, char *buf, size_t size)
@@ -559,6 +565,8 @@ void sim_gallery_init(struct armsim *sim)
 {
     const char *v = AS_APIV_GALLERY;
 
+    as_route(sim, "GET", "/subscriptions/{sub}/providers/Microsoft.Compute/galleries", h_list_sub,
+             AS_ARM, v, NULL);
     as_route(sim, "GET", GB, h_list, AS_ARM, v, (void *)(size_t)GALLERY);
     as_route(sim, "*", GB "/{gallery}", h_item, AS_ARM, v, (void *)(size_t)GALLERY);
     as_route(sim, "GET", GB "/{gallery}/images", h_list, AS_ARM, v, (void *)(size_t)IMAGE);

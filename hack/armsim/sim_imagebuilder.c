@@ -5,6 +5,7 @@
  *
  * Routes, base T = /subscriptions/{sub}/resourceGroups/{rg}/providers/
  * Microsoft.VirtualMachineImages/imageTemplates:
+ *   /subscriptions/{sub}/providers/Microsoft.VirtualMachineImages/imageTemplates (GET list),
  *   T (GET list), T/{template} (PUT, GET, PATCH, DELETE), T/{template}/run, T/{template}/cancel
  *   (POST), T/{template}/runOutputs[/{output}] (GET)
  * Admin: POST /_armsim/imagebuilder/outcome {"template"?, "runState": "Succeeded|Failed",
@@ -240,6 +241,11 @@ static void h_list(struct armsim *sim, struct as_req *r, struct as_resp *w)
         return;
     }
     as_resp_list_all(sim, r, w, all);
+}
+
+static void h_list_sub(struct armsim *sim, struct as_req *r, struct as_resp *w)
+{
+    simx_list_by_type(sim, r, w, TPL_TYPE);
 }
 
 static void h_put(struct armsim *sim, struct as_req *r, struct as_resp *w, const char *id,
@@ -674,6 +680,9 @@ void sim_imagebuilder_init(struct armsim *sim)
     const char *v = AS_APIV_IMAGEBUILDER;
 
     as_sched_handler(sim, "imagebuilder.run_done", sched_run_done);
+    as_route(sim, "GET",
+             "/subscriptions/{sub}/providers/Microsoft.VirtualMachineImages/imageTemplates",
+             h_list_sub, AS_ARM, v, NULL);
     as_route(sim, "GET", TB, h_list, AS_ARM, v, NULL);
     as_route(sim, "*", TB "/{template}", h_item, AS_ARM, v, NULL);
     as_route(sim, "POST", TB "/{template}/run", h_run, AS_ARM, v, run);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "simx.h"
 
@@ -37,6 +38,33 @@ json_t *simx_children(struct armsim *sim, const char *collection)
         json_array_append_new(arr, json_deep_copy(v[i]->body));
     free(v);
     return arr;
+}
+
+void simx_list_by_type(struct armsim *sim, struct as_req *r, struct as_resp *w, const char *type)
+{
+    char pfx[AS_ID_MAX];
+    struct as_res **v;
+    size_t n = 0, i;
+    json_t *all;
+
+    if (simx_fmt(pfx, sizeof(pfx), "/subscriptions/%s/resourceGroups/", as_param(r, "sub")) < 0) {
+        as_resp_error(w, 400, "InvalidParameter", NULL, "subscription id too long");
+        return;
+    }
+    all = json_array();
+    if (!all) {
+        as_resp_error(w, 500, "InternalServerError", NULL, "out of memory");
+        return;
+    }
+    v = as_store_prefix(sim, pfx, &n);
+    for (i = 0; v && i < n; i++) {
+        const char *t = json_string_value(json_object_get(v[i]->body, "type"));
+
+        if (t && !strcasecmp(t, type))
+            json_array_append_new(all, json_deep_copy(v[i]->body));
+    }
+    free(v);
+    as_resp_list_all(sim, r, w, all);
 }
 
 bool simx_body_object(struct as_req *r, struct as_resp *w, bool allow_empty)

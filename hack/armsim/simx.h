@@ -20,6 +20,9 @@ int simx_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format
 void simx_now(const struct armsim *sim, char *buf, size_t size);
 /* Deep copies of the direct children of a collection id, in id order: a new json array. */
 json_t *simx_children(struct armsim *sim, const char *collection);
+/* GET /subscriptions/{sub}/providers/<type>: every stored resource of that type (the "type"
+ * field, case-insensitive) in any resource group of {sub}; answers the paged list. */
+void simx_list_by_type(struct armsim *sim, struct as_req *r, struct as_resp *w, const char *type);
 /* Checks the request body: false (and a 400 answered) when it is not a JSON object. An absent
  * body counts as {} when allow_empty. */
 bool simx_body_object(struct as_req *r, struct as_resp *w, bool allow_empty);

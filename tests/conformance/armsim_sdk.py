@@ -153,6 +153,8 @@ def t_gallery():
     check(v.publishing_profile.published_date is not None, "no publishedDate")
     check(v.publishing_profile.exclude_from_latest is False, "excludeFromLatest not false")
     check(v.id.lower() == (IMAGE_ID + "/versions/1.0.0").lower(), "id %s" % v.id)
+    check([x.name for x in cc.galleries.list()] == [GALLERY], "subscription gallery list")
+    check([x.name for x in cc.gallery_images.list_by_gallery(RG, GALLERY)] == [IMAGE], "image list")
     state["v1"] = v.id
 
 
@@ -330,6 +332,7 @@ def t_imagebuilder():
     check(v.provisioning_state == "Succeeded", "built version %s" % v.provisioning_state)
     outs = [o.name for o in ib.virtual_machine_image_templates.list_run_outputs(RG, "conftmpl")]
     check(outs == ["conf-out"], "runOutputs list %s" % outs)
+    check([x.name for x in ib.virtual_machine_image_templates.list()] == ["conftmpl"], "template list")
     state["template"] = True
 
 
@@ -395,6 +398,8 @@ def t_account():
     check(code in (200, 201), "status %d" % code)
     url = ac.automation_account.get(RG, ACCOUNT).automation_hybrid_service_url or ""
     check(url.startswith("https://") and "/automationAccounts/" in url, "automationHybridServiceUrl %r" % url)
+    check([x.name for x in ac.automation_account.list()] == [ACCOUNT], "subscription account list")
+    check([x.name for x in ac.automation_account.list_by_resource_group(RG)] == [ACCOUNT], "rg account list")
     state["account"] = True
 
 
