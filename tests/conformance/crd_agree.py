@@ -621,6 +621,27 @@ def dump_yaml_docs(docs):
     return "".join("---\n%s\n" % json.dumps(d, ensure_ascii=False) for d in docs)
 
 
+SECRET_KEY = re.compile(r"(?i)(password|passwd|secret|token|pat|apikey|api_key|"
+                        r"connectionstring|accountkey|sas|privatekey|credential)s?$")
+
+
+def inline_secret_paths(node, path):
+    """Paths of free-form values (extension settings, runbook parameters, ...) whose key looks
+    like a secret: examples must carry secrets only as *SecretRef references."""
+    out = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            sub = "%s.%s" % (path, k) if path else k
+            if SECRET_KEY.search(k) and not k.endswith("SecretRef") and \
+                    isinstance(v, (str, int)) and v != "":
+                out.append(sub)
+            out += inline_secret_paths(v, sub)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += inline_secret_paths(v, "%s[%d]" % (path, i))
+    return out
+
+
 def cel_reference(res, log, modules):
     """Re-evaluates every (rule, self) the suite evaluated with @bufbuild/cel (node) and
     compares the verdicts (true, or false/error). One result per rule."""
@@ -763,7 +784,11 @@ def main(argv):
         try:
             ex_docs[os.path.basename(f)] = crdcheck.load_yaml_docs(text)
         except crdcheck.YamlError:
-            pass
+            continue
+        inline = [p for doc in ex_docs[os.path.basename(f)]
+                  for p in inline_secret_paths(doc, "")]
+        res.check("example has secrets by reference only: %s" % f, not inline,
+                  "secret-looking values inline at: %s" % ", ".join(inline))
     if have_core and examples:
         cv, out = core.verdict(args.examples)
         res.check("examples directory accepted by core (references resolve)", cv == "accept",
