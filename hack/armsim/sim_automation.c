@@ -30,7 +30,9 @@
  *   the VM name; ip is derived from the worker id; workerType "HybridV2".
  *   lastSeenDateTime follows simulated time (a live heartbeat) unless admin froze the worker.
  * - Jobs: New at PUT, Running after 15 s simulated, then Completed (default) or the configured
- *   outcome after 60 s simulated (durationSeconds). jobId is a new GUID; startTime/endTime are
+ *   outcome after 60 s simulated (durationSeconds). A job with runOn stays New (queued) while its
+ *   group has no online worker (checked every 15 s simulated); without runOn it runs at once
+ *   (Azure sandbox). jobId is a new GUID; startTime/endTime are
  *   null until reached. A runOn group must exist (404), the runbook must exist (404).
  * - Module state (outcomes, frozen workers) lives in the store under /_armsim/state/automation.
  */
@@ -817,6 +819,28 @@ static void job_finish(struct armsim *sim, const char *id, const char *status, c
     as_store_put(sim, id, body, NULL);
 }
 
+/* True when a job of account job_id's account may start on run_on: no group (Azure sandbox),
+ * or a group with at least one worker that is not frozen (offline). */
+static bool worker_available(struct armsim *sim, const char *job_id, const char *run_on)
+{
+    char coll[AS_ID_MAX];
+    const char *j = strstr(job_id, "/jobs/");
+    struct as_res **v;
+    size_t n = 0, i;
+    bool ok = false;
+
+    if (!run_on || !*run_on)
+        return true;
+    if (!j || simx_fmt(coll, sizeof(coll), "%.*s/hybridRunbookWorkerGroups/%s/hybridRunbookWorkers",
+                       (int)(j - job_id), job_id, run_on) < 0)
+        return false;
+    v = as_store_children(sim, coll, &n);
+    for (i = 0; v && i < n && !ok; i++)
+        ok = !worker_frozen(sim, v[i]->id);
+    free(v);
+    return ok;
+}
+
 static void sched_job_running(struct armsim *sim, const char *id, json_t *arg)
 {
     struct as_res *e = as_store_get(sim, id);
@@ -830,6 +854,14 @@ static void sched_job_running(struct armsim *sim, const char *id, json_t *arg)
             json_string_value(json_object_get(json_object_get(e->body, "properties"), "status")),
             "New"))
         return;
+    if (!worker_available(
+            sim, id,
+            json_string_value(json_object_get(json_object_get(e->body, "properties"), "runOn")))) {
+        /* Queued until a live worker of the group can take it. */
+        as_sched_at(sim, as_now(sim) + JOB_START_MS, "automation.job_running", id,
+                    json_deep_copy(arg));
+        return;
+    }
     body = json_deep_copy(e->body);
     if (!body)
         return;

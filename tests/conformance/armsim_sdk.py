@@ -465,6 +465,14 @@ def t_hrw_rules():
     ac.hybrid_runbook_worker_group.delete(RG, ACCOUNT, "confgroup2")
 
 
+def ensure_worker():
+    """A registered worker in GROUP, so that jobs with runOn leave the queue."""
+    wid = str(uuid.uuid5(uuid.NAMESPACE_URL, "confvm-jobs"))
+    ac.hybrid_runbook_workers.create(RG, ACCOUNT, GROUP, wid, {
+        "vm_resource_id": "%s/Microsoft.Compute/virtualMachines/confvm-jobs" % P})
+    return wid
+
+
 def run_job(name, runbook):
     code, j = ac.job.create(RG, ACCOUNT, name, {"runbook": {"name": runbook},
                                                  "parameters": {"pool": "conf"}, "run_on": GROUP},
@@ -482,12 +490,19 @@ def run_job(name, runbook):
     return j, seen
 
 
-@test("automation: job PUT, status New -> Running -> Completed")
+@test("automation: jobs queue (New) without a worker; job PUT, status New -> Running -> Completed")
 def t_job():
     need("group")
+    # Without a worker the job stays queued (New).
     ac.runbook.create_or_update(RG, ACCOUNT, "conf-runbook", {
         "location": LOC, "runbook_type": "PowerShell", "log_progress": False, "log_verbose": False,
         "publish_content_link": {"uri": "https://example.invalid/r.ps1"}})
+    ac.job.create(RG, ACCOUNT, "conf-job-0", {"runbook": {"name": "conf-runbook"}, "run_on": GROUP})
+    admin("POST", "/_armsim/time", {"advanceSeconds": 120})
+    check(ac.job.get(RG, ACCOUNT, "conf-job-0").status == "New", "job ran without a worker")
+    state["worker"] = ensure_worker()
+    admin("POST", "/_armsim/time", {"advanceSeconds": 120})
+    check(ac.job.get(RG, ACCOUNT, "conf-job-0").status != "New", "queued job did not start")
     j, seen = run_job("conf-job-1", "conf-runbook")
     check(seen[0] == "New", "first status %s" % seen[0])
     check("Running" in seen and seen[-1] == "Completed", "statuses %s" % seen)
@@ -519,7 +534,7 @@ def t_job_admin():
     g = ac.job.get(RG, ACCOUNT, "conf-job-4")
     check(g.status == "Failed" and g.exception == "worker lost", "admin-ended job %r" % g.as_dict())
     names = {x.name: x.status for x in ac.job.list_by_automation_account(RG, ACCOUNT)}
-    want = {"conf-job-1": "Completed", "conf-job-2": "Failed", "conf-job-3": "Stopped", "conf-job-4": "Failed"}
+    want = {"conf-job-0": "Completed", "conf-job-1": "Completed", "conf-job-2": "Failed", "conf-job-3": "Stopped", "conf-job-4": "Failed"}
     check(names == want, "jobs listed %s" % names)
     try:
         ac.job.create(RG, ACCOUNT, "conf-job-5", {"runbook": {"name": "no-such-runbook"}})
@@ -528,6 +543,7 @@ def t_job_admin():
         check(e.status_code == 404, "missing runbook gave %s" % e.status_code)
     admin("POST", "/_armsim/automation/outcome", {"reset": True})
     check(j1.job_id != j2.job_id, "jobIds not unique")
+    ac.hybrid_runbook_workers.delete(RG, ACCOUNT, GROUP, need("worker"))
     ac.hybrid_runbook_worker_group.delete(RG, ACCOUNT, GROUP)
     try:
         ac.hybrid_runbook_worker_group.get(RG, ACCOUNT, GROUP)

@@ -210,6 +210,15 @@ static void test_automation_jobs(void **state)
     as_time_advance(sim, 14000);
     job_status(sim, "j1", "New");
     as_time_advance(sim, 2000);
+    job_status(sim, "j1", "New"); /* queued: group g has no worker */
+    assert_int_equal(call(sim, "PUT",
+                          AA "/hybridRunbookWorkerGroups/g/hybridRunbookWorkers/"
+                             "2c4c6f0e-4f1e-4b8e-9d7e-0a1b2c3d4e5f" AV,
+                          "{\"properties\":{\"vmResourceId\":\"" RGP
+                          "/providers/Microsoft.Compute/virtualMachines/vm1\"}}",
+                          NULL),
+                     201);
+    as_time_advance(sim, 15000);
     job_status(sim, "j1", "Running");
     as_time_advance(sim, 59000);
     job_status(sim, "j1", "Running");
