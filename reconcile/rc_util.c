@@ -167,9 +167,9 @@ int rc_duration_parse(const char *s, int64_t *ret_ms, struct rc_err *err)
         size_t i, ulen = 0;
 
         while (*p >= '0' && *p <= '9') {
-            whole = whole * 10 + (*p - '0');
-            if (whole > DURATION_MAX_NS)
+            if (whole > (DURATION_MAX_NS - (*p - '0')) / 10)
                 return rc_err_set(err, -RC_EINVAL, NULL, "duration \"%s\" is out of range", s);
+            whole = whole * 10 + (*p - '0');
             digits = true;
             p++;
         }

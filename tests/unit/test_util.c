@@ -45,8 +45,24 @@ static void test_duration_parse(void **state)
 
 static void test_duration_errors(void **state)
 {
-    static const char *bad[] = {"",      "-1s",     "5",    "10d", "1x",  "h",  "s", "1.s1",
-                                "1h-5m", "900000h", "1e3s", " 5s", "5s ", ".s", "+", "-0"};
+    static const char *bad[] = {"",
+                                "-1s",
+                                "5",
+                                "10d",
+                                "1x",
+                                "h",
+                                "s",
+                                "1.s1",
+                                "1h-5m",
+                                "900000h",
+                                "1e3s",
+                                " 5s",
+                                "5s ",
+                                ".s",
+                                "+",
+                                "-0",
+                                "140100971210100971020ms",
+                                "99999999999999999999h"};
     int64_t ms;
     struct rc_err err;
 
