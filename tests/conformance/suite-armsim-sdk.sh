@@ -27,11 +27,16 @@ fail_setup() {
 tmp=$(mktemp -d /tmp/armsim-sdk.XXXXXX)
 pids=()
 cleanup() {
-    local p
+    local p i
     for p in "${pids[@]}"; do
         kill "$p" 2>/dev/null
     done
     for p in "${pids[@]}"; do
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$p" 2>/dev/null
         wait "$p" 2>/dev/null
     done
     rm -rf "$tmp"
@@ -79,11 +84,16 @@ if command -v azurite-queue >/dev/null 2>&1; then
     fi
 fi
 
+# In the background, so that INT/TERM reach the traps at once (bash defers traps while a
+# foreground command runs); the output is shown when it ends.
 ARMSIM_URL=https://127.0.0.1:$port \
     REQUESTS_CA_BUNDLE=$tmp/armsim/ca.pem SSL_CERT_FILE=$tmp/armsim/ca.pem \
     AZURITE_QUEUE_URL=$azurite_url AZURE_AUTHORITY_HOST= \
-    timeout 900 "$py" "$root/tests/conformance/armsim_sdk.py" 2>&1 | tee "$tmp/sdk.out"
-rc=${PIPESTATUS[0]}
+    timeout 900 "$py" "$root/tests/conformance/armsim_sdk.py" >"$tmp/sdk.out" 2>&1 &
+pids+=($!)
+wait "${pids[-1]}"
+rc=$?
+cat "$tmp/sdk.out"
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tmp/sdk.out" | tail -n 1)
 if [ "$rc" -ne 0 ]; then
     echo "--- armsim log (last 40 lines)"
