@@ -706,6 +706,20 @@ def main(argv):
             errs = [str(x)]
         res.check("structural: %s" % f, not errs, "\n".join(errs))
     crds = crdcheck.load_crds([args.crds])
+    for kind, crd in sorted(crds.items()):
+        undocumented = []
+
+        def documented(s, path):
+            for k, v in (s.get("properties") or {}).items():
+                if "description" not in v:
+                    undocumented.append(path + "." + k)
+                documented(v, path + "." + k)
+            if isinstance(s.get("items"), dict):
+                documented(s["items"], path + "[]")
+        documented(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"],
+                   "spec")
+        res.check("documented: every %s spec field has a description" % kind, not undocumented,
+                  "no description: %s" % ", ".join(undocumented))
     all_rules = []
     for kind, crd in sorted(crds.items()):
         def walk(s, path):
