@@ -483,24 +483,24 @@ static json_t *vm_build(struct armsim *sim, struct as_req *r, struct as_resp *w,
     json_t *b = json_deep_copy(in);
     json_t *props = json_object_get(b, "properties");
     if (!json_is_object(props)) {
-        json_decref(b);
         as_resp_error(w, 400, "InvalidParameter", "properties",
                       "Required parameter 'properties' is missing (null).");
+        json_decref(b);
         return NULL;
     }
     if (!as__jstr(jpath(props, "hardwareProfile", NULL, NULL), "vmSize")) {
-        json_decref(b);
         as_resp_error(w, 400, "InvalidParameter", "hardwareProfile.vmSize",
                       "Required parameter 'hardwareProfile.vmSize' is missing (null).");
+        json_decref(b);
         return NULL;
     }
     const char *cn = as__jstr(json_object_get(props, "osProfile"), "computerName");
     bool windows = json_object_get(json_object_get(props, "osProfile"), "windowsConfiguration");
     if (cn && strlen(cn) > (windows ? 15u : 64u)) {
-        json_decref(b);
         as_resp_error(w, 400, "InvalidParameter", "osProfile.computerName",
                       "The supplied computer name '%s' is too long (maximum %u characters).", cn,
                       windows ? 15u : 64u);
+        json_decref(b);
         return NULL;
     }
     json_t *vs = json_object_get(props, "virtualMachineScaleSet");
@@ -508,11 +508,11 @@ static json_t *vm_build(struct armsim *sim, struct as_req *r, struct as_resp *w,
     if (vsid) {
         struct as_res *ve = as_store_get(sim, vsid);
         if (!ve || !is_flexible(ve->body)) {
-            json_decref(b);
             as_resp_error(w, 400, "InvalidParameter", "properties.virtualMachineScaleSet.id",
                           "The virtual machine scale set '%s' does not exist or is not in "
                           "Flexible orchestration mode.",
                           vsid);
+            json_decref(b);
             return NULL;
         }
         json_object_set_new(vs, "id", json_string(ve->id));
@@ -527,21 +527,21 @@ static json_t *vm_build(struct armsim *sim, struct as_req *r, struct as_resp *w,
         if (!ne) {
             char tgt[64];
             snprintf(tgt, sizeof(tgt), "networkProfile.networkInterfaces[%zu].id", i);
-            json_decref(b);
             as_resp_error(w, 400, "InvalidParameter", tgt,
                           "Resource '%s' referenced by the virtual machine was not found.",
                           nid ? nid : "(null)");
+            json_decref(b);
             return NULL;
         }
         const char *other = as__jstr(
             json_object_get(json_object_get(ne->body, "properties"), "virtualMachine"), "id");
         if (other && strcasecmp(other, id) != 0) {
-            json_decref(b);
             as_resp_error(w, 400, "NicInUse", NULL,
                           "Network Interface %s is used by existing resource %s. In order to "
                           "create a new resource or update an existing one with this network "
                           "interface, you must first delete the existing resource.",
                           ne->id, other);
+            json_decref(b);
             return NULL;
         }
     }
@@ -549,9 +549,9 @@ static json_t *vm_build(struct armsim *sim, struct as_req *r, struct as_resp *w,
     json_t *nics = json_object_get(np, "networkInterfaceConfigurations");
     if (json_array_size(nics) && !old) {
         if (!as__jstr(np, "networkApiVersion")) {
-            json_decref(b);
             as_resp_error(w, 400, "InvalidParameter", "networkProfile.networkApiVersion",
                           "Required parameter 'networkApiVersion' is missing (null).");
+            json_decref(b);
             return NULL;
         }
         json_t *refs = json_array();
