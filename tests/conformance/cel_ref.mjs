@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 
 const dir = process.env.CEL_MODULES;
 if (!dir) {
-    console.error("cel_ref.mjs: set CEL_MODULES to the node_modules directory holding @bufbuild/cel");
+    console.error("cel_ref.mjs: set CEL_MODULES to the node_modules directory with @bufbuild/cel");
     process.exit(2);
 }
 const require = createRequire(dir.replace(/\/?$/, "/"));

@@ -1014,7 +1014,8 @@ def metadata_errors(md, out):
     name = md.get("name")
     if not isinstance(name, str) or not name:
         if not md.get("generateName"):
-            out.append(("metadata.name", "Required value: name or generateName is required", "meta"))
+            out.append(("metadata.name", "Required value: name or generateName is required",
+                        "meta"))
     elif len(name) > 253 or not DNS1123_SUBDOMAIN.match(name):
         out.append(("metadata.name", "must be a lowercase RFC 1123 subdomain", "meta"))
     ns = md.get("namespace")
