@@ -32,7 +32,11 @@ How a document is checked (Kubernetes' order: prune, default, validate, CEL):
   - `x-kubernetes-list-type: map` (unique keys) and `set` (unique items) are enforced.
   - `x-kubernetes-validations` rules are evaluated by the small CEL evaluator below, which
     implements exactly the subset the CRDs use (see the header of crds/workerpools.yaml) and
-    fails loudly on anything else, so a rule can never be skipped silently.
+    fails loudly on anything else, so a rule can never be skipped silently. Decision: the
+    rules are evaluated as written rather than restated as JSON Schema in an annotation, so
+    there is one copy of each rule and the test checks the very text the API server runs;
+    crd_agree.py also re-evaluates every rule evaluation with @bufbuild/cel, a conformant CEL
+    implementation, when node has it.
 """
 import datetime
 import json
