@@ -657,6 +657,9 @@ def structural_errors(crd, where="crd"):
         err("spec.names.categories", "must contain azpool")
     if not names.get("shortNames"):
         err("spec.names.shortNames", "required")
+    unknown = crd_unknown_keys(crd)
+    for k in unknown or []:
+        err(k, "not a field of apiextensions.k8s.io/v1 CustomResourceDefinition")
     versions = spec.get("versions", [])
     if [v.get("storage") for v in versions].count(True) != 1:
         err("spec.versions", "exactly one version must be the storage version")
@@ -706,6 +709,41 @@ def structural_errors(crd, where="crd"):
                         err(cp + ".type", "column type %s but field type %s"
                             % (col["type"], node.get("type")))
     return errs
+
+
+def crd_unknown_keys(crd):
+    """Keys of the CRD object (outside openAPIV3Schema) that apiextensions.k8s.io/v1 does not
+    define, found by walking the python3-kubernetes model classes; None when the client is
+    not installed. (The schema itself is checked by _walk_structural: this client predates
+    x-kubernetes-validations.)"""
+    try:
+        import kubernetes.client as kc
+    except ImportError:
+        return None
+    out = []
+
+    def walk(value, cls_name, path):
+        if cls_name.startswith("list["):
+            if isinstance(value, list):
+                for i, v in enumerate(value):
+                    walk(v, cls_name[5:-1], "%s[%d]" % (path, i))
+            return
+        if cls_name.startswith("dict(") or cls_name == "object":
+            return
+        cls = getattr(kc, cls_name, None)
+        if cls is None or not isinstance(value, dict):
+            return
+        if cls_name == "V1JSONSchemaProps":
+            return
+        by_json = {j: a for a, j in cls.attribute_map.items()}
+        for k, v in value.items():
+            if k not in by_json:
+                out.append("%s.%s" % (path, k) if path else k)
+            else:
+                walk(v, cls.openapi_types[by_json[k]], "%s.%s" % (path, k) if path else k)
+
+    walk(crd, "V1CustomResourceDefinition", "")
+    return out
 
 
 def _schema_at(schema, path):
