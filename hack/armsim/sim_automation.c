@@ -218,7 +218,7 @@ static void account_put(struct armsim *sim, struct as_req *r, struct as_resp *w,
     json_object_set_new(props, "state", json_string("Ok"));
     json_object_set_new(props, "creationTime", json_string(created ? created : now));
     json_object_set_new(props, "lastModifiedTime", json_string(now));
-    json_object_set_new(props, "lastModifiedBy", json_string(r->principal));
+    json_object_set_new(props, "lastModifiedBy", json_string(str_or(r->principal)));
     json_object_set_new(props, "automationHybridServiceUrl", json_string(url));
     json_object_set_new(
         props, "publicNetworkAccess",
@@ -936,8 +936,8 @@ static void job_put(struct armsim *sim, struct as_req *r, struct as_resp *w, con
     as_uuid(sim, jobid, sizeof(jobid));
     body = simx_skeleton(id, as_param(r, "job"), JOB_TYPE);
     props = json_pack("{s:{s:s}, s:s, s:s, s:s, s:s, s:s, s:n, s:n, s:n, s:s, s:s, s:s}", "runbook",
-                      "name", rb, "startedBy", r->principal, "runOn", run_on ? run_on : "", "jobId",
-                      jobid, "creationTime", now, "status", "New", "startTime", "endTime",
+                      "name", rb, "startedBy", str_or(r->principal), "runOn", run_on ? run_on : "",
+                      "jobId", jobid, "creationTime", now, "status", "New", "startTime", "endTime",
                       "exception", "lastModifiedTime", now, "lastStatusModifiedTime", now,
                       "provisioningState", "Processing");
     if (!body || !props) {
