@@ -706,6 +706,39 @@ def main(argv):
             errs = [str(x)]
         res.check("structural: %s" % f, not errs, "\n".join(errs))
     crds = crdcheck.load_crds([args.crds])
+    # negative controls: the structural check must notice each of these breakages
+    if "WorkerPool" in crds:
+        def schema_of(c):
+            return c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        breakages = [
+            ("a node without type", lambda c: schema_of(c)["properties"]["spec"][
+                "properties"]["paused"].pop("type")),
+            ("additionalProperties: false", lambda c: schema_of(c)["properties"]["spec"]
+             .__setitem__("additionalProperties", False)),
+            ("$ref", lambda c: schema_of(c)["properties"]["spec"]["properties"].__setitem__(
+                "x", {"$ref": "#/definitions/x"})),
+            ("list-map key not required", lambda c: schema_of(c)["properties"]["spec"][
+                "properties"]["extensions"]["items"].__setitem__("required", ["publisher"])),
+            ("CEL outside the subset", lambda c: schema_of(c)["properties"]["spec"][
+                "x-kubernetes-validations"].append({"rule": "self.map(x, x)", "message": "m"})),
+            ("fieldPath to an undeclared field", lambda c: schema_of(c)["properties"]["spec"][
+                "x-kubernetes-validations"].append({"rule": "true", "message": "m",
+                                                    "fieldPath": ".nope"})),
+            ("printer column on an undeclared field", lambda c: c["spec"]["versions"][0][
+                "additionalPrinterColumns"].append({"name": "X", "type": "string",
+                                                    "jsonPath": ".status.nope"})),
+            ("default that does not validate", lambda c: schema_of(c)["properties"]["spec"][
+                "properties"]["mode"].__setitem__("default", "Sometimes")),
+            ("non-portable pattern", lambda c: schema_of(c)["properties"]["spec"][
+                "properties"]["location"].__setitem__("pattern", "^\\w+$")),
+            ("unknown CRD field", lambda c: c["spec"].__setitem__("validation", {})),
+        ]
+        for what, breakit in breakages:
+            broken = copy.deepcopy(crds["WorkerPool"])
+            breakit(broken)
+            errs = crdcheck.structural_errors(broken, "broken")
+            res.check("structural check catches %s" % what, bool(errs),
+                      "structural_errors found nothing")
     for kind, crd in sorted(crds.items()):
         undocumented = []
 

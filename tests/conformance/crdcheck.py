@@ -575,11 +575,33 @@ class _Eval:
 
 
 _parsed = {}
+CEL_FUNCS = {"has", "size", "duration", "int", "string"}
+CEL_METHODS = {"size", "all", "exists", "exists_one", "startsWith", "endsWith", "contains",
+               "matches", "lowerAscii"}
+
+
+def _check_calls(e):
+    if not isinstance(e, tuple):
+        return
+    if e[0] == "call":
+        name, target = e[1], e[2]
+        if (target is None and name not in CEL_FUNCS) or \
+                (target is not None and name not in CEL_METHODS):
+            raise CelError("function %s() is outside the supported subset" % name)
+    for x in e[1:]:
+        if isinstance(x, tuple):
+            _check_calls(x)
+        elif isinstance(x, list):
+            for y in x:
+                _check_calls(y)
 
 
 def cel_compile(rule):
+    """Parses a rule of the supported subset (CelError otherwise); cached."""
     if rule not in _parsed:
-        _parsed[rule] = _Parser(rule).parse()
+        ast = _Parser(rule).parse()
+        _check_calls(ast)
+        _parsed[rule] = ast
     return _parsed[rule]
 
 
