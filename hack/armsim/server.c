@@ -13,6 +13,9 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <libwebsockets.h>
 
@@ -128,6 +131,8 @@ static void add_req_hdr(struct as_req *r, struct hstore *hs, const char *name, c
     r->nhdr++;
 }
 
+static int on_writable(struct lws *wsi, struct pss *p);
+
 static int prepare_response(struct lws *wsi, struct pss *p, struct as_resp *w)
 {
     char *body = NULL;
@@ -168,8 +173,7 @@ static int prepare_response(struct lws *wsi, struct pss *p, struct as_resp *w)
         lws_set_timer_usecs(wsi, (lws_usec_t)w->delay_ms * 1000);
         return 0;
     }
-    lws_callback_on_writable(wsi);
-    return 0;
+    return on_writable(wsi, p);
 }
 
 static int handle(struct lws *wsi, struct pss *p)
@@ -239,20 +243,26 @@ static int handle(struct lws *wsi, struct pss *p)
     return rc;
 }
 
-static int write_headers(struct lws *wsi, struct pss *p)
+/* Header block (status line, our headers, content-length) into buf; returns its length or -1.
+ * The content length is written by name so lws does not track the body: the body may then go
+ * out in the same write as the headers (one TLS record, one syscall for small answers). */
+static long build_headers(struct lws *wsi, struct pss *p, unsigned char *start, unsigned char *end)
 {
-    size_t cap = LWS_PRE + 4096 + p->hdrs_len * 2;
-    unsigned char *buf = malloc(cap);
-    if (!buf)
+    unsigned char *q = start;
+    char num[32];
+    if (lws_add_http_header_status(wsi, (unsigned)p->status, &q, end))
         return -1;
-    unsigned char *start = buf + LWS_PRE, *q = start, *end = buf + cap - 1;
-    int rc = -1;
-    if (lws_add_http_common_headers(wsi, (unsigned)p->status, p->out_len ? p->ctype : NULL,
-                                    p->out_len, &q, end))
-        goto out;
+    if (p->out_len && lws_add_http_header_by_name(wsi, (const unsigned char *)"content-type:",
+                                                  (const unsigned char *)p->ctype,
+                                                  (int)strlen(p->ctype), &q, end))
+        return -1;
+    int nl = snprintf(num, sizeof(num), "%zu", p->out_len);
+    if (lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"content-length:", (const unsigned char *)num, nl, &q, end))
+        return -1;
     if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-cache", 8, &q, end))
-        goto out;
+        return -1;
     for (size_t off = 0; off < p->hdrs_len;) {
         const char *n = p->hdrs + off;
         off += strlen(n) + 1;
@@ -260,17 +270,14 @@ static int write_headers(struct lws *wsi, struct pss *p)
         off += strlen(v) + 1;
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)n, (const unsigned char *)v,
                                         (int)strlen(v), &q, end))
-            goto out;
+            return -1;
     }
     if (p->close_after && lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
                                                       (const unsigned char *)"close", 5, &q, end))
-        goto out;
-    if (lws_finalize_write_http_header(wsi, start, &q, end))
-        goto out;
-    rc = 0;
-out:
-    free(buf);
-    return rc;
+        return -1;
+    if (lws_finalize_http_header(wsi, &q, end))
+        return -1;
+    return (long)(q - start);
 }
 
 static int finish(struct lws *wsi, struct pss *p)
@@ -290,25 +297,41 @@ static int on_writable(struct lws *wsi, struct pss *p)
         return 0;
     if (p->reset)
         return -1;
-    if (!p->hdrs_sent) {
-        if (write_headers(wsi, p))
-            return -1;
-        p->hdrs_sent = true;
-        if (p->head || p->out_len == 0)
-            return finish(wsi, p);
+    if (lws_send_pipe_choked(wsi)) {
         lws_callback_on_writable(wsi);
         return 0;
     }
-    unsigned char buf[LWS_PRE + CHUNK];
-    size_t n = p->out_len - p->out_off;
-    if (n > CHUNK)
-        n = CHUNK;
-    memcpy(buf + LWS_PRE, p->out + p->out_off, n);
-    bool last = p->out_off + n == p->out_len;
-    if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
-        return -1;
-    p->out_off += n;
-    if (last)
+    size_t body = p->head ? 0 : p->out_len;
+    if (!p->hdrs_sent) {
+        size_t cap = LWS_PRE + 4096 + p->hdrs_len * 2 + CHUNK;
+        unsigned char *buf = malloc(cap);
+        if (!buf)
+            return -1;
+        unsigned char *start = buf + LWS_PRE;
+        long hl = build_headers(wsi, p, start, buf + cap - CHUNK - 1);
+        if (hl < 0) {
+            free(buf);
+            return -1;
+        }
+        size_t n = body < CHUNK ? body : CHUNK;
+        memcpy(start + hl, p->out, n);
+        int w = lws_write(wsi, start, (size_t)hl + n, LWS_WRITE_HTTP_HEADERS);
+        free(buf);
+        if (w < (int)((size_t)hl + n))
+            return -1;
+        p->hdrs_sent = true;
+        p->out_off = n;
+    } else if (p->out_off < body) {
+        unsigned char buf[LWS_PRE + CHUNK];
+        size_t n = body - p->out_off;
+        if (n > CHUNK)
+            n = CHUNK;
+        memcpy(buf + LWS_PRE, p->out + p->out_off, n);
+        if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP) != (int)n)
+            return -1;
+        p->out_off += n;
+    }
+    if (p->out_off >= body)
         return finish(wsi, p);
     lws_callback_on_writable(wsi);
     return 0;
@@ -321,6 +344,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
         pss_clear(p);
+        {
+            int one = 1, fd = (int)lws_get_socket_fd(wsi);
+            if (fd >= 0)
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
         int ti = -1;
         for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
             if (lws_hdr_total_length(wsi, methods[i].tok) > 0) {
