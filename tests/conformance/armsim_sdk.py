@@ -503,7 +503,11 @@ def t_job():
     state["worker"] = ensure_worker()
     admin("POST", "/_armsim/time", {"advanceSeconds": 120})
     check(ac.job.get(RG, ACCOUNT, "conf-job-0").status != "New", "queued job did not start")
+    # Running for 4 simulated minutes (2 s real) so that a loaded machine still sees it.
+    admin("POST", "/_armsim/automation/outcome", {"runbook": "conf-runbook", "status": "Completed",
+                                                   "durationSeconds": 240})
     j, seen = run_job("conf-job-1", "conf-runbook")
+    admin("POST", "/_armsim/automation/outcome", {"reset": True})
     check(seen[0] == "New", "first status %s" % seen[0])
     check("Running" in seen and seen[-1] == "Completed", "statuses %s" % seen)
     check(j.job_id and j.end_time is not None and j.end_time >= j.start_time, "job %r" % j.as_dict())
@@ -514,7 +518,8 @@ def t_job():
 def t_job_fail():
     need("group")
     admin("POST", "/_armsim/automation/outcome", {"runbook": "conf-runbook", "status": "Failed",
-                                                   "exception": "conformance says no"})
+                                                   "exception": "conformance says no",
+                                                   "durationSeconds": 240})
     j, seen = run_job("conf-job-2", "conf-runbook")
     check(seen[-1] == "Failed" and "Running" in seen, "statuses %s" % seen)
     check("conformance says no" in (j.exception or ""), "exception %r" % j.exception)
