@@ -295,8 +295,14 @@ static int on_writable(struct lws *wsi, struct pss *p)
 {
     if (!p->pending)
         return 0;
-    if (p->reset)
+    if (p->reset) {
+        /* injected fault: abortive close, the client sees ECONNRESET */
+        struct linger lg = {1, 0};
+        int fd = (int)lws_get_socket_fd(wsi);
+        if (fd >= 0)
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
         return -1;
+    }
     if (lws_send_pipe_choked(wsi)) {
         lws_callback_on_writable(wsi);
         return 0;
