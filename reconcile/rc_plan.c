@@ -481,24 +481,26 @@ static bool owned_by(const struct rc_owned *own, const char *key)
 
 static int collect(struct rp_ctx *c)
 {
-    size_t i, n = 0;
+    const struct rp_index *ix;
+    const char *k;
+    size_t i, n = 0, cnt = 0;
     bool vmss_mode = c->p->spec.mode == RC_MODE_SCALESET;
 
     if (c->have->n_instances > RP_MAX_INSTANCES)
         return -RC_ELIMIT;
-    c->v = calloc(c->have->n_instances ? c->have->n_instances : 1, sizeof(*c->v));
+    if (vmss_mode && !c->ss)
+        return 0;
+    ix = vmss_mode ? &c->w->inst_ss : &c->w->inst_pool;
+    k = vmss_mode ? c->ss->id : c->key;
+    for (i = rp_index_lower(ix, k); rp_index_match(ix, i, k); i++)
+        cnt++;
+    c->v = calloc(cnt ? cnt : 1, sizeof(*c->v));
     if (!c->v)
         return -RC_ENOMEM;
-    for (i = 0; i < c->have->n_instances; i++) {
-        const struct rc_obs_instance *o = &c->have->instances[i];
-        bool mine;
+    for (i = rp_index_lower(ix, k); rp_index_match(ix, i, k); i++) {
+        const struct rc_obs_instance *o = &c->have->instances[ix->v[i].idx];
 
-        if (vmss_mode) {
-            mine = c->ss && o->scale_set_id && rc_strcasecmp(o->scale_set_id, c->ss->id) == 0;
-        } else {
-            mine = !o->scale_set_id && owned_by(&o->own, c->key);
-        }
-        if (!mine)
+        if (!vmss_mode && (o->scale_set_id || !owned_by(&o->own, c->key)))
             continue;
         c->v[n].o = o;
         c->v[n].state = o->state;
@@ -1098,8 +1100,9 @@ static bool scale_set_owned_by(const struct rc_obs_scale_set *ss, const char *ke
 
 /* Destroys (or orphans) every owned resource of pool `key`. p may be NULL
  * (orphans: Delete). Returns the number of actions through ret_n. */
-static int destroy_pool(struct rc_plan *plan, const struct rc_observed *have, const char *key,
-                        const struct rc_pool *p, int *ret_n, int *ret_present)
+static int destroy_pool(struct rc_plan *plan, const struct rp_world *w,
+                        const struct rc_observed *have, const char *key, const struct rc_pool *p,
+                        int *ret_n, int *ret_present)
 {
     bool orphan = p && p->spec.deletion_policy == RC_DELETE_ORPHAN;
     size_t i, j;
@@ -1107,8 +1110,8 @@ static int destroy_pool(struct rc_plan *plan, const struct rc_observed *have, co
     char reason[512];
 
     *ret_present = 0;
-    for (i = 0; i < have->n_scale_sets; i++) {
-        const struct rc_obs_scale_set *ss = &have->scale_sets[i];
+    for (i = rp_index_lower(&w->ss_pool, key); rp_index_match(&w->ss_pool, i, key); i++) {
+        const struct rc_obs_scale_set *ss = &have->scale_sets[w->ss_pool.v[i].idx];
 
         if (!scale_set_owned_by(ss, key))
             continue;
@@ -1132,8 +1135,8 @@ static int destroy_pool(struct rc_plan *plan, const struct rc_observed *have, co
             return r;
         n++;
     }
-    for (i = 0; i < have->n_instances; i++) {
-        const struct rc_obs_instance *o = &have->instances[i];
+    for (i = rp_index_lower(&w->inst_pool, key); rp_index_match(&w->inst_pool, i, key); i++) {
+        const struct rc_obs_instance *o = &have->instances[w->inst_pool.v[i].idx];
 
         if (o->scale_set_id || !owned_by(&o->own, key))
             continue;
@@ -1153,14 +1156,13 @@ static int destroy_pool(struct rc_plan *plan, const struct rc_observed *have, co
         }
         if (o->state == RC_INST_DELETING)
             continue;
-        for (j = 0; j < have->n_workers; j++) {
-            const struct rc_obs_worker *w = &have->workers[j];
+        for (j = rp_index_lower(&w->workers, o->id); o->id && rp_index_match(&w->workers, j, o->id);
+             j++) {
+            const struct rc_obs_worker *wk = &have->workers[w->workers.v[j].idx];
 
-            if (!w->vm_resource_id || rc_strcasecmp(w->vm_resource_id, o->id) != 0)
-                continue;
             rp_fmt(reason, sizeof(reason), "destroy pool %s: deregister worker of %s", key,
                    o->name);
-            r = rp_add_for(plan, key, RC_VERB_DEREGISTER, RC_HTTP_DELETE, w->id, NULL,
+            r = rp_add_for(plan, key, RC_VERB_DEREGISTER, RC_HTTP_DELETE, wk->id, NULL,
                            RC_API_AUTOMATION, NULL, (const char *const *)&o->name, 1, false, 0, 0,
                            reason);
             if (r < 0)
@@ -1174,8 +1176,8 @@ static int destroy_pool(struct rc_plan *plan, const struct rc_observed *have, co
             return r;
         n++;
     }
-    for (i = 0; i < have->n_nics; i++) {
-        const struct rc_obs_nic *nic = &have->nics[i];
+    for (i = rp_index_lower(&w->nic_pool, key); rp_index_match(&w->nic_pool, i, key); i++) {
+        const struct rc_obs_nic *nic = &have->nics[w->nic_pool.v[i].idx];
 
         if (!owned_by(&nic->own, key))
             continue;
@@ -1203,101 +1205,67 @@ static int destroy_pool(struct rc_plan *plan, const struct rc_observed *have, co
     return 0;
 }
 
-static bool pool_listed(const struct rc_observed *have, const char *key)
+static const struct rc_obs_pool *obs_pool(const struct rp_world *w, const struct rc_observed *have,
+                                          const char *key)
 {
-    size_t i;
+    size_t i = rp_index_lower(&w->opools, key);
 
-    for (i = 0; i < have->n_pools; i++) {
-        if (have->pools[i].pool && strcmp(have->pools[i].pool, key) == 0)
-            return have->pools[i].list_failed;
-    }
-    return false;
+    return rp_index_match(&w->opools, i, key) ? &have->pools[w->opools.v[i].idx] : NULL;
 }
 
-static const struct rc_obs_pool *obs_pool(const struct rc_observed *have, const char *key)
+static bool pool_listed(const struct rp_world *w, const struct rc_observed *have, const char *key)
+{
+    const struct rc_obs_pool *op = obs_pool(w, have, key);
+
+    return op && op->list_failed;
+}
+
+static bool want_has(const struct rp_world *w, const char *key)
+{
+    return rp_index_match(&w->want, rp_index_lower(&w->want, key), key);
+}
+
+/* Distinct pool keys of an index (sorted) that want does not have, appended
+ * to keys (borrowed strings). */
+static void orphan_keys(const struct rp_world *w, const struct rp_index *ix, const char **keys,
+                        size_t *n)
 {
     size_t i;
 
-    for (i = 0; i < have->n_pools; i++) {
-        if (have->pools[i].pool && strcmp(have->pools[i].pool, key) == 0)
-            return &have->pools[i];
+    for (i = 0; i < ix->n; i++) {
+        if (i > 0 && rc_strcasecmp(ix->v[i - 1].key, ix->v[i].key) == 0)
+            continue;
+        if (!want_has(w, ix->v[i].key))
+            keys[(*n)++] = ix->v[i].key;
     }
-    return NULL;
 }
 
 static int str_cmp(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static bool want_has(const struct rc_desired *want, const char *key)
-{
-    size_t i;
-    char k[RP_KEY_MAX];
-
-    for (i = 0; i < want->n_pools; i++) {
-        rp_fmt(k, sizeof(k), "%s/%s", want->pools[i].meta.namespace, want->pools[i].meta.name);
-        if (strcmp(k, key) == 0)
-            return true;
-    }
-    return false;
-}
-
-static int add_key(char ***keys, size_t *n, size_t *cap, const char *k)
-{
-    size_t i;
-
-    for (i = 0; i < *n; i++) {
-        if (strcmp((*keys)[i], k) == 0)
-            return 0;
-    }
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 8;
-        char **v = realloc(*keys, nc * sizeof(char *));
-
-        if (!v)
-            return -RC_ENOMEM;
-        *keys = v;
-        *cap = nc;
-    }
-    (*keys)[*n] = rc_strdup(k);
-    if (!(*keys)[*n])
-        return -RC_ENOMEM;
-    (*n)++;
-    return 0;
-}
-
-static int collect_orphans(const struct rc_desired *want, const struct rc_observed *have,
+static int collect_orphans(const struct rp_world *w, const struct rc_observed *have,
                            const struct rc_policy *pol, struct rc_plan *plan)
 {
-    char **keys = NULL;
-    size_t n = 0, cap = 0, i;
+    const char **keys;
+    size_t n = 0, i;
     int r = 0, destroyed = 0;
 
-    for (i = 0; i < have->n_scale_sets && r == 0; i++) {
-        const struct rc_owned *o = &have->scale_sets[i].own;
-
-        if (o->managed && o->pool && !want_has(want, o->pool))
-            r = add_key(&keys, &n, &cap, o->pool);
-    }
-    for (i = 0; i < have->n_instances && r == 0; i++) {
-        const struct rc_owned *o = &have->instances[i].own;
-
-        if (o->managed && o->pool && !want_has(want, o->pool))
-            r = add_key(&keys, &n, &cap, o->pool);
-    }
-    for (i = 0; i < have->n_nics && r == 0; i++) {
-        const struct rc_owned *o = &have->nics[i].own;
-
-        if (o->managed && o->pool && !want_has(want, o->pool))
-            r = add_key(&keys, &n, &cap, o->pool);
-    }
-    if (r == 0 && n)
+    keys = calloc(w->ss_pool.n + w->inst_pool.n + w->nic_pool.n + 1, sizeof(char *));
+    if (!keys)
+        return -RC_ENOMEM;
+    orphan_keys(w, &w->ss_pool, keys, &n);
+    orphan_keys(w, &w->inst_pool, keys, &n);
+    orphan_keys(w, &w->nic_pool, keys, &n);
+    if (n > 1)
         qsort(keys, n, sizeof(char *), str_cmp);
     for (i = 0; i < n && r == 0; i++) {
         int na = 0, present = 0;
 
-        if (pool_listed(have, keys[i])) {
+        if (i > 0 && strcmp(keys[i - 1], keys[i]) == 0)
+            continue;
+        if (pool_listed(w, have, keys[i])) {
             r = simple_status(plan, keys[i], "ListFailed",
                               "orphaned pool not collected: listing its resources failed",
                               RC_COND_UNKNOWN, false, 0);
@@ -1313,15 +1281,13 @@ static int collect_orphans(const struct rc_desired *want, const struct rc_observ
             r = simple_status(plan, keys[i], "MassDeleteRefused", msg, RC_COND_FALSE, true, 0);
             continue;
         }
-        r = destroy_pool(plan, have, keys[i], NULL, &na, &present);
+        r = destroy_pool(plan, w, have, keys[i], NULL, &na, &present);
         if (r == 0 && present) {
             destroyed++; /* also when only deletions in progress are left */
             r = simple_status(plan, keys[i], "Deleting", "pool removed from the source: destroying",
                               RC_COND_FALSE, false, na);
         }
     }
-    for (i = 0; i < n; i++)
-        free(keys[i]);
     free(keys);
     return r;
 }
@@ -1423,9 +1389,9 @@ static bool adopt(const struct rc_pool *p)
     return false;
 }
 
-static int plan_pool(const struct rc_desired *want, const struct rc_observed *have,
-                     const struct rc_policy *pol, int64_t now, const struct rc_pool *p,
-                     struct rc_plan *plan)
+static int plan_pool(const struct rp_world *w, const struct rc_desired *want,
+                     const struct rc_observed *have, const struct rc_policy *pol, int64_t now,
+                     const struct rc_pool *p, struct rc_plan *plan)
 {
     struct rp_ctx c;
     size_t i;
@@ -1437,9 +1403,10 @@ static int plan_pool(const struct rc_desired *want, const struct rc_observed *ha
     c.want = want;
     c.have = have;
     c.pol = pol;
+    c.w = w;
     c.now = now;
     rp_fmt(c.key, sizeof(c.key), "%s/%s", p->meta.namespace, p->meta.name);
-    c.op = obs_pool(have, c.key);
+    c.op = obs_pool(w, have, c.key);
     c.first_action = plan->n_actions;
 
     if (c.op && c.op->list_failed)
@@ -1449,7 +1416,7 @@ static int plan_pool(const struct rc_desired *want, const struct rc_observed *ha
     if (p->meta.deleting) {
         int na = 0, present = 0;
 
-        r = destroy_pool(plan, have, c.key, p, &na, &present);
+        r = destroy_pool(plan, w, have, c.key, p, &na, &present);
         if (r < 0)
             return r;
         if (p->spec.deletion_policy == RC_DELETE_ORPHAN)
@@ -1485,10 +1452,9 @@ static int plan_pool(const struct rc_desired *want, const struct rc_observed *ha
         r = rc_arm_vmss_id(p, c.vmss_id, sizeof(c.vmss_id));
         if (r < 0)
             return r;
-        for (i = 0; i < have->n_scale_sets; i++) {
-            if (have->scale_sets[i].id && rc_strcasecmp(have->scale_sets[i].id, c.vmss_id) == 0)
-                c.ss = &have->scale_sets[i];
-        }
+        i = rp_index_lower(&w->ss_id, c.vmss_id);
+        if (rp_index_match(&w->ss_id, i, c.vmss_id))
+            c.ss = &have->scale_sets[w->ss_id.v[i].idx];
         if (c.ss && !scale_set_owned_by(c.ss, c.key) && !c.ss->own.managed && adopt(p)) {
             c.adopt = true; /* taken over: the model write below carries our tags */
         } else if (c.ss && !scale_set_owned_by(c.ss, c.key)) {
@@ -1584,7 +1550,8 @@ int rc_plan(const struct rc_desired *want, const struct rc_observed *have,
             const struct rc_policy *pol, int64_t now_ms, struct rc_plan *ret, struct rc_err *reterr)
 {
     struct rc_policy defpol;
-    size_t i;
+    struct rp_world w;
+    size_t i, j;
     int r = 0;
 
     memset(ret, 0, sizeof(*ret));
@@ -1595,19 +1562,23 @@ int rc_plan(const struct rc_desired *want, const struct rc_observed *have,
         defpol.max_deletions = 1;
         pol = &defpol;
     }
+    if (have->n_instances > RP_MAX_INSTANCES)
+        return rc_err_set(reterr, -RC_ELIMIT, "", "too many observed instances (> %d)",
+                          RP_MAX_INSTANCES);
+    if (rp_world_build(&w, want, have) < 0)
+        return rc_err_set(reterr, -RC_ENOMEM, "", "out of memory while planning");
     for (i = 0; i < want->n_pools && r == 0; i++) {
         const struct rc_pool *p = &want->pools[i];
-        char k[RP_KEY_MAX];
 
-        rp_fmt(k, sizeof(k), "%s/%s", p->meta.namespace, p->meta.name);
-        if (pol->only_pool && strcmp(pol->only_pool, k) != 0)
+        if (pol->only_pool && strcmp(pol->only_pool, w.want_keys[i]) != 0)
             continue;
-        r = plan_pool(want, have, pol, now_ms, p, ret);
+        r = plan_pool(&w, want, have, pol, now_ms, p, ret);
     }
     if (r == 0)
         r = plan_builds(want, have, pol, ret);
     if (r == 0 && pol->collect_orphans && !pol->only_pool)
-        r = collect_orphans(want, have, pol, ret);
+        r = collect_orphans(&w, have, pol, ret);
+    rp_world_release(&w);
     if (r < 0) {
         rc_plan_release(ret);
         if (r == -RC_ENOMEM)
@@ -1625,13 +1596,16 @@ int rc_plan(const struct rc_desired *want, const struct rc_observed *have,
         qsort(ret->actions, ret->n_actions, sizeof(ret->actions[0]), action_cmp);
     if (ret->n_pools > 1)
         qsort(ret->pools, ret->n_pools, sizeof(ret->pools[0]), status_cmp);
-    /* pending per pool after sorting */
-    for (i = 0; i < ret->n_pools; i++) {
-        size_t j;
+    /* pending per pool: both lists are sorted by pool */
+    for (i = 0, j = 0; i < ret->n_pools; i++) {
         int pending = 0;
 
-        for (j = 0; j < ret->n_actions; j++)
-            pending += strcmp(ret->actions[j].pool, ret->pools[i].pool) == 0;
+        while (j < ret->n_actions && strcmp(ret->actions[j].pool, ret->pools[i].pool) < 0)
+            j++;
+        while (j < ret->n_actions && strcmp(ret->actions[j].pool, ret->pools[i].pool) == 0) {
+            pending++;
+            j++;
+        }
         ret->pools[i].pending = pending;
     }
     return 0;

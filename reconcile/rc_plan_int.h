@@ -22,6 +22,40 @@
 #define RP_KEY_MAX  300
 #define RP_NOTE_MAX 512
 
+/* ---- indexes (rc_plan_index.c) ---- */
+
+struct rp_ent {
+    const char *key; /* borrowed from want/have */
+    size_t idx;      /* position in the indexed array */
+};
+
+struct rp_index {
+    struct rp_ent *v; /* sorted by rc_strcasecmp(key), then idx */
+    size_t n;
+};
+
+/* Lookups over the observed world, built once per rc_plan(). */
+struct rp_world {
+    struct rp_index inst_ss;   /* instances by scale_set_id */
+    struct rp_index inst_pool; /* managed instances by azpool.pool */
+    struct rp_index inst_name; /* standalone VMs by name */
+    struct rp_index ss_id, ss_pool;
+    struct rp_index nic_id, nic_name, nic_pool;
+    struct rp_index workers; /* by vm_resource_id */
+    struct rp_index jobs;    /* by instance_id (VM id) */
+    struct rp_index opools;  /* rc_obs_pool by pool */
+    struct rp_index want;    /* desired pools by "ns/name" */
+    char **want_keys;
+    size_t n_want_keys;
+};
+
+int rp_world_build(struct rp_world *w, const struct rc_desired *want,
+                   const struct rc_observed *have);
+void rp_world_release(struct rp_world *w);
+/* First position whose key is >= key; iterate while rp_index_match(). */
+size_t rp_index_lower(const struct rp_index *ix, const char *key);
+bool rp_index_match(const struct rp_index *ix, size_t i, const char *key);
+
 /* Victim classes (lower goes first, DESIGN.md §5). */
 enum rp_class { RP_CLASS_FAILED = 0, RP_CLASS_EXPIRED, RP_CLASS_OUTDATED, RP_CLASS_OTHER };
 
@@ -57,6 +91,7 @@ struct rp_ctx {
     const struct rc_desired *want;
     const struct rc_observed *have;
     const struct rc_policy *pol;
+    const struct rp_world *w;
     int64_t now;
     char key[RP_KEY_MAX]; /* "ns/name" */
     struct rc_pool_status *st;

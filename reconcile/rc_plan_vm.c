@@ -53,13 +53,11 @@ static const struct rc_obs_worker *worker_of(const struct rp_ctx *c, const char 
 {
     size_t i;
 
-    for (i = 0; vm_id && i < c->have->n_workers; i++) {
-        const struct rc_obs_worker *w = &c->have->workers[i];
-
-        if (w->vm_resource_id && rc_strcasecmp(w->vm_resource_id, vm_id) == 0)
-            return w;
-    }
-    return NULL;
+    if (!vm_id)
+        return NULL;
+    i = rp_index_lower(&c->w->workers, vm_id);
+    return rp_index_match(&c->w->workers, i, vm_id) ? &c->have->workers[c->w->workers.v[i].idx]
+                                                    : NULL;
 }
 
 /* The last job attempt of a VM (highest attempt), NULL when none. */
@@ -68,11 +66,12 @@ static const struct rc_obs_job *last_job(const struct rp_ctx *c, const char *vm_
     const struct rc_obs_job *best = NULL;
     size_t i;
 
-    for (i = 0; vm_id && i < c->have->n_jobs; i++) {
-        const struct rc_obs_job *j = &c->have->jobs[i];
+    if (!vm_id)
+        return NULL;
+    for (i = rp_index_lower(&c->w->jobs, vm_id); rp_index_match(&c->w->jobs, i, vm_id); i++) {
+        const struct rc_obs_job *j = &c->have->jobs[c->w->jobs.v[i].idx];
 
-        if (j->instance_id && rc_strcasecmp(j->instance_id, vm_id) == 0 &&
-            (!best || j->attempt > best->attempt))
+        if (!best || j->attempt > best->attempt)
             best = j;
     }
     return best;
@@ -311,18 +310,13 @@ static bool name_taken(const struct rp_ctx *c, const char *name)
     char nic[RC_NAME_MAX + 8];
     size_t i;
 
-    for (i = 0; i < c->have->n_instances; i++) {
-        const struct rc_obs_instance *o = &c->have->instances[i];
-
-        if (!o->scale_set_id && o->name && rc_strcasecmp(o->name, name) == 0)
-            return true;
-    }
+    if (rp_index_match(&c->w->inst_name, rp_index_lower(&c->w->inst_name, name), name))
+        return true;
     rp_fmt(nic, sizeof(nic), "%s-nic", name);
-    for (i = 0; i < c->have->n_nics; i++) {
-        const struct rc_obs_nic *n = &c->have->nics[i];
+    for (i = rp_index_lower(&c->w->nic_name, nic); rp_index_match(&c->w->nic_name, i, nic); i++) {
+        const struct rc_obs_nic *n = &c->have->nics[c->w->nic_name.v[i].idx];
 
-        if (n->name && rc_strcasecmp(n->name, nic) == 0 &&
-            !(n->own.managed && n->own.pool && strcmp(n->own.pool, c->key) == 0))
+        if (!(n->own.managed && n->own.pool && strcmp(n->own.pool, c->key) == 0))
             return true;
     }
     return false;
@@ -335,7 +329,6 @@ static int create_vm(struct rp_ctx *c, unsigned slot, unsigned inc)
     size_t maxlen =
         c->p->spec.os_profile.os_type == RC_OS_WINDOWS ? RC_HOST_MAX_WINDOWS : RC_HOST_MAX_LINUX;
     int64_t expires = 0;
-    size_t i;
     bool nic_exists = false;
     int r, tries;
 
@@ -356,10 +349,7 @@ static int create_vm(struct rp_ctx *c, unsigned slot, unsigned inc)
         return -RC_EINVAL;
     if (c->ep)
         expires = rc_expiry_at(&c->ep->spec, name, c->now);
-    for (i = 0; i < c->have->n_nics; i++) {
-        if (c->have->nics[i].id && rc_strcasecmp(c->have->nics[i].id, nic_id) == 0)
-            nic_exists = true;
-    }
+    nic_exists = rp_index_match(&c->w->nic_id, rp_index_lower(&c->w->nic_id, nic_id), nic_id);
     if (!nic_exists) {
         r = rp_add(c, RC_VERB_CREATE, RC_HTTP_PUT, nic_id, NULL, RC_API_NETWORK,
                    rc_arm_nic_body(c->p, name, c->now), &np, 1, false, 0, 0, "NIC for new VM %s",
