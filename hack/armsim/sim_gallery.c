@@ -21,7 +21,9 @@
  * - GET version with $expand=ReplicationStatus adds properties.replicationStatus (Completed in
  *   every target region once Succeeded, else Replicating at 0 %).
  * - Image Builder distribution uses sim_gallery_next_version / sim_gallery_add_version (simx.h):
- *   next = highest M.m.p + 1 patch, 1.0.0 when none.
+ *   next = highest M.m.p + 1 patch, 1.0.0 when none. sim_gallery_latest resolves "latest" the
+ *   way Azure does at deploy time (numeric order, Succeeded, not excluded, replicated to the
+ *   region) for whoever needs exactVersion.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -520,6 +522,75 @@ int sim_gallery_next_version(struct armsim *sim, const char *image_id, char *buf
     if (best[0] < 0)
         return simx_fmt(buf, size, "1.0.0");
     return simx_fmt(buf, size, "%ld.%ld.%ld", best[0], best[1], best[2] + 1);
+}
+
+/* Region names compare without case and spaces ("West US" == "westus"). */
+static bool same_region(const char *a, const char *b)
+{
+    while (*a || *b) {
+        if (*a == ' ') {
+            a++;
+            continue;
+        }
+        if (*b == ' ') {
+            b++;
+            continue;
+        }
+        if (!*a || !*b || (*a | 0x20) != (*b | 0x20))
+            return false;
+        a++;
+        b++;
+    }
+    return true;
+}
+
+/* Whether a version body qualifies for "latest" in location (NULL = any region). */
+static bool latest_candidate(const json_t *body, const char *location)
+{
+    const json_t *props = json_object_get(body, "properties");
+    const json_t *pub = json_object_get(props, "publishingProfile");
+    const json_t *regions = json_object_get(pub, "targetRegions"), *reg;
+    const char *ps = json_string_value(json_object_get(props, "provisioningState"));
+    size_t i;
+
+    if (!ps || strcasecmp(ps, "Succeeded") ||
+        json_is_true(json_object_get(pub, "excludeFromLatest")))
+        return false;
+    if (!location)
+        return true;
+    json_array_foreach(regions, i, reg)
+    {
+        const char *n = json_string_value(json_object_get(reg, "name"));
+
+        if (n && same_region(n, location))
+            return !json_is_true(json_object_get(reg, "excludeFromLatest"));
+    }
+    return false;
+}
+
+int sim_gallery_latest(struct armsim *sim, const char *image_id, const char *location, char *buf,
+                       size_t size)
+{
+    char coll[AS_ID_MAX];
+    struct as_res **v;
+    size_t n = 0, i;
+    long best[3] = {-1, 0, 0}, cur[3];
+
+    if (simx_fmt(coll, sizeof(coll), "%s/versions", image_id) < 0)
+        return -1;
+    v = as_store_children(sim, coll, &n);
+    for (i = 0; v && i < n; i++) {
+        if (parse_version(simx_last_seg(v[i]->id), cur) < 0 ||
+            !latest_candidate(v[i]->body, location))
+            continue;
+        if (cur[0] > best[0] || (cur[0] == best[0] && cur[1] > best[1]) ||
+            (cur[0] == best[0] && cur[1] == best[1] && cur[2] > best[2]))
+            memcpy(best, cur, sizeof(best));
+    }
+    free(v);
+    if (best[0] < 0)
+        return -1;
+    return simx_fmt(buf, size, "%ld.%ld.%ld", best[0], best[1], best[2]);
 }
 
 int sim_gallery_add_version(struct armsim *sim, const char *version_id, const char *location,

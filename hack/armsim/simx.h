@@ -42,6 +42,13 @@ json_t *simx_state_peek(struct armsim *sim, const char *name);
 
 /* Next version name under an image definition id: highest M.m.p + 1 patch, "1.0.0" when none. */
 int sim_gallery_next_version(struct armsim *sim, const char *image_id, char *buf, size_t size);
+/* "latest" of an image definition as Azure resolves it at deploy time: the highest Major.Minor.
+ * Patch among Succeeded versions not excluded from latest (globally, or in the target region
+ * named location when location is not NULL) that are replicated to location (any region when
+ * NULL). Writes the version name; returns 0, or -1 when there is none. For sim_compute
+ * (exactVersion of a scale set whose imageReference.id names a definition). */
+int sim_gallery_latest(struct armsim *sim, const char *image_id, const char *location, char *buf,
+                       size_t size);
 /* Creates a Succeeded image version at once (Image Builder distribution). source_id may be NULL.
  * Returns 0, -1 when the image definition does not exist or on allocation failure. */
 int sim_gallery_add_version(struct armsim *sim, const char *version_id, const char *location,

@@ -161,6 +161,20 @@ static void test_gallery_versions(void **state)
     assert_string_equal(next, "1.10.1");
     assert_int_equal(sim_gallery_next_version(sim, GAL "/images/other", next, sizeof(next)), 0);
     assert_string_equal(next, "1.0.0");
+    /* latest: 1.10.0 and 1.2.9 are still Creating, 1.0.0 is the only Succeeded one */
+    assert_int_equal(sim_gallery_latest(sim, IMG, "West US", next, sizeof(next)), 0);
+    assert_string_equal(next, "1.0.0");
+    as_time_advance(sim, 61000);
+    as_sched_run(sim); /* what every request does first */
+    assert_int_equal(sim_gallery_latest(sim, IMG, "westus", next, sizeof(next)), 0);
+    assert_string_equal(next, "1.10.0");
+    assert_int_equal(call(sim, "PATCH", IMG "/versions/1.10.0" GV,
+                          "{\"properties\":{\"publishingProfile\":{\"excludeFromLatest\":true}}}",
+                          NULL),
+                     200);
+    assert_int_equal(sim_gallery_latest(sim, IMG, NULL, next, sizeof(next)), 0);
+    assert_string_equal(next, "1.2.9");
+    assert_int_equal(sim_gallery_latest(sim, IMG, "eastus", next, sizeof(next)), -1);
     assert_int_equal(call(sim, "DELETE", IMG GV, NULL, NULL), 409); /* versions remain */
     assert_int_equal(call(sim, "DELETE", IMG "/versions/1.2.9" GV, NULL, NULL), 202);
     as_time_advance(sim, 11000);
