@@ -26,8 +26,18 @@
  * Decisions (others rely on them):
  * - Entra accepts ANY client id / secret / assertion by default and records the client id as the
  *   principal (the throttling and request-log key). Tokens are JWT-shaped (header.payload.HMAC),
- *   signed with a key kept in --dir, so they survive restarts. Admin "auth/deny" can reject a
- *   client id with AADSTS7000215 (see sim_admin).
+ *   signed with a key kept in --dir, so they survive restarts. POST /_armsim/auth
+ *   {"deny":[ids]} makes a client id fail with AADSTS7000215; {"lifetimeSeconds":N} changes the
+ *   token lifetime (default 3599 real seconds). See sim_entra.c.
+ * - Only HTTP/1.1 (ALPN "http/1.1"), keep-alive. Unknown methods get lws's own 403.
+ * - LRO polls carry Retry-After 1 (real seconds; admin /_armsim/config retryAfter). Default
+ *   provisioning time 30 simulated seconds (--provision-seconds, admin provisionSeconds).
+ * - Faults (--faults or POST /_armsim/faults {"spec","seed"}): "RULE[;RULE]", RULE =
+ *   "[METHOD ]GLOB:KIND=VALUE[,...]" with KIND 500|503|429|reset (probabilities, the first
+ *   matching rule decides) and latency (ms). Admin routes are never faulted. A reset is an
+ *   abortive close (RST) and counts as status 599 in the counters and log.
+ * - Throttling applies to AS_ARM routes after authentication; POST /_armsim/throttle
+ *   {"enabled":false} turns it off (benchmarks, floods).
  * - Unknown api-version on a known route: 400 InvalidApiVersionParameter; unknown provider path
  *   with an api-version: 400 NoRegisteredProviderFound; other unmatched ARM paths: 404
  *   (InvalidResourceType / ResourceNotFound-like body). Missing api-version: 400
@@ -46,7 +56,7 @@
  *   3. Simple tracked resources need no handler code: register as_generic_handler with a static
  *      struct as_type describing the type (see sim_compute.c for NICs). The generic handler does
  *      PUT (201/200, provisioningState transition, etag, LRO when asked), GET, PATCH (tags
- * replaced, properties merged), DELETE (202/200/204) and list (paged) for a collection path.
+ *      replaced, properties merged), DELETE (202/200/204) and list (paged) for a collection.
  *   4. Admin endpoints: register under "/_armsim/<area>/..." with flags AS_ADMIN.
  */
 #ifndef AZPOOL_ARMSIM_H
