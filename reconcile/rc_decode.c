@@ -104,7 +104,9 @@
  *   drain            {timeoutSeconds 0..604800 (1800)}
  *   deletionPolicy   Delete | Orphan (Delete)
  *   paused           bool (false)
- *   tags             string -> string, <= 44 (Azure allows 50, Azpool sets 6); names
+ *   tags             string -> string, <= RC_ARM_USER_TAGS_MAX (39: Azure allows 50
+ *                    per resource and Azpool's own azpool.* tags take up to 11); names
+ *                    unique ignoring case (Azure tag names are case-insensitive); names
  *                    1..512 without < > % & \ ? /, not starting with "azpool." (reserved);
  *                    values <= 256
  *   [x] the pool's derived Azure names must fit (rc_name_vm, rc_name_vmss,
@@ -133,6 +135,7 @@
  * expiryPolicyRef an ExpiryPolicy in the pool's namespace; the same kind,
  * namespace and name may appear only once (the later one is the error).
  */
+#include "rc_arm.h"
 #include "rc_model.h"
 
 #include <stdarg.h>
@@ -1255,12 +1258,24 @@ static void decode_tags(struct dec *d, const struct rc_node *spec, struct rc_poo
     m = get_str_map(d, spec, "spec", "tags", &ps->tags, &ps->n_tags);
     if (!m)
         return;
-    if (m->n_pairs > 44)
-        derr(d, m, "spec.tags", "must have at most 44 entries (Azure allows 50, Azpool sets 6)");
+    if (m->n_pairs > RC_ARM_USER_TAGS_MAX)
+        derr(d, m, "spec.tags",
+             "must have at most %d entries (Azure allows %d per resource and Azpool's own tags "
+             "take %d)",
+             RC_ARM_USER_TAGS_MAX, RC_ARM_TAGS_MAX, RC_ARM_OWN_TAGS);
     for (i = 0; i < m->n_pairs; i++) {
         const char *k = m->pairs[i].key;
         const struct rc_node *v = m->pairs[i].value;
         cpath(sub, "spec.tags", k);
+        for (size_t j = 0; j < i; j++) {
+            if (rc_strcasecmp(k, m->pairs[j].key) == 0) {
+                derr_at(d, m->pairs[i].line, m->pairs[i].col, sub,
+                        "tag name differs from \"%s\" only in case (Azure tag names are "
+                        "case-insensitive)",
+                        m->pairs[j].key);
+                break;
+            }
+        }
         if (!k[0] || strlen(k) > 512 || strpbrk(k, "<>%&\\?/"))
             derr_at(d, m->pairs[i].line, m->pairs[i].col, sub,
                     "tag names must be 1 to 512 characters without < > %% & \\ ? /");
