@@ -61,19 +61,23 @@ static long current_rss_kb(void)
 
 static char *build_manifests(size_t *ret_len)
 {
-    size_t cap = (size_t)POOLS * 512, len = 0;
+    size_t cap = (size_t)POOLS * 1024, len = 0;
     char *buf = malloc(cap);
 
     if (!buf)
         return NULL;
     for (int i = 0; i < POOLS; i++) {
-        int n = snprintf(buf + len, cap - len,
-                         "---\napiVersion: azpool.dev/v1alpha1\nkind: WorkerPool\n"
-                         "metadata: {name: pool-%05d, namespace: bench}\n"
-                         "spec:\n  subscriptionId: 11111111-2222-3333-4444-555555555555\n"
-                         "  resourceGroup: rg-bench\n  location: westeurope\n"
-                         "  vmSize: Standard_D2s_v5\n  replicas: %d\n  image: {id: %s}\n",
-                         i, PER_POOL, IMAGE);
+        int n =
+            snprintf(buf + len, cap - len,
+                     "---\napiVersion: azpool.dev/v1alpha1\nkind: WorkerPool\n"
+                     "metadata: {name: pool-%05d, namespace: bench}\n"
+                     "spec:\n  subscriptionId: 11111111-2222-3333-4444-555555555555\n"
+                     "  resourceGroup: rg-bench\n  location: westeurope\n"
+                     "  vmSize: Standard_D2s_v5\n  replicas: %d\n  image: {id: %s}\n"
+                     "  network: {subnetId: /subscriptions/11111111-2222-3333-4444-555555555555/"
+                     "resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/v/"
+                     "subnets/workers}\n",
+                     i, PER_POOL, IMAGE);
         if (n < 0 || (size_t)n >= cap - len) {
             free(buf);
             return NULL;
@@ -97,8 +101,10 @@ static int add_pool_world(struct rc_observed *have, const struct rc_pool *p)
     rc_arm_spec_hash(p, hash, sizeof(hash));
     rc_time_format(NOW_MS - 3600 * 1000, ts, sizeof(ts));
     tags = rc_arm_tags(p, IMAGE, NOW_MS - 3600 * 1000, 0);
-    if (!tags)
+    if (!tags) {
+        fprintf(stderr, "bench_plan: rc_arm_tags failed\n");
         return -1;
+    }
     json_object_set_new(tags, RC_TAG_SPEC_HASH, json_string(hash));
     vmss = json_pack("{s:s, s:s, s:s, s:s, s:o, s:{s:s, s:s, s:I}, s:{s:s, s:s, s:s, "
                      "s:{s:{s:{s:s}}}}}",
@@ -109,10 +115,12 @@ static int add_pool_world(struct rc_observed *have, const struct rc_pool *p)
                      "provisioningState", "Succeeded", "timeCreated", ts, "virtualMachineProfile",
                      "storageProfile", "imageReference", "id", IMAGE);
     list = json_pack("{s:[o]}", "value", vmss);
-    if (!list)
+    if (!list) {
+        fprintf(stderr, "bench_plan: json_pack of the scale set failed\n");
         return -1;
+    }
     for (int i = 0; i < PER_POOL; i++) {
-        char id[RC_ARM_ID_MAX], name[160], iid[16];
+        char id[RC_ARM_ID_MAX + 32], name[160], iid[16];
         json_t *vm;
 
         snprintf(iid, sizeof(iid), "%d", i);
@@ -128,8 +136,13 @@ static int add_pool_world(struct rc_observed *have, const struct rc_pool *p)
         json_array_append_new(json_object_get(list, "value"), vm);
     }
     r = rc_observe_arm(have, list, &errs);
-    if (errs.n)
+    if (errs.n) {
+        char line[1024];
+
+        rc_err_format(&errs.v[0], line, sizeof(line));
+        fprintf(stderr, "bench_plan: observe: %s\n", line);
         r = -1;
+    }
     json_decref(list);
     rc_errs_release(&errs);
     return r;
@@ -150,7 +163,14 @@ int main(void)
 
     if (!yaml || rc_decode_yaml(&want, "bench.yaml", yaml, len, &errs, NULL) < 0 ||
         want.n_pools != POOLS) {
-        fprintf(stderr, "bench_plan: decoding the manifests failed (%zu errors)\n", errs.n);
+        fprintf(stderr, "bench_plan: decoding the manifests failed (%zu errors, %zu pools)\n",
+                errs.n, want.n_pools);
+        if (errs.n) {
+            char line[1024];
+
+            rc_err_format(&errs.v[0], line, sizeof(line));
+            fprintf(stderr, "bench_plan: first error: %s\n", line);
+        }
         return 1;
     }
     free(yaml);

@@ -8,9 +8,13 @@ cd "$(dirname "$0")/../.."
 
 for b in "$BUILD"/bench/bench_*; do
     [ -x "$b" ] || continue
-    "$b" || echo "bench=$(basename "$b") error=exit-$?"
+    "$b"
+    rc=$?
+    [ $rc -eq 0 ] || echo "bench=$(basename "$b") error=exit-$rc"
 done
 for s in tests/bench/*-bench.sh; do
     [ -f "$s" ] || continue
-    BUILD=$BUILD bash "$s" || echo "bench=$(basename "$s") error=exit-$?"
+    BUILD=$BUILD bash "$s"
+    rc=$?
+    [ $rc -eq 0 ] || echo "bench=$(basename "$s") error=exit-$rc"
 done
