@@ -34,6 +34,8 @@
  *   group has no online worker (checked every 15 s simulated); without runOn it runs at once
  *   (Azure sandbox). jobId is a new GUID; startTime/endTime are
  *   null until reached. A runOn group must exist (404), the runbook must exist (404).
+ * - The job list returns JobCollectionItem shapes (no parameters, exception, statusDetails,
+ *   startedBy) like the service; GET a job for the whole object.
  * - Module state (outcomes, frozen workers) lives in the store under /_armsim/state/automation.
  */
 #include <stdio.h>
@@ -882,9 +884,17 @@ static void sched_job_done(struct armsim *sim, const char *id, json_t *arg)
                json_string_value(json_object_get(arg, "exception")));
 }
 
+/* The job list holds JobCollectionItem objects (job.json): no parameters, exception,
+ * statusDetails, startedBy or lastStatusModifiedTime; GET the job for those. */
 static void job_list(struct armsim *sim, struct as_req *r, struct as_resp *w)
 {
+    static const char *const keep[] = {
+        "runbook",   "jobId",   "creationTime",     "status",
+        "startTime", "endTime", "lastModifiedTime", "provisioningState",
+        "runOn"};
     char coll[AS_ID_MAX];
+    json_t *all, *item, *props, *slim;
+    size_t i, k;
 
     if (!need_account(sim, r, w))
         return;
@@ -892,7 +902,21 @@ static void job_list(struct armsim *sim, struct as_req *r, struct as_resp *w)
         too_long(w);
         return;
     }
-    list_children(sim, r, w, coll);
+    all = simx_children(sim, coll);
+    if (!all) {
+        as_resp_error(w, 500, "InternalServerError", NULL, "out of memory");
+        return;
+    }
+    json_array_foreach(all, i, item)
+    {
+        props = json_object_get(item, "properties");
+        slim = json_object();
+        for (k = 0; slim && k < sizeof(keep) / sizeof(keep[0]); k++)
+            simx_copy_key(slim, props, keep[k]);
+        if (slim)
+            json_object_set_new(item, "properties", slim);
+    }
+    as_resp_list_all(sim, r, w, all);
 }
 
 static void job_put(struct armsim *sim, struct as_req *r, struct as_resp *w, const char *id)

@@ -538,7 +538,9 @@ def t_job_admin():
     admin("POST", "/_armsim/automation/job", {"id": j2.id, "status": "Failed", "exception": "worker lost"})
     g = ac.job.get(RG, ACCOUNT, "conf-job-4")
     check(g.status == "Failed" and g.exception == "worker lost", "admin-ended job %r" % g.as_dict())
-    names = {x.name: x.status for x in ac.job.list_by_automation_account(RG, ACCOUNT)}
+    listed = list(ac.job.list_by_automation_account(RG, ACCOUNT))
+    names = {x.name: x.status for x in listed}
+    check(all(x.job_id and x.runbook.name == "conf-runbook" for x in listed), "list items lack jobId/runbook")
     want = {"conf-job-0": "Completed", "conf-job-1": "Completed", "conf-job-2": "Failed", "conf-job-3": "Stopped", "conf-job-4": "Failed"}
     check(names == want, "jobs listed %s" % names)
     try:
