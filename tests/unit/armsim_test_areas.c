@@ -254,6 +254,15 @@ static void test_automation_jobs(void **state)
     assert_string_equal(prop(b, "status"), "Failed");
     assert_string_equal(prop(b, "exception"), "boom");
     json_decref(b);
+    /* List items are JobCollectionItem: jobId and status, but no parameters or exception. */
+    assert_int_equal(call(sim, "GET", AA "/jobs" AV, NULL, &b), 200);
+    assert_int_equal(json_array_size(json_object_get(b, "value")), 2);
+    assert_non_null(prop(json_array_get(json_object_get(b, "value"), 1), "jobId"));
+    assert_null(json_object_get(
+        json_object_get(json_array_get(json_object_get(b, "value"), 1), "properties"),
+        "parameters"));
+    assert_null(prop(json_array_get(json_object_get(b, "value"), 1), "exception"));
+    json_decref(b);
     assert_int_equal(
         call(sim, "POST", "/_armsim/automation/outcome", "{\"status\":\"Bogus\"}", NULL), 400);
     armsim_free(sim);
