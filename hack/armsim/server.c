@@ -29,7 +29,7 @@ struct pss {
     char *target; /* path?query as received */
     char *body;
     size_t blen, bcap;
-    bool want_body, too_big, pending;
+    bool want_body, too_big, pending, chunked;
     /* response */
     unsigned char *out; /* body */
     size_t out_len, out_off;
@@ -219,6 +219,9 @@ static int handle(struct lws *wsi, struct pss *p)
     if (as_req_parse_target(&r, p->target, tbuf, 2 * tl + 4) < 0) {
         as_resp_error(&w, 400, "InvalidRequestUri", NULL, "The request URI is invalid.");
         as_resp_header(&w, "x-ms-request-id", "00000000-0000-0000-0000-000000000000");
+    } else if (p->chunked) {
+        as_resp_error(&w, 411, "LengthRequired", NULL,
+                      "Chunked request bodies are not supported; send a Content-Length.");
     } else if (p->too_big) {
         as_resp_error(&w, 413, "RequestEntityTooLarge", NULL,
                       "The request content length exceeds the limit of %u bytes.", AS_MAX_BODY);
@@ -399,6 +402,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         long long clen = cll > 0 ? atoll(cl) : 0;
         if (clen > (long long)AS_MAX_BODY) {
             p->too_big = true;
+            p->close_after = true;
+            return handle(wsi, p);
+        }
+        char te[64];
+        bool chunked = lws_hdr_copy(wsi, te, sizeof(te), WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 &&
+                       strcasestr(te, "chunked");
+        if (chunked) {
+            /* lws 4.1 does not decode chunked request bodies: ask for a Content-Length */
+            p->chunked = true;
             p->close_after = true;
             return handle(wsi, p);
         }

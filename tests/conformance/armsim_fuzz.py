@@ -302,6 +302,11 @@ for i in range(60):
     elif k == 4:
         out = raw(b"\x16\x03\x01garbage that is not http\r\n\r\n")
         check(True, "garbage after TLS handshake")
+    elif i % 12 == 5:
+        data = ("PUT %s?%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n0\r\n\r\n" % (RG, API_RG, TOKEN)).encode()
+        out = raw(data)
+        check(out.split(b" ")[1:2] == [b"411"], "chunked body: 411 %r" % out[:40])
     else:
         out = raw(b"BREW /coffee HTTP/1.1\r\nHost: x\r\n\r\n")
         check(out == b"" or out.split(b" ")[1] in (b"400", b"403", b"404", b"405", b"501"), "unknown method %r" % out[:40])
