@@ -7,7 +7,8 @@
  *          {"scope": "/subscriptions/{s}[/resourceGroups/{rg}]",
  *           "queueUrl": "http://127.0.0.1:10001/devstoreaccount1/{queue}",
  *           "account": "devstoreaccount1", "key": "<base64 account key>",
- *           "encoding": "base64" | "json" (default base64), "tenantId"?}
+ *           "encoding": "base64" | "json" (default base64), "tenantId"?,
+ *           "filter"?: {"includedEventTypes"?: [...], "subjectBeginsWith"?, "subjectEndsWith"?}}
  *   GET    /_armsim/eventgrid/subscriptions[/{name}]   (keys are not echoed)
  *   DELETE /_armsim/eventgrid/subscriptions/{name}
  *   GET    /_armsim/eventgrid                          delivery counters
@@ -383,6 +384,31 @@ static bool in_scope(const char *id, const char *scope)
     return n > 0 && !strncasecmp(id, scope, n) && (id[n] == '\0' || id[n] == '/');
 }
 
+/* The subscription's filter: includedEventTypes (exact) and subjectBeginsWith /
+ * subjectEndsWith (case-insensitive), each optional. */
+static bool filter_ok(const json_t *sub, const char *etype, const char *subject)
+{
+    const json_t *f = json_object_get(sub, "filter"),
+                 *types = json_object_get(f, "includedEventTypes"), *t;
+    const char *b = json_string_value(json_object_get(f, "subjectBeginsWith"));
+    const char *e = json_string_value(json_object_get(f, "subjectEndsWith"));
+    size_t i, n = strlen(subject);
+    bool hit = json_array_size(types) == 0;
+
+    json_array_foreach(types, i, t)
+    {
+        if (json_is_string(t) && !strcmp(json_string_value(t), etype))
+            hit = true;
+    }
+    if (!hit)
+        return false;
+    if (b && strncasecmp(subject, b, strlen(b)))
+        return false;
+    if (e && (strlen(e) > n || strcasecmp(subject + n - strlen(e), e)))
+        return false;
+    return true;
+}
+
 /* Builds operationName for the resource path (segments seg[0..nseg)). */
 static void operation_name(const struct as_req *r, int nseg, const char *verb, char *buf,
                            size_t size)
@@ -465,7 +491,7 @@ static void on_request(struct armsim *sim, const struct as_req *r, const struct 
         const char *crid = as_header((struct as_req *)r, "x-ms-client-request-id");
         char *url;
 
-        if (!scope || !in_scope(uri, scope))
+        if (!scope || !in_scope(uri, scope) || !filter_ok(s, etype, uri))
             continue;
         as_uuid(sim, evid, sizeof(evid));
         as_time_format(as_now(sim), now, sizeof(now));
@@ -532,6 +558,7 @@ static void admin_subs(struct armsim *sim, struct as_req *r, struct as_resp *w)
     const char *name = as_param(r, "name");
     json_t *st = simx_state(sim, "eventgrid"), *subs, *out, *s, *v;
     const char *k, *scope, *url, *acct, *key, *enc, *tenant;
+    const json_t *filter;
     unsigned char raw[EG_MAX_KEY];
     size_t rawn;
     char host[256], port[16];
@@ -586,6 +613,7 @@ static void admin_subs(struct armsim *sim, struct as_req *r, struct as_resp *w)
     key = json_string_value(json_object_get(r->json, "key"));
     enc = json_string_value(json_object_get(r->json, "encoding"));
     tenant = json_string_value(json_object_get(r->json, "tenantId"));
+    filter = json_object_get(r->json, "filter");
     if (!acct)
         acct = "devstoreaccount1";
     if (!scope || strncasecmp(scope, "/subscriptions/", 15) || strlen(scope) >= AS_ID_MAX) {
@@ -615,6 +643,22 @@ static void admin_subs(struct armsim *sim, struct as_req *r, struct as_resp *w)
     if (!s) {
         as_resp_error(w, 500, "InternalServerError", NULL, "out of memory");
         return;
+    }
+    if (filter) {
+        const json_t *types = json_object_get(filter, "includedEventTypes");
+        const json_t *b = json_object_get(filter, "subjectBeginsWith");
+        const json_t *e = json_object_get(filter, "subjectEndsWith");
+
+        if (!json_is_object(filter) || (types && !json_is_array(types)) ||
+            json_array_size(types) > 32 || (b && !json_is_string(b)) || (e && !json_is_string(e)) ||
+            json_string_length(b) > AS_ID_MAX || json_string_length(e) > AS_ID_MAX) {
+            json_decref(s);
+            as_resp_error(w, 400, "BadRequest", "filter",
+                          "filter takes includedEventTypes (array of strings), subjectBeginsWith "
+                          "and subjectEndsWith");
+            return;
+        }
+        json_object_set_new(s, "filter", json_deep_copy(filter));
     }
     json_object_set_new(subs, name, s);
     as_resp_json(w, 200, public_sub(s));

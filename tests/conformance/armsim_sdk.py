@@ -19,6 +19,7 @@ import time
 import traceback
 import urllib.parse
 import uuid
+import xml.etree.ElementTree as ET
 
 import requests
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -627,6 +628,14 @@ def t_eventgrid():
         "queueUrl": qbase + "/conf-events", "account": "devstoreaccount1",
         "key": "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
                "K1SZFPTOtr/KBHBeksoGMGw=="})
+    # A second subscription that only wants deletes under .../hybridRunbookWorkerGroups/.
+    admin("PUT", "/_armsim/eventgrid/subscriptions/conf-deletes", {
+        "scope": "/subscriptions/%s/resourceGroups/%s" % (SUB, RG), "encoding": "json",
+        "queueUrl": qbase + "/conf-deletes", "account": "devstoreaccount1",
+        "key": "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
+               "K1SZFPTOtr/KBHBeksoGMGw==",
+        "filter": {"includedEventTypes": ["Microsoft.Resources.ResourceDeleteSuccess"],
+                   "subjectEndsWith": "/conf-events-group"}})
     q = qbase + "/conf-events"
     queue_request("PUT", q)
     ac.hybrid_runbook_worker_group.create(RG, ACCOUNT, "conf-events-group", {})
@@ -636,13 +645,24 @@ def t_eventgrid():
     while time.time() < deadline and len(events) < 2:
         r = queue_request("GET", q, "/messages", {"numofmessages": "32"})
         check(r.status_code == 200, "queue GET %d %s" % (r.status_code, r.text[:200]))
-        import xml.etree.ElementTree as ET
         for m in ET.fromstring(r.content).iter("QueueMessage"):
             txt = m.findtext("MessageText") or ""
             if not txt.lstrip().startswith("{"):
                 txt = base64.b64decode(txt).decode()
             events.append(json.loads(txt))
         time.sleep(0.3)
+    only = []
+    deadline = time.time() + 10
+    while time.time() < deadline and not only:
+        r = queue_request("GET", qbase + "/conf-deletes", "/messages", {"numofmessages": "32"})
+        if r.status_code == 200:
+            only = [json.loads(m.findtext("MessageText")) for m in ET.fromstring(r.content).iter("QueueMessage")]
+        time.sleep(0.2)
+    time.sleep(0.5)  # anything else would have arrived by now
+    r = queue_request("GET", qbase + "/conf-deletes", "/messages", {"numofmessages": "32"})
+    only += [json.loads(m.findtext("MessageText")) for m in ET.fromstring(r.content).iter("QueueMessage")]
+    check([e["eventType"] for e in only] == ["Microsoft.Resources.ResourceDeleteSuccess"],
+          "filtered subscription got %s" % [e.get("eventType") for e in only])
     kinds = [(e.get("eventType"), e.get("data", {}).get("operationName")) for e in events]
     want_w = ("Microsoft.Resources.ResourceWriteSuccess",
               "Microsoft.Automation/automationAccounts/hybridRunbookWorkerGroups/write")
