@@ -483,7 +483,7 @@ static int collect(struct rp_ctx *c)
 {
     const struct rp_index *ix;
     const char *k;
-    size_t i, n = 0, cnt = 0;
+    size_t i, n = 0, cnt, first, end;
     bool vmss_mode = c->p->spec.mode == RC_MODE_SCALESET;
 
     if (c->have->n_instances > RP_MAX_INSTANCES)
@@ -492,12 +492,12 @@ static int collect(struct rp_ctx *c)
         return 0;
     ix = vmss_mode ? &c->w->inst_ss : &c->w->inst_pool;
     k = vmss_mode ? c->ss->id : c->key;
-    for (i = rp_index_lower(ix, k); rp_index_match(ix, i, k); i++)
-        cnt++;
+    first = rp_index_range(ix, k, &end);
+    cnt = end > first ? end - first : 0;
     c->v = calloc(cnt ? cnt : 1, sizeof(*c->v));
     if (!c->v)
         return -RC_ENOMEM;
-    for (i = rp_index_lower(ix, k); rp_index_match(ix, i, k); i++) {
+    for (i = first; i < end; i++) {
         const struct rc_obs_instance *o = &c->have->instances[ix->v[i].idx];
 
         if (!vmss_mode && (o->scale_set_id || !owned_by(&o->own, c->key)))
@@ -556,7 +556,7 @@ static int expiry_cmp(const void *a, const void *b)
 
 static bool same_image(const char *a, const char *b)
 {
-    return a && b && rc_strcasecmp(a, b) == 0;
+    return a && b && (strcmp(a, b) == 0 || rc_strcasecmp(a, b) == 0);
 }
 
 /* Previous image for a halt: the image most live instances run other than the
@@ -567,6 +567,16 @@ static void previous_image(const struct rp_ctx *c, const char *not_this, char *b
     int best = 0;
 
     buf[0] = '\0';
+    /* fast path: every instance runs the same image */
+    for (i = 0, j = 0; i < c->n; i++) {
+        if (!same_image(c->v[i].o->image, c->v[0].o->image))
+            break;
+        j += c->v[i].deleting ? 0 : 1;
+    }
+    if (c->n > 0 && i == c->n && j > 0 && !same_image(c->v[0].o->image, not_this)) {
+        rc_strlcpy(buf, c->v[0].o->image, size);
+        return;
+    }
     for (i = 0; i < c->n; i++) {
         const char *im = c->v[i].o->image;
         int cnt = 0;
@@ -1105,12 +1115,12 @@ static int destroy_pool(struct rc_plan *plan, const struct rp_world *w,
                         int *ret_n, int *ret_present)
 {
     bool orphan = p && p->spec.deletion_policy == RC_DELETE_ORPHAN;
-    size_t i, j;
+    size_t i, j, end, wend = 0;
     int r, n = 0;
     char reason[512];
 
     *ret_present = 0;
-    for (i = rp_index_lower(&w->ss_pool, key); rp_index_match(&w->ss_pool, i, key); i++) {
+    for (i = rp_index_range(&w->ss_pool, key, &end); i < end; i++) {
         const struct rc_obs_scale_set *ss = &have->scale_sets[w->ss_pool.v[i].idx];
 
         if (!scale_set_owned_by(ss, key))
@@ -1135,7 +1145,7 @@ static int destroy_pool(struct rc_plan *plan, const struct rp_world *w,
             return r;
         n++;
     }
-    for (i = rp_index_lower(&w->inst_pool, key); rp_index_match(&w->inst_pool, i, key); i++) {
+    for (i = rp_index_range(&w->inst_pool, key, &end); i < end; i++) {
         const struct rc_obs_instance *o = &have->instances[w->inst_pool.v[i].idx];
 
         if (o->scale_set_id || !owned_by(&o->own, key))
@@ -1156,8 +1166,7 @@ static int destroy_pool(struct rc_plan *plan, const struct rp_world *w,
         }
         if (o->state == RC_INST_DELETING)
             continue;
-        for (j = rp_index_lower(&w->workers, o->id); o->id && rp_index_match(&w->workers, j, o->id);
-             j++) {
+        for (j = o->id ? rp_index_range(&w->workers, o->id, &wend) : 0; o->id && j < wend; j++) {
             const struct rc_obs_worker *wk = &have->workers[w->workers.v[j].idx];
 
             rp_fmt(reason, sizeof(reason), "destroy pool %s: deregister worker of %s", key,
@@ -1176,7 +1185,7 @@ static int destroy_pool(struct rc_plan *plan, const struct rp_world *w,
             return r;
         n++;
     }
-    for (i = rp_index_lower(&w->nic_pool, key); rp_index_match(&w->nic_pool, i, key); i++) {
+    for (i = rp_index_range(&w->nic_pool, key, &end); i < end; i++) {
         const struct rc_obs_nic *nic = &have->nics[w->nic_pool.v[i].idx];
 
         if (!owned_by(&nic->own, key))
@@ -1208,9 +1217,9 @@ static int destroy_pool(struct rc_plan *plan, const struct rp_world *w,
 static const struct rc_obs_pool *obs_pool(const struct rp_world *w, const struct rc_observed *have,
                                           const char *key)
 {
-    size_t i = rp_index_lower(&w->opools, key);
+    size_t i = rp_index_find(&w->opools, key);
 
-    return rp_index_match(&w->opools, i, key) ? &have->pools[w->opools.v[i].idx] : NULL;
+    return i != SIZE_MAX ? &have->pools[i] : NULL;
 }
 
 static bool pool_listed(const struct rp_world *w, const struct rc_observed *have, const char *key)
@@ -1222,7 +1231,7 @@ static bool pool_listed(const struct rp_world *w, const struct rc_observed *have
 
 static bool want_has(const struct rp_world *w, const char *key)
 {
-    return rp_index_match(&w->want, rp_index_lower(&w->want, key), key);
+    return rp_index_find(&w->want, key) != SIZE_MAX;
 }
 
 /* Distinct pool keys of an index (sorted) that want does not have, appended
@@ -1233,7 +1242,7 @@ static void orphan_keys(const struct rp_world *w, const struct rp_index *ix, con
     size_t i;
 
     for (i = 0; i < ix->n; i++) {
-        if (i > 0 && rc_strcasecmp(ix->v[i - 1].key, ix->v[i].key) == 0)
+        if (ix->v[i].same)
             continue;
         if (!want_has(w, ix->v[i].key))
             keys[(*n)++] = ix->v[i].key;
@@ -1452,9 +1461,9 @@ static int plan_pool(const struct rp_world *w, const struct rc_desired *want,
         r = rc_arm_vmss_id(p, c.vmss_id, sizeof(c.vmss_id));
         if (r < 0)
             return r;
-        i = rp_index_lower(&w->ss_id, c.vmss_id);
-        if (rp_index_match(&w->ss_id, i, c.vmss_id))
-            c.ss = &have->scale_sets[w->ss_id.v[i].idx];
+        i = rp_index_find(&w->ss_id, c.vmss_id);
+        if (i != SIZE_MAX)
+            c.ss = &have->scale_sets[i];
         if (c.ss && !scale_set_owned_by(c.ss, c.key) && !c.ss->own.managed && adopt(p)) {
             c.adopt = true; /* taken over: the model write below carries our tags */
         } else if (c.ss && !scale_set_owned_by(c.ss, c.key)) {

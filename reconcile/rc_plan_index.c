@@ -3,17 +3,57 @@
  * built once per rc_plan() so that planning stays linear-ish in the number of
  * resources (10,000 pools x 10 instances plan in well under a second).
  *
- * Each index is an array of (borrowed key, position) sorted with
- * rc_strcasecmp (Azure ids and names compare case-insensitively). Keys point
+ * Each index is an array of (borrowed key, hash, position) sorted by the
+ * case-insensitive hash, then rc_strcasecmp (Azure ids and names compare
+ * case-insensitively). Entries of one key are adjacent; distinct keys are not
+ * in alphabetical order. Keys point
  * into want/have, which outlive the index.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rc_plan_int.h"
 #include "rc_util.h"
 
+/* FNV-1a 64 over the length and the last 40 characters of the key, ASCII-
+ * lowercased (ARM ids share long prefixes and differ at the end). Equal under
+ * rc_strcasecmp means equal hash, so entries sort by (hash, position) with
+ * integer compares; equal hashes of different keys are sorted out by key. */
+static uint64_t ci_hash(const char *s)
+{
+    size_t len = strlen(s);
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)len;
+
+    if (len > 40)
+        s += len - 40;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (unsigned char)(ch - 'A' + 'a');
+        h ^= ch;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
 static int ent_cmp(const void *a, const void *b)
+{
+    const struct rp_ent *x = a, *y = b;
+
+    if (x->hash != y->hash)
+        return x->hash < y->hash ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static bool eq_ci(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0 || rc_strcasecmp(a, b) == 0;
+}
+
+/* Within a run of equal hashes (a collision is possible), order by key. */
+static int ent_key_cmp(const void *a, const void *b)
 {
     const struct rp_ent *x = a, *y = b;
     int d = rc_strcasecmp(x->key, y->key);
@@ -34,34 +74,68 @@ static void idx_add(struct rp_index *ix, const char *key, size_t idx)
     if (!key)
         return;
     ix->v[ix->n].key = key;
+    ix->v[ix->n].hash = ci_hash(key);
     ix->v[ix->n].idx = idx;
     ix->n++;
 }
 
+/* Sorts by (hash, position) - integer compares only - then checks each run
+ * of equal hashes with one key comparison per entry, re-sorting a run by key
+ * in the (rare) case of a collision, and marks entries equal to their
+ * predecessor so that a lookup compares one key only. */
 static void idx_sort(struct rp_index *ix)
 {
+    size_t i, j, k;
+
     if (ix->n > 1)
         qsort(ix->v, ix->n, sizeof(*ix->v), ent_cmp);
+    for (i = 0; i < ix->n; i = j) {
+        bool mixed = false;
+
+        for (j = i + 1; j < ix->n && ix->v[j].hash == ix->v[i].hash; j++) {
+            if (!eq_ci(ix->v[j].key, ix->v[i].key))
+                mixed = true;
+        }
+        if (mixed)
+            qsort(ix->v + i, j - i, sizeof(*ix->v), ent_key_cmp);
+        ix->v[i].same = false;
+        for (k = i + 1; k < j; k++)
+            ix->v[k].same = !mixed || eq_ci(ix->v[k].key, ix->v[k - 1].key);
+    }
 }
 
-size_t rp_index_lower(const struct rp_index *ix, const char *key)
+size_t rp_index_range(const struct rp_index *ix, const char *key, size_t *ret_end)
 {
-    size_t lo = 0, hi = ix->n;
+    size_t lo = 0, hi = ix->n, i;
+    uint64_t h = ci_hash(key);
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
 
-        if (rc_strcasecmp(ix->v[mid].key, key) < 0)
+        if (ix->v[mid].hash < h)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo;
+    for (i = lo; i < ix->n && ix->v[i].hash == h; i++) {
+        if (!ix->v[i].same && eq_ci(ix->v[i].key, key)) {
+            size_t end = i + 1;
+
+            while (end < ix->n && ix->v[end].same)
+                end++;
+            *ret_end = end;
+            return i;
+        }
+    }
+    *ret_end = 0;
+    return 0;
 }
 
-bool rp_index_match(const struct rp_index *ix, size_t i, const char *key)
+size_t rp_index_find(const struct rp_index *ix, const char *key)
 {
-    return i < ix->n && rc_strcasecmp(ix->v[i].key, key) == 0;
+    size_t end, i = rp_index_range(ix, key, &end);
+
+    return i < end ? ix->v[i].idx : SIZE_MAX;
 }
 
 void rp_world_release(struct rp_world *w)

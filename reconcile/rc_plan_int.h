@@ -26,11 +26,13 @@
 
 struct rp_ent {
     const char *key; /* borrowed from want/have */
+    uint64_t hash;   /* of the lowercased key */
     size_t idx;      /* position in the indexed array */
+    bool same;       /* same key as the entry before */
 };
 
 struct rp_index {
-    struct rp_ent *v; /* sorted by rc_strcasecmp(key), then idx */
+    struct rp_ent *v; /* sorted by hash, idx; equal keys adjacent */
     size_t n;
 };
 
@@ -52,9 +54,10 @@ struct rp_world {
 int rp_world_build(struct rp_world *w, const struct rc_desired *want,
                    const struct rc_observed *have);
 void rp_world_release(struct rp_world *w);
-/* First position whose key is >= key; iterate while rp_index_match(). */
-size_t rp_index_lower(const struct rp_index *ix, const char *key);
-bool rp_index_match(const struct rp_index *ix, size_t i, const char *key);
+/* The entries of key are v[first .. *ret_end) (empty when none). */
+size_t rp_index_range(const struct rp_index *ix, const char *key, size_t *ret_end);
+/* Position (in the indexed array) of the first entry of key, SIZE_MAX when none. */
+size_t rp_index_find(const struct rp_index *ix, const char *key);
 
 /* Victim classes (lower goes first, DESIGN.md §5). */
 enum rp_class { RP_CLASS_FAILED = 0, RP_CLASS_EXPIRED, RP_CLASS_OUTDATED, RP_CLASS_OTHER };

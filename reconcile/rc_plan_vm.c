@@ -55,20 +55,19 @@ static const struct rc_obs_worker *worker_of(const struct rp_ctx *c, const char 
 
     if (!vm_id)
         return NULL;
-    i = rp_index_lower(&c->w->workers, vm_id);
-    return rp_index_match(&c->w->workers, i, vm_id) ? &c->have->workers[c->w->workers.v[i].idx]
-                                                    : NULL;
+    i = rp_index_find(&c->w->workers, vm_id);
+    return i != SIZE_MAX ? &c->have->workers[i] : NULL;
 }
 
 /* The last job attempt of a VM (highest attempt), NULL when none. */
 static const struct rc_obs_job *last_job(const struct rp_ctx *c, const char *vm_id)
 {
     const struct rc_obs_job *best = NULL;
-    size_t i;
+    size_t i, end;
 
     if (!vm_id)
         return NULL;
-    for (i = rp_index_lower(&c->w->jobs, vm_id); rp_index_match(&c->w->jobs, i, vm_id); i++) {
+    for (i = rp_index_range(&c->w->jobs, vm_id, &end); i < end; i++) {
         const struct rc_obs_job *j = &c->have->jobs[c->w->jobs.v[i].idx];
 
         if (!best || j->attempt > best->attempt)
@@ -308,12 +307,12 @@ static int repair_vm(struct rp_ctx *c, struct rp_inst *x)
 static bool name_taken(const struct rp_ctx *c, const char *name)
 {
     char nic[RC_NAME_MAX + 8];
-    size_t i;
+    size_t i, end;
 
-    if (rp_index_match(&c->w->inst_name, rp_index_lower(&c->w->inst_name, name), name))
+    if (rp_index_find(&c->w->inst_name, name) != SIZE_MAX)
         return true;
     rp_fmt(nic, sizeof(nic), "%s-nic", name);
-    for (i = rp_index_lower(&c->w->nic_name, nic); rp_index_match(&c->w->nic_name, i, nic); i++) {
+    for (i = rp_index_range(&c->w->nic_name, nic, &end); i < end; i++) {
         const struct rc_obs_nic *n = &c->have->nics[c->w->nic_name.v[i].idx];
 
         if (!(n->own.managed && n->own.pool && strcmp(n->own.pool, c->key) == 0))
@@ -349,7 +348,7 @@ static int create_vm(struct rp_ctx *c, unsigned slot, unsigned inc)
         return -RC_EINVAL;
     if (c->ep)
         expires = rc_expiry_at(&c->ep->spec, name, c->now);
-    nic_exists = rp_index_match(&c->w->nic_id, rp_index_lower(&c->w->nic_id, nic_id), nic_id);
+    nic_exists = rp_index_find(&c->w->nic_id, nic_id) != SIZE_MAX;
     if (!nic_exists) {
         r = rp_add(c, RC_VERB_CREATE, RC_HTTP_PUT, nic_id, NULL, RC_API_NETWORK,
                    rc_arm_nic_body(c->p, name, c->now), &np, 1, false, 0, 0, "NIC for new VM %s",

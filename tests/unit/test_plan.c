@@ -13,6 +13,7 @@
 #include "rc_model.h"
 #include "rc_observed.h"
 #include "rc_plan.h"
+#include "rc_plan_int.h"
 #include "rc_util.h"
 
 #define SUB "11111111-2222-3333-4444-555555555555"
@@ -392,6 +393,51 @@ static void test_apply_then_replan_empty(void **state)
     rc_desired_release(&want);
 }
 
+/* The planner's index groups keys case-insensitively and keeps keys apart
+ * whose hashes collide (same length and same last 40 characters). */
+static void test_index_groups_and_collisions(void **state)
+{
+    struct rc_desired want = {0};
+    struct rc_observed have = {0};
+    struct rp_world w;
+    const char *a = "/subscriptions/aaaa/resourceGroups/rg/providers/Microsoft.Compute/"
+                    "virtualMachineScaleSets/hw";
+    const char *b = "/subscriptions/bbbb/resourceGroups/rg/providers/Microsoft.Compute/"
+                    "virtualMachineScaleSets/hw";
+    const char *upper_a = "/SUBSCRIPTIONS/aaaa/resourceGroups/RG/providers/Microsoft.Compute/"
+                          "virtualMachineScaleSets/HW";
+    const char *order[] = {a, b, upper_a, b, a};
+    size_t i, first, end;
+
+    (void)state;
+    for (i = 0; i < 5; i++) {
+        struct rc_obs_instance *o = pa_add_instance(&have);
+        char name[16];
+
+        snprintf(name, sizeof(name), "hw_%zu", i);
+        o->name = rc_strdup(name);
+        o->scale_set_id = rc_strdup(order[i]);
+    }
+    {
+        struct rc_obs_instance *o = pa_add_instance(&have); /* a standalone VM */
+
+        o->name = rc_strdup("vm-x");
+    }
+    assert_int_equal(rp_world_build(&w, &want, &have), 0);
+    first = rp_index_range(&w.inst_ss, a, &end);
+    assert_int_equal(end - first, 3); /* a, upper_a, a */
+    for (i = first; i < end; i++)
+        assert_int_equal(rc_strcasecmp(have.instances[w.inst_ss.v[i].idx].scale_set_id, a), 0);
+    first = rp_index_range(&w.inst_ss, b, &end);
+    assert_int_equal(end - first, 2);
+    first = rp_index_range(&w.inst_ss, "/nope", &end);
+    assert_true(end <= first);
+    assert_int_equal(rp_index_find(&w.inst_name, "VM-X"), 5);
+    assert_true(rp_index_find(&w.inst_name, "hw_3") == SIZE_MAX); /* scale-set members are not */
+    rp_world_release(&w);
+    pa_observed_free(&have);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_release_partial),
         cmocka_unit_test(test_invalid_arguments),
         cmocka_unit_test(test_apply_then_replan_empty),
+        cmocka_unit_test(test_index_groups_and_collisions),
     };
 
     return az_run_tests("plan", tests);
