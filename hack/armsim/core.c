@@ -797,10 +797,16 @@ const char *as_lro_begin(struct armsim *sim, const struct as_req *r, struct as_r
         as_sched_at(sim, now + lro->duration_ms, lro->on_done, lro->resource_id, lro->on_done_arg);
     else
         json_decref(lro->on_done_arg);
-    snprintf(path, sizeof(path), "/subscriptions/%s/providers/%s/locations/%s/operations/%s",
-             sub ? sub : "00000000-0000-0000-0000-000000000000",
-             lro->provider ? lro->provider : "Microsoft.Resources",
-             lro->location ? lro->location : "westus", opid);
+    bool rg_style = lro->style == AS_LRO_LOCATION && lro->provider &&
+                    strcmp(lro->provider, "Microsoft.Resources") == 0;
+    if (rg_style) /* resource group deletes poll .../operationresults/{token} */
+        snprintf(path, sizeof(path), "/subscriptions/%s/operationresults/%s",
+                 sub ? sub : "00000000-0000-0000-0000-000000000000", opid);
+    else
+        snprintf(path, sizeof(path), "/subscriptions/%s/providers/%s/locations/%s/operations/%s",
+                 sub ? sub : "00000000-0000-0000-0000-000000000000",
+                 lro->provider ? lro->provider : "Microsoft.Resources",
+                 lro->location ? lro->location : "westus", opid);
     as_resp_json(w, lro->status ? lro->status : 202, body);
     char pq[1200];
     if (lro->style & AS_LRO_ASYNC) {
@@ -811,7 +817,7 @@ const char *as_lro_begin(struct armsim *sim, const struct as_req *r, struct as_r
         free(u);
     }
     if (lro->style & AS_LRO_LOCATION) {
-        snprintf(pq, sizeof(pq), "%s?monitor=true&api-version=%s", path,
+        snprintf(pq, sizeof(pq), "%s?%sapi-version=%s", path, rg_style ? "" : "monitor=true&",
                  apiv ? apiv : "2024-11-01");
         char *u = as_url(r, pq);
         if (u)
@@ -850,6 +856,8 @@ static void h_operation(struct armsim *sim, struct as_req *r, struct as_resp *w)
     const char *fail = as__jstr(op, "failCode");
     bool done = now >= end;
     const char *mon = as_query(r, "monitor");
+    if (r->nseg == 4 && strcasecmp(r->seg[2], "operationresults") == 0)
+        mon = "true";
     char ts[48], te[48];
     as_time_format(start, ts, sizeof(ts));
     as_time_format(end, te, sizeof(te));
@@ -1385,6 +1393,8 @@ struct armsim *armsim_new(const struct as_config *cfg)
     as_route(sim, "GET",
              "/subscriptions/{sub}/providers/{ns}/locations/{loc}/operationResults/{op}",
              h_operation, AS_ARM, NULL, NULL);
+    as_route(sim, "GET", "/subscriptions/{sub}/operationresults/{op}", h_operation, AS_ARM, NULL,
+             NULL);
 #define ARMSIM_MODULE(f) f(sim);
 #include "modules.h"
 #undef ARMSIM_MODULE

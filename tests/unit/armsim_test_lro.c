@@ -293,6 +293,11 @@ static void test_rg_delete(void **state)
     t = tx_call(sim, "DELETE", TX_RG "?api-version=2021-04-01", NULL, tk, NULL, NULL);
     assert_int_equal(t.status, 202);
     snprintf(loc, sizeof(loc), "%s", tx_hdr(&t, "Location"));
+    assert_non_null(strstr(loc, TX_SUB "/operationresults/"));
+    assert_null(tx_hdr(&t, "Azure-AsyncOperation"));
+    tx_done(&t);
+    t = tx_call(sim, "GET", tx_path(loc), NULL, tk, NULL, NULL);
+    assert_int_equal(t.status, 202);
     tx_done(&t);
     t = tx_call(sim, "PUT", TX_C "/virtualMachineScaleSets/other" TX_API, body, tk, NULL, NULL);
     assert_int_equal(t.status, 409);
