@@ -699,7 +699,7 @@ static int build_observed(struct kase *k, const json_t *obs)
 
         json_object_foreach(json_object_get(obs, "pools"), pk, v)
         {
-            struct rc_obs_pool *op = pa_pool(&k->have, pk);
+            struct rc_obs_pool *op = rc_observed_pool(&k->have, pk);
             int64_t t;
 
             if (!op)
@@ -1137,7 +1137,7 @@ int main(int argc, char **argv)
         }
         json_decref(k.doc);
         rc_desired_release(&k.want);
-        pa_observed_free(&k.have);
+        rc_observed_release(&k.have);
         free(files[i]);
     }
     free(files);

@@ -74,23 +74,6 @@ struct rc_obs_job *pa_add_job(struct rc_observed *have)
     return PA_GROW(have, jobs);
 }
 
-struct rc_obs_pool *pa_pool(struct rc_observed *have, const char *pool)
-{
-    struct rc_obs_pool *p;
-    size_t i;
-
-    for (i = 0; i < have->n_pools; i++) {
-        if (strcmp(have->pools[i].pool, pool) == 0)
-            return &have->pools[i];
-    }
-    p = PA_GROW(have, pools);
-    if (!p)
-        return NULL;
-    p->pool = rc_strdup(pool);
-    p->desired_replicas = -1;
-    return p;
-}
-
 int pa_add_extension(struct rc_obs_instance *inst, const char *name)
 {
     struct rc_obs_extension *v;
@@ -193,109 +176,6 @@ static void ss_tags_changed(struct rc_obs_scale_set *ss)
     ss->last_scale_ms = tag_time(&ss->own, RC_TAG_LAST_SCALE);
     set_str(&ss->spec_hash, pa_tag(&ss->own, RC_TAG_SPEC_HASH));
     set_str(&ss->halted_image, pa_tag(&ss->own, RC_TAG_HALTED_IMAGE));
-}
-
-void pa_observed_free(struct rc_observed *h)
-{
-    size_t i, j;
-
-    if (!h)
-        return;
-    for (i = 0; i < h->n_scale_sets; i++) {
-        struct rc_obs_scale_set *s = &h->scale_sets[i];
-
-        free(s->id);
-        free(s->name);
-        free(s->location);
-        free(s->orchestration);
-        free(s->vm_size);
-        free(s->image);
-        free(s->spec_hash);
-        free(s->halted_image);
-        free(s->provisioning_state);
-        own_free(&s->own);
-    }
-    free(h->scale_sets);
-    for (i = 0; i < h->n_instances; i++) {
-        struct rc_obs_instance *o = &h->instances[i];
-
-        free(o->id);
-        free(o->name);
-        free(o->instance_id);
-        free(o->scale_set_id);
-        free(o->vm_id);
-        free(o->computer_name);
-        free(o->image);
-        free(o->spec_hash);
-        free(o->provisioning_state);
-        free(o->power_state);
-        free(o->nic_id);
-        for (j = 0; j < o->n_extensions; j++) {
-            free(o->extensions[j].name);
-            free(o->extensions[j].publisher);
-            free(o->extensions[j].type);
-            free(o->extensions[j].provisioning_state);
-        }
-        free(o->extensions);
-        own_free(&o->own);
-    }
-    free(h->instances);
-    for (i = 0; i < h->n_nics; i++) {
-        free(h->nics[i].id);
-        free(h->nics[i].name);
-        free(h->nics[i].vm_id);
-        free(h->nics[i].provisioning_state);
-        own_free(&h->nics[i].own);
-    }
-    free(h->nics);
-    for (i = 0; i < h->n_workers; i++) {
-        free(h->workers[i].id);
-        free(h->workers[i].name);
-        free(h->workers[i].group_id);
-        free(h->workers[i].vm_resource_id);
-    }
-    free(h->workers);
-    for (i = 0; i < h->n_groups; i++) {
-        free(h->groups[i].id);
-        free(h->groups[i].name);
-    }
-    free(h->groups);
-    for (i = 0; i < h->n_image_versions; i++) {
-        free(h->image_versions[i].id);
-        free(h->image_versions[i].image_definition_id);
-        free(h->image_versions[i].name);
-        free(h->image_versions[i].provisioning_state);
-    }
-    free(h->image_versions);
-    for (i = 0; i < h->n_templates; i++) {
-        free(h->templates[i].id);
-        free(h->templates[i].run_state);
-        free(h->templates[i].run_message);
-        free(h->templates[i].artifact_id);
-    }
-    free(h->templates);
-    for (i = 0; i < h->n_jobs; i++) {
-        free(h->jobs[i].id);
-        free(h->jobs[i].name);
-        free(h->jobs[i].runbook);
-        free(h->jobs[i].status);
-        free(h->jobs[i].instance_id);
-    }
-    free(h->jobs);
-    for (i = 0; i < h->n_pools; i++) {
-        struct rc_obs_pool *p = &h->pools[i];
-
-        free(p->pool);
-        for (j = 0; j < p->n_busy; j++)
-            free(p->busy[j]);
-        free(p->busy);
-        for (j = 0; j < p->n_job_done; j++)
-            free(p->job_done[j]);
-        free(p->job_done);
-        free(p->halted_image);
-    }
-    free(h->pools);
-    memset(h, 0, sizeof(*h));
 }
 
 /* ---- lookups ---- */
@@ -782,7 +662,7 @@ int pa_apply(struct rc_observed *have, const struct rc_plan *plan, int64_t now_m
 
         if (!st->halted_image && st->last_scale_ms != now_ms)
             continue;
-        p = pa_pool(have, st->pool);
+        p = rc_observed_pool(have, st->pool);
         if (!p)
             return -1;
         if (st->halted_image)

@@ -19,8 +19,8 @@
  *   POST .../run     template built_revision = count, runState Running
  * Status effects: halted_image and last scale time go into the rc_obs_pool.
  *
- * Ownership: every string in a struct rc_observed built here is a heap copy;
- * pa_observed_free() releases it all (the same layout rc_observed_release uses).
+ * Ownership: every string in a struct rc_observed built here is a heap copy,
+ * released by rc_observed_release(); pools facts come from rc_observed_pool().
  */
 #ifndef AZPOOL_PLAN_APPLY_H
 #define AZPOOL_PLAN_APPLY_H
@@ -30,8 +30,6 @@
 #include "rc_observed.h"
 #include "rc_plan.h"
 
-void pa_observed_free(struct rc_observed *have);
-
 struct rc_obs_scale_set *pa_add_scale_set(struct rc_observed *have);
 struct rc_obs_instance *pa_add_instance(struct rc_observed *have);
 struct rc_obs_nic *pa_add_nic(struct rc_observed *have);
@@ -40,7 +38,6 @@ struct rc_obs_worker_group *pa_add_group(struct rc_observed *have);
 struct rc_obs_image_version *pa_add_image_version(struct rc_observed *have);
 struct rc_obs_image_template *pa_add_template(struct rc_observed *have);
 struct rc_obs_job *pa_add_job(struct rc_observed *have);
-struct rc_obs_pool *pa_pool(struct rc_observed *have, const char *pool);
 int pa_add_extension(struct rc_obs_instance *inst, const char *name);
 
 /* Sets own (managed, pool, owner, tags) and the typed tag fields from a tags

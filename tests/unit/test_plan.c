@@ -227,8 +227,8 @@ static void test_deterministic_under_reordering(void **state)
     free(jb);
     rc_plan_release(&pa);
     rc_plan_release(&pb);
-    pa_observed_free(&a);
-    pa_observed_free(&b);
+    rc_observed_release(&a);
+    rc_observed_release(&b);
     rc_desired_release(&want);
 }
 
@@ -260,7 +260,7 @@ static void test_no_implicit_all(void **state)
     }
     assert_int_equal(posts, 1);
     rc_plan_release(&plan);
-    pa_observed_free(&have);
+    rc_observed_release(&have);
     rc_desired_release(&want);
 }
 
@@ -290,7 +290,7 @@ static void test_untagged_never_targeted(void **state)
         assert_null(strstr(plan.actions[i].target, "hw-0-0"));
     assert_int_equal(plan.n_actions, 0);
     rc_plan_release(&plan);
-    pa_observed_free(&have);
+    rc_observed_release(&have);
     rc_desired_release(&want);
 }
 
@@ -389,7 +389,7 @@ static void test_apply_then_replan_empty(void **state)
     assert_int_equal(p2.pools[0].ready_replicas, 2);
     rc_plan_release(&p1);
     rc_plan_release(&p2);
-    pa_observed_free(&have);
+    rc_observed_release(&have);
     rc_desired_release(&want);
 }
 
@@ -435,7 +435,7 @@ static void test_index_groups_and_collisions(void **state)
     assert_int_equal(rp_index_find(&w.inst_name, "VM-X"), 5);
     assert_true(rp_index_find(&w.inst_name, "hw_3") == SIZE_MAX); /* scale-set members are not */
     rp_world_release(&w);
-    pa_observed_free(&have);
+    rc_observed_release(&have);
 }
 
 int main(void)
