@@ -1,0 +1,426 @@
+/*
+ * test_exec.c - the executor (controller/exec.h) against a recording fake of
+ * struct az_ops that completes writes later, from the loop, with scripted
+ * results (DESIGN.md §3: "a recording fake for unit tests").
+ */
+#include "test_main.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "az.h"
+#include "exec.h"
+#include "rc_err.h"
+#include "rc_plan.h"
+
+#define CALLS_MAX 64
+
+struct call {
+    char method[8];
+    char path[256];
+    char body[1024];
+    int wave_seen; /* wave of the action, from the path prefix "w<N>/" */
+};
+
+struct pending {
+    uv_timer_t t;
+    struct fake *f;
+    az_cb cb;
+    void *arg;
+    struct az_result res;
+};
+
+struct fake {
+    uv_loop_t *loop;
+    struct call calls[CALLS_MAX];
+    int n_calls;
+    int in_flight, max_in_flight;
+    const char *fail_path;      /* this path fails terminally */
+    const char *not_found_path; /* this path answers 404 */
+};
+
+static void on_pending_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void on_complete(uv_timer_t *t)
+{
+    struct pending *p = t->data;
+
+    p->f->in_flight--;
+    p->cb(p->arg, &p->res);
+    uv_close((uv_handle_t *)&p->t, on_pending_closed);
+}
+
+static int fake_write(void *self, enum rc_method method, const char *path, const char *api_version,
+                      const json_t *body, az_cb cb, void *arg, struct rc_err *err)
+{
+    struct fake *f = self;
+    struct pending *p = calloc(1, sizeof(*p));
+    struct call *c = &f->calls[f->n_calls++];
+    char *s = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+    (void)api_version;
+    (void)err;
+    assert_non_null(p);
+    assert_true(f->n_calls <= CALLS_MAX);
+    snprintf(c->method, sizeof(c->method), "%s", rc_method_name(method));
+    snprintf(c->path, sizeof(c->path), "%s", path);
+    snprintf(c->body, sizeof(c->body), "%s", s ? s : "");
+    free(s);
+    sscanf(path, "/w%d/", &c->wave_seen);
+    if (++f->in_flight > f->max_in_flight)
+        f->max_in_flight = f->in_flight;
+    p->f = f;
+    p->cb = cb;
+    p->arg = arg;
+    p->res.status = 200;
+    if (f->fail_path && strcmp(path, f->fail_path) == 0) {
+        p->res.status = 409;
+        rc_err_set(&p->res.err, -RC_ECONFLICT, "", "HTTP 409 OperationNotAllowed");
+    } else if (f->not_found_path && strcmp(path, f->not_found_path) == 0) {
+        p->res.status = 404;
+        rc_err_set(&p->res.err, -RC_ENOTFOUND, "", "HTTP 404 ResourceNotFound");
+    }
+    uv_timer_init(f->loop, &p->t);
+    p->t.data = p;
+    uv_timer_start(&p->t, on_complete, 1, 0);
+    return 0;
+}
+
+static struct az_ops fake_ops(struct fake *f)
+{
+    struct az_ops ops = {.self = f, .write = fake_write};
+
+    return ops;
+}
+
+/* A plan built by hand: actions of pool ops/p with the given waves and paths. */
+static void add_action(struct rc_plan *plan, const char *pool, enum rc_verb verb,
+                       enum rc_method method, const char *path, int wave, json_t *body)
+{
+    struct rc_action *a;
+
+    plan->actions = realloc(plan->actions, (plan->n_actions + 1) * sizeof(*a));
+    assert_non_null(plan->actions);
+    a = &plan->actions[plan->n_actions++];
+    memset(a, 0, sizeof(*a));
+    a->pool = strdup(pool);
+    a->verb = verb;
+    a->method = method;
+    a->target = strdup(path);
+    a->path = strdup(path);
+    a->api_version = RC_API_COMPUTE;
+    a->body = body;
+    a->reason = strdup("test");
+    a->key = strdup(path);
+    a->wave = wave;
+}
+
+struct outcome {
+    int calls;
+    struct exec_result res;
+};
+
+static void on_done(void *arg, const struct exec_result *res)
+{
+    struct outcome *o = arg;
+
+    o->calls++;
+    o->res = *res;
+}
+
+static void run_loop(uv_loop_t *loop)
+{
+    uv_run(loop, UV_RUN_DEFAULT);
+}
+
+/* Waves run in order; within a wave at most `parallel` writes are in flight. */
+static void test_waves_in_order_with_bounded_parallelism(void **state)
+{
+    uv_loop_t loop;
+    struct fake f = {0};
+    struct az_ops ops;
+    struct exec_opts opts = {.parallel = 2};
+    struct rc_plan plan = {0};
+    struct outcome out = {0};
+    struct rc_err err = {0};
+    struct exec *x;
+    char path[64];
+
+    (void)state;
+    uv_loop_init(&loop);
+    f.loop = &loop;
+    ops = fake_ops(&f);
+    /* Added in reverse wave order: the executor must not rely on plan order. */
+    for (int w = 2; w >= 0; w--) {
+        for (int i = 0; i < 3; i++) {
+            snprintf(path, sizeof(path), "/w%d/r%d", w, i);
+            add_action(&plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, path, w, json_object());
+        }
+    }
+    add_action(&plan, "ops/other", RC_VERB_CREATE, RC_HTTP_PUT, "/w0/other", 0, NULL);
+    x = exec_new(&loop, &ops, &opts);
+    assert_non_null(x);
+    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &out, &err), 0);
+    assert_int_equal(out.calls, 0);
+    run_loop(&loop);
+    assert_int_equal(out.calls, 1);
+    assert_int_equal(out.res.done, 9);
+    assert_int_equal(out.res.failed, 0);
+    assert_int_equal(f.n_calls, 9);
+    for (int i = 1; i < f.n_calls; i++)
+        assert_true(f.calls[i].wave_seen >= f.calls[i - 1].wave_seen);
+    assert_int_equal(f.max_in_flight, 2);
+    exec_free(x);
+    rc_plan_release(&plan);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* The first failure stops the run: later waves never start, the error and
+ * the failed key are reported. */
+static void test_failure_stops_later_waves(void **state)
+{
+    uv_loop_t loop;
+    struct fake f = {0};
+    struct az_ops ops;
+    struct rc_plan plan = {0};
+    struct outcome out = {0};
+    struct rc_err err = {0};
+    struct exec *x;
+
+    (void)state;
+    uv_loop_init(&loop);
+    f.loop = &loop;
+    f.fail_path = "/w0/nic";
+    ops = fake_ops(&f);
+    add_action(&plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, "/w0/nic", 0, NULL);
+    add_action(&plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, "/w1/vm", 1, NULL);
+    add_action(&plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, "/w2/ext", 2, NULL);
+    x = exec_new(&loop, &ops, NULL);
+    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &out, &err), 0);
+    run_loop(&loop);
+    assert_int_equal(out.calls, 1);
+    assert_int_equal(f.n_calls, 1);
+    assert_int_equal(out.res.failed, 1);
+    assert_int_equal(out.res.skipped, 2);
+    assert_int_equal(out.res.err.code, -RC_ECONFLICT);
+    assert_string_equal(out.res.failed_key, "/w0/nic");
+    exec_free(x);
+    rc_plan_release(&plan);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* Deleting something already gone is success (idempotency). */
+static void test_delete_not_found_is_success(void **state)
+{
+    uv_loop_t loop;
+    struct fake f = {0};
+    struct az_ops ops;
+    struct rc_plan plan = {0};
+    struct outcome out = {0};
+    struct rc_err err = {0};
+    struct exec *x;
+
+    (void)state;
+    uv_loop_init(&loop);
+    f.loop = &loop;
+    f.not_found_path = "/w0/vm";
+    ops = fake_ops(&f);
+    add_action(&plan, "ops/p", RC_VERB_DELETE, RC_HTTP_DELETE, "/w0/vm", 0, NULL);
+    x = exec_new(&loop, &ops, NULL);
+    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &out, &err), 0);
+    run_loop(&loop);
+    assert_int_equal(out.res.done, 1);
+    assert_int_equal(out.res.err.code, 0);
+    exec_free(x);
+    rc_plan_release(&plan);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* DESIGN.md §4 rule 9: a scale-set delete/reimage/manualupgrade without a
+ * non-empty instanceIds list is refused and never reaches Azure. */
+static void test_never_an_implicit_all(void **state)
+{
+    uv_loop_t loop;
+    struct fake f = {0};
+    struct az_ops ops;
+    struct rc_plan plan = {0};
+    struct outcome out = {0};
+    struct rc_err err = {0};
+    struct exec *x;
+
+    (void)state;
+    uv_loop_init(&loop);
+    f.loop = &loop;
+    ops = fake_ops(&f);
+    add_action(&plan, "ops/p", RC_VERB_REIMAGE, RC_HTTP_POST, "/w0/vmss/reimage", 0,
+               json_pack("{s:[]}", "instanceIds"));
+    x = exec_new(&loop, &ops, NULL);
+    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &out, &err), 0);
+    run_loop(&loop);
+    assert_int_equal(f.n_calls, 0);
+    assert_int_equal(out.res.failed, 1);
+    assert_int_equal(out.res.err.klass, RC_CLASS_TERMINAL);
+    exec_free(x);
+    rc_plan_release(&plan);
+
+    memset(&plan, 0, sizeof(plan));
+    memset(&out, 0, sizeof(out));
+    x = exec_new(&loop, &ops, NULL);
+    add_action(&plan, "ops/p", RC_VERB_DELETE, RC_HTTP_POST, "/w0/vmss/delete", 0, NULL);
+    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &out, &err), 0);
+    run_loop(&loop);
+    assert_int_equal(f.n_calls, 0);
+    assert_int_equal(out.res.failed, 1);
+    exec_free(x);
+    rc_plan_release(&plan);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static int secrets(void *arg, const char *ns, const char *name, const char *key, char **ret_value)
+{
+    (void)arg;
+    assert_string_equal(ns, "ops");
+    if (strcmp(name, "cloud-init") == 0 && strcmp(key, "user-data") == 0)
+        *ret_value = strdup("#cloud-config\n");
+    else if (strcmp(name, "ado") == 0)
+        *ret_value = strdup("{\"PAT\":\"hunter2\"}");
+    else if (strcmp(name, "plain") == 0)
+        *ret_value = strdup("s3cret");
+    else
+        return -RC_ENOTFOUND;
+    return *ret_value ? 0 : -RC_ENOMEM;
+}
+
+static json_t *ref(const char *name, const char *key)
+{
+    return json_pack("{s:{s:s,s:s}}", "$secretRef", "name", name, "key", key);
+}
+
+/* Secret references are resolved only in the copy that is sent: customData is
+ * base64, protectedSettings a JSON object, other fields a string; the plan
+ * keeps its placeholders. An unknown secret fails without naming a value. */
+static void test_secrets_resolved_only_when_sent(void **state)
+{
+    uv_loop_t loop;
+    struct fake f = {0};
+    struct az_ops ops;
+    struct exec_opts opts = {.secret = secrets};
+    struct rc_plan plan = {0};
+    struct outcome out = {0};
+    struct rc_err err = {0};
+    struct exec *x;
+    json_t *body =
+        json_pack("{s:{s:o},s:[{s:{s:o,s:o}}]}", "osProfile", "customData",
+                  ref("cloud-init", "user-data"), "extensions", "properties", "protectedSettings",
+                  ref("ado", "settings"), "password", ref("plain", "v"));
+
+    (void)state;
+    uv_loop_init(&loop);
+    f.loop = &loop;
+    ops = fake_ops(&f);
+    add_action(&plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, "/w0/vmss", 0, body);
+    x = exec_new(&loop, &ops, &opts);
+    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &out, &err), 0);
+    run_loop(&loop);
+    assert_int_equal(out.res.done, 1);
+    assert_string_equal(f.calls[0].body,
+                        "{\"extensions\":[{\"properties\":{\"password\":\"s3cret\","
+                        "\"protectedSettings\":{\"PAT\":\"hunter2\"}}}],"
+                        "\"osProfile\":{\"customData\":\"I2Nsb3VkLWNvbmZpZwo=\"}}");
+    assert_non_null(
+        json_object_get(json_object_get(plan.actions[0].body, "osProfile"), "customData"));
+    assert_non_null(json_object_get(
+        json_object_get(json_object_get(plan.actions[0].body, "osProfile"), "customData"),
+        "$secretRef"));
+    exec_free(x);
+    rc_plan_release(&plan);
+
+    memset(&plan, 0, sizeof(plan));
+    memset(&out, 0, sizeof(out));
+    add_action(&plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, "/w0/vm", 0,
+               json_pack("{s:o}", "customData", ref("missing", "k")));
+    x = exec_new(&loop, &ops, &opts);
+    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &out, &err), 0);
+    run_loop(&loop);
+    assert_int_equal(out.res.failed, 1);
+    assert_non_null(strstr(out.res.err.msg, "missing/k"));
+    assert_int_equal(f.n_calls, 1); /* the first test's call only */
+    exec_free(x);
+    rc_plan_release(&plan);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* The same idempotency key in two concurrent runs is sent once; both runs
+ * take its result. */
+static void test_same_key_sent_once(void **state)
+{
+    uv_loop_t loop;
+    struct fake f = {0};
+    struct az_ops ops;
+    struct rc_plan plan = {0};
+    struct outcome a = {0}, b = {0};
+    struct rc_err err = {0};
+    struct exec *x;
+
+    (void)state;
+    uv_loop_init(&loop);
+    f.loop = &loop;
+    ops = fake_ops(&f);
+    add_action(&plan, "ops/p", RC_VERB_SCALE, RC_HTTP_PATCH, "/w0/vmss", 0, NULL);
+    x = exec_new(&loop, &ops, NULL);
+    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &a, &err), 0);
+    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &b, &err), 0);
+    run_loop(&loop);
+    assert_int_equal(f.n_calls, 1);
+    assert_int_equal(a.res.done, 1);
+    assert_int_equal(b.res.done, 1);
+    exec_free(x);
+    rc_plan_release(&plan);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* An empty plan still completes, from the loop, exactly once. */
+static void test_empty_plan_completes_async(void **state)
+{
+    uv_loop_t loop;
+    struct fake f = {0};
+    struct az_ops ops;
+    struct rc_plan plan = {0};
+    struct outcome out = {0};
+    struct rc_err err = {0};
+    struct exec *x;
+
+    (void)state;
+    uv_loop_init(&loop);
+    f.loop = &loop;
+    ops = fake_ops(&f);
+    x = exec_new(&loop, &ops, NULL);
+    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &out, &err), 0);
+    assert_int_equal(out.calls, 0);
+    run_loop(&loop);
+    assert_int_equal(out.calls, 1);
+    assert_int_equal(out.res.done, 0);
+    exec_free(x);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_waves_in_order_with_bounded_parallelism),
+        cmocka_unit_test(test_failure_stops_later_waves),
+        cmocka_unit_test(test_delete_not_found_is_success),
+        cmocka_unit_test(test_never_an_implicit_all),
+        cmocka_unit_test(test_secrets_resolved_only_when_sent),
+        cmocka_unit_test(test_same_key_sent_once),
+        cmocka_unit_test(test_empty_plan_completes_async),
+    };
+    return az_run_tests("exec", tests);
+}
