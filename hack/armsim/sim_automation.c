@@ -778,11 +778,12 @@ static json_t *outcome_for(struct armsim *sim, const char *rb)
     return json_object_get(oc, "*");
 }
 
-static void job_set_status(struct armsim *sim, json_t *props, const char *status)
+/* Sets status and its timestamps to at_ms (0 = now). */
+static void job_set_status(struct armsim *sim, json_t *props, const char *status, int64_t at_ms)
 {
     char now[64];
 
-    simx_now(sim, now, sizeof(now));
+    as_time_format(at_ms > 0 ? at_ms : as_now(sim), now, sizeof(now));
     json_object_set_new(props, "status", json_string(status));
     json_object_set_new(props, "lastStatusModifiedTime", json_string(now));
     json_object_set_new(props, "lastModifiedTime", json_string(now));
@@ -794,8 +795,10 @@ static bool job_terminal(const char *s)
                  !strcmp(s, "Suspended"));
 }
 
-/* Ends a job with status (Completed/Failed/Stopped/Suspended) and an optional exception. */
-static void job_finish(struct armsim *sim, const char *id, const char *status, const char *exc)
+/* Ends a job with status (Completed/Failed/Stopped/Suspended) and an optional exception, as of
+ * at_ms (0 = now). */
+static void job_finish(struct armsim *sim, const char *id, const char *status, const char *exc,
+                       int64_t at_ms)
 {
     struct as_res *e = as_store_get(sim, id);
     json_t *body, *props;
@@ -810,10 +813,10 @@ static void job_finish(struct armsim *sim, const char *id, const char *status, c
     if (!body)
         return;
     props = json_object_get(body, "properties");
-    simx_now(sim, now, sizeof(now));
+    as_time_format(at_ms > 0 ? at_ms : as_now(sim), now, sizeof(now));
     if (json_is_null(json_object_get(props, "startTime")))
         json_object_set_new(props, "startTime", json_string(now));
-    job_set_status(sim, props, status);
+    job_set_status(sim, props, status, at_ms);
     json_object_set_new(props, "endTime", json_string(now));
     json_object_set_new(props, "exception", exc && *exc ? json_string(exc) : json_null());
     json_object_set_new(props, "provisioningState",
@@ -843,45 +846,58 @@ static bool worker_available(struct armsim *sim, const char *job_id, const char 
     return ok;
 }
 
+/* Transitions are chained from their due times, not from "now", so that a jump of simulated
+ * time (admin advance, a restored snapshot) gives the same history as time passing slowly:
+ * arg carries "startAt" (when the job was due to start) and gets "doneAt". */
 static void sched_job_running(struct armsim *sim, const char *id, json_t *arg)
 {
     struct as_res *e = as_store_get(sim, id);
-    json_t *body, *props;
-    char now[64];
+    json_t *body, *props, *next;
+    char at[64];
     json_int_t run_ms = json_integer_value(json_object_get(arg, "runMs"));
+    int64_t start = json_integer_value(json_object_get(arg, "startAt")), now = as_now(sim);
 
     if (!e)
         return;
+    if (start <= 0 || start > now)
+        start = now;
     if (!str_eq(
             json_string_value(json_object_get(json_object_get(e->body, "properties"), "status")),
             "New"))
         return;
+    next = json_deep_copy(arg);
+    if (!next)
+        return;
     if (!worker_available(
             sim, id,
             json_string_value(json_object_get(json_object_get(e->body, "properties"), "runOn")))) {
-        /* Queued until a live worker of the group can take it. */
-        as_sched_at(sim, as_now(sim) + JOB_START_MS, "automation.job_running", id,
-                    json_deep_copy(arg));
+        /* Queued until a live worker of the group can take it: look again in 15 s. */
+        json_object_set_new(next, "startAt", json_integer(now + JOB_START_MS));
+        as_sched_at(sim, now + JOB_START_MS, "automation.job_running", id, next);
         return;
     }
     body = json_deep_copy(e->body);
-    if (!body)
+    if (!body) {
+        json_decref(next);
         return;
+    }
     props = json_object_get(body, "properties");
-    simx_now(sim, now, sizeof(now));
-    job_set_status(sim, props, "Running");
-    json_object_set_new(props, "startTime", json_string(now));
+    as_time_format(start, at, sizeof(at));
+    job_set_status(sim, props, "Running", start);
+    json_object_set_new(props, "startTime", json_string(at));
     as_store_put(sim, id, body, NULL);
-    as_sched_at(sim, as_now(sim) + (run_ms > 0 ? run_ms : JOB_RUN_MS), "automation.job_done", id,
-                json_deep_copy(arg));
+    start += run_ms > 0 ? run_ms : JOB_RUN_MS;
+    json_object_set_new(next, "doneAt", json_integer(start));
+    as_sched_at(sim, start, "automation.job_done", id, next);
 }
 
 static void sched_job_done(struct armsim *sim, const char *id, json_t *arg)
 {
     const char *st = json_string_value(json_object_get(arg, "status"));
+    int64_t at = json_integer_value(json_object_get(arg, "doneAt"));
 
-    job_finish(sim, id, st ? st : "Completed",
-               json_string_value(json_object_get(arg, "exception")));
+    job_finish(sim, id, st ? st : "Completed", json_string_value(json_object_get(arg, "exception")),
+               at > 0 && at <= as_now(sim) ? at : 0);
 }
 
 /* The job list holds JobCollectionItem objects (job.json): no parameters, exception,
@@ -982,11 +998,12 @@ static void job_put(struct armsim *sim, struct as_req *r, struct as_resp *w, con
     /* Decide the outcome now, so a later admin change affects only later jobs. */
     oc = outcome_for(sim, rb);
     secs = json_integer_value(json_object_get(oc, "durationSeconds"));
-    arg = json_pack("{s:s, s:I}", "status",
-                    json_string_value(json_object_get(oc, "status"))
-                        ? json_string_value(json_object_get(oc, "status"))
-                        : "Completed",
-                    "runMs", (json_int_t)(secs > 0 ? secs * 1000 : JOB_RUN_MS));
+    arg =
+        json_pack("{s:I, s:s, s:I}", "startAt", (json_int_t)(as_now(sim) + JOB_START_MS), "status",
+                  json_string_value(json_object_get(oc, "status"))
+                      ? json_string_value(json_object_get(oc, "status"))
+                      : "Completed",
+                  "runMs", (json_int_t)(secs > 0 ? secs * 1000 : JOB_RUN_MS));
     if (arg && json_object_get(oc, "exception"))
         simx_copy_key(arg, oc, "exception");
     if (!arg ||
@@ -1052,7 +1069,7 @@ static void job_action(struct armsim *sim, struct as_req *r, struct as_resp *w)
         return;
     }
     if (!strcmp(action, "stop")) {
-        job_finish(sim, id, "Stopped", NULL);
+        job_finish(sim, id, "Stopped", NULL, 0);
         {
             as_resp_empty(w, 200);
             return;
@@ -1150,9 +1167,9 @@ static void admin_job(struct armsim *sim, struct as_req *r, struct as_resp *w)
         as_resp_error(w, 404, "NotFound", "id", "no job %s", id);
         return;
     }
-    job_finish(sim, id, status,
-               exc ? exc
-                   : (!strcmp(status, "Failed") ? "The job was failed by armsim admin." : NULL));
+    job_finish(
+        sim, id, status,
+        exc ? exc : (!strcmp(status, "Failed") ? "The job was failed by armsim admin." : NULL), 0);
     e = as_store_get(sim, id);
     answer_copy(w, 200, e);
 }

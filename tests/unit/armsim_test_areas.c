@@ -298,6 +298,42 @@ static void test_automation_workers(void **state)
     armsim_free(sim);
 }
 
+/* A snapshot carries jobs, their scheduled transitions and the module state (outcomes). */
+static void test_snapshot_keeps_automation(void **state)
+{
+    struct armsim *sim = world();
+    json_t *snap, *b = NULL;
+    char nowbuf[64];
+
+    (void)state;
+    assert_int_equal(call(sim, "PUT", AA AV, "{\"location\":\"westus\"}", NULL), 201);
+    assert_int_equal(call(sim, "PUT", AA "/runbooks/rb" AV,
+                          "{\"properties\":{\"runbookType\":\"Python3\"}}", NULL),
+                     201);
+    assert_int_equal(call(sim, "POST", "/_armsim/automation/outcome",
+                          "{\"status\":\"Failed\",\"exception\":\"from snapshot\"}", NULL),
+                     200);
+    assert_int_equal(call(sim, "PUT", AA "/jobs/js" AV,
+                          "{\"properties\":{\"runbook\":{\"name\":\"rb\"}}}", NULL),
+                     201);
+    snap = armsim_snapshot(sim);
+    assert_non_null(snap);
+    armsim_reset(sim);
+    assert_int_equal(call(sim, "GET", AA "/jobs/js" AV, NULL, NULL), 404);
+    assert_int_equal(armsim_restore(sim, snap), 0);
+    json_decref(snap);
+    job_status(sim, "js", "New");
+    as_time_advance(sim, 80000);
+    assert_int_equal(call(sim, "GET", AA "/jobs/js" AV, NULL, &b), 200);
+    assert_string_equal(prop(b, "status"), "Failed");
+    assert_string_equal(prop(b, "exception"), "from snapshot");
+    /* It ended at its due time (start + 15 s + 60 s), not at the moment time jumped to. */
+    as_time_format(as_now(sim), nowbuf, sizeof(nowbuf));
+    assert_string_not_equal(prop(b, "endTime"), nowbuf);
+    json_decref(b);
+    armsim_free(sim);
+}
+
 static const char *run_state(struct armsim *sim, const char **ret_end)
 {
     static char st[32], end[64];
@@ -353,10 +389,9 @@ static void test_imagebuilder_run(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gallery_versions),
-        cmocka_unit_test(test_automation_jobs),
-        cmocka_unit_test(test_automation_workers),
-        cmocka_unit_test(test_imagebuilder_run),
+        cmocka_unit_test(test_gallery_versions),          cmocka_unit_test(test_automation_jobs),
+        cmocka_unit_test(test_automation_workers),        cmocka_unit_test(test_imagebuilder_run),
+        cmocka_unit_test(test_snapshot_keeps_automation),
     };
 
     return az_run_tests("armsim_areas", tests);
