@@ -1518,6 +1518,53 @@ static void h_vmss_vm(struct armsim *sim, struct as_req *r, struct as_resp *w)
     const char *iid = as_param(r, "iid");
     char nm[300];
     snprintf(nm, sizeof(nm), "%s/%s", as__jstr(e->body, "name"), iid);
+    if (is_flexible(e->body)) {
+        /* Flexible: the instance id is the member VM's name */
+        char vid[AS_ID_MAX];
+        vm_id_of(r, iid, vid, sizeof(vid));
+        struct as_res *vm = as_store_get(sim, vid);
+        if (!vm || !vm_in_vmss(vm->body, e->id)) {
+            if (strcmp(r->method, "DELETE") == 0)
+                as_resp_empty(w, 204);
+            else
+                as_resp_not_found(w, "Microsoft.Compute/virtualMachineScaleSets/virtualMachines",
+                                  nm, as_param(r, "rg"));
+            return;
+        }
+        const char *act = as_param(r, "action");
+        if (strcmp(r->method, "DELETE") == 0) {
+            if (!vm_deleting(vm->body))
+                flex_delete_vm(sim, vm, sim->cfg.provision_ms / 2);
+            struct as_lro l = {.style = AS_LRO_BOTH,
+                               .status = 202,
+                               .duration_ms = sim->cfg.provision_ms / 2,
+                               .provider = "Microsoft.Compute",
+                               .location = provider_loc(e->body),
+                               .final_status = 204};
+            as_lro_begin(sim, r, w, &l, NULL);
+            return;
+        }
+        if (act && strcasecmp(act, "instanceView") == 0 && strcmp(r->method, "GET") == 0) {
+            json_t *b = render_vm(sim, vm, true);
+            as_resp_json(
+                w, 200,
+                json_incref(json_object_get(json_object_get(b, "properties"), "instanceView")));
+            json_decref(b);
+            return;
+        }
+        if (act) {
+            as_resp_error(w, 400, "OperationNotAllowed", NULL,
+                          "Operation '%s' on a Flexible scale set member: use the virtual "
+                          "machine APIs.",
+                          act);
+            return;
+        }
+        const char *ex = as_query(r, "$expand");
+        json_t *b = render_vm(sim, vm, ex && strcasestr(ex, "instanceView"));
+        json_object_set_new(b, "instanceId", json_string(as__jstr(vm->body, "name")));
+        as_resp_json(w, 200, b);
+        return;
+    }
     struct inst *in = find_inst(x, iid);
     if (!in) {
         if (strcmp(r->method, "DELETE") == 0) {

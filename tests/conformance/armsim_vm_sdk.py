@@ -131,6 +131,8 @@ def t_flex():
           "Flexible members are VMs named fx_<8 hex>: %s" % members)
     vms = list(cc.virtual_machines.list(RG, filter="'virtualMachineScaleSet/id' eq '%s'" % flex.id))
     check(sorted(v.name for v in vms) == sorted(members), "VM list filtered by virtualMachineScaleSet/id")
+    one = cc.virtual_machine_scale_set_vms.get(RG, "fx", members[1])
+    check(one.name == members[1] and one.instance_id == members[1], "GET a Flexible member by VM name")
     cc.virtual_machine_scale_sets.begin_delete_instances(RG, "fx", {"instance_ids": [members[0]]}).result()
     left = sorted(m.name for m in cc.virtual_machine_scale_set_vms.list(RG, "fx"))
     check(left == sorted(members[1:]), "POST delete with a VM name removes exactly that member")
