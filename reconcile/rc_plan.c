@@ -1562,6 +1562,7 @@ int rc_plan(const struct rc_desired *want, const struct rc_observed *have,
     struct rp_world w;
     size_t i, j;
     int r = 0;
+    bool by_pool = false;
 
     memset(ret, 0, sizeof(*ret));
     if (!want || !have)
@@ -1574,7 +1575,10 @@ int rc_plan(const struct rc_desired *want, const struct rc_observed *have,
     if (have->n_instances > RP_MAX_INSTANCES)
         return rc_err_set(reterr, -RC_ELIMIT, "", "too many observed instances (> %d)",
                           RP_MAX_INSTANCES);
-    if (rp_world_build(&w, want, have) < 0)
+    for (i = 0; i < want->n_pools && !by_pool; i++)
+        by_pool =
+            want->pools[i].spec.mode == RC_MODE_VIRTUALMACHINES || want->pools[i].meta.deleting;
+    if (rp_world_build(&w, want, have, by_pool || (pol->collect_orphans && !pol->only_pool)) < 0)
         return rc_err_set(reterr, -RC_ENOMEM, "", "out of memory while planning");
     for (i = 0; i < want->n_pools && r == 0; i++) {
         const struct rc_pool *p = &want->pools[i];

@@ -163,13 +163,13 @@ void rp_world_release(struct rp_world *w)
 }
 
 int rp_world_build(struct rp_world *w, const struct rc_desired *want,
-                   const struct rc_observed *have)
+                   const struct rc_observed *have, bool by_pool)
 {
     size_t i;
 
     memset(w, 0, sizeof(*w));
     if (idx_reserve(&w->inst_ss, have->n_instances) < 0 ||
-        idx_reserve(&w->inst_pool, have->n_instances) < 0 ||
+        idx_reserve(&w->inst_pool, by_pool ? have->n_instances : 0) < 0 ||
         idx_reserve(&w->inst_name, have->n_instances) < 0 ||
         idx_reserve(&w->ss_id, have->n_scale_sets) < 0 ||
         idx_reserve(&w->ss_pool, have->n_scale_sets) < 0 ||
@@ -188,7 +188,7 @@ int rp_world_build(struct rp_world *w, const struct rc_desired *want,
             idx_add(&w->inst_ss, o->scale_set_id, i);
         else
             idx_add(&w->inst_name, o->name, i);
-        if (o->own.managed && o->own.pool)
+        if (by_pool && o->own.managed && o->own.pool)
             idx_add(&w->inst_pool, o->own.pool, i);
     }
     for (i = 0; i < have->n_scale_sets; i++) {

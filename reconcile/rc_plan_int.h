@@ -39,7 +39,7 @@ struct rp_index {
 /* Lookups over the observed world, built once per rc_plan(). */
 struct rp_world {
     struct rp_index inst_ss;   /* instances by scale_set_id */
-    struct rp_index inst_pool; /* managed instances by azpool.pool */
+    struct rp_index inst_pool; /* managed instances by azpool.pool (when built by_pool) */
     struct rp_index inst_name; /* standalone VMs by name */
     struct rp_index ss_id, ss_pool;
     struct rp_index nic_id, nic_name, nic_pool;
@@ -51,8 +51,10 @@ struct rp_world {
     size_t n_want_keys;
 };
 
+/* by_pool false leaves inst_pool empty (only VirtualMachines pools, deleting
+ * pools and orphan collection look instances up by pool tag). */
 int rp_world_build(struct rp_world *w, const struct rc_desired *want,
-                   const struct rc_observed *have);
+                   const struct rc_observed *have, bool by_pool);
 void rp_world_release(struct rp_world *w);
 /* The entries of key are v[first .. *ret_end) (empty when none). */
 size_t rp_index_range(const struct rp_index *ix, const char *key, size_t *ret_end);

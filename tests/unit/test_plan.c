@@ -423,7 +423,7 @@ static void test_index_groups_and_collisions(void **state)
 
         o->name = rc_strdup("vm-x");
     }
-    assert_int_equal(rp_world_build(&w, &want, &have), 0);
+    assert_int_equal(rp_world_build(&w, &want, &have, true), 0);
     first = rp_index_range(&w.inst_ss, a, &end);
     assert_int_equal(end - first, 3); /* a, upper_a, a */
     for (i = first; i < end; i++)
