@@ -366,6 +366,39 @@ static int create_vm(struct rp_ctx *c, unsigned slot, unsigned inc)
     return r;
 }
 
+/* Owned NICs of this pool that are attached to nothing and belong to no VM
+ * that exists or is created by this plan (e.g. a create that never got past
+ * the NIC before the pool shrank) are deleted. */
+static int stray_nics(struct rp_ctx *c)
+{
+    size_t i, j, end;
+    int r = 0;
+
+    for (i = rp_index_range(&c->w->nic_pool, c->key, &end); i < end && r == 0; i++) {
+        const struct rc_obs_nic *n = &c->have->nics[c->w->nic_pool.v[i].idx];
+        char vm[RC_NAME_MAX + 8], vm_id[RC_ARM_ID_MAX];
+        size_t len = n->name ? strlen(n->name) : 0;
+        bool used = false;
+
+        if (n->vm_id || len <= 4 || len - 4 >= sizeof(vm) || strcmp(n->name + len - 4, "-nic") ||
+            (n->provisioning_state && !rc_strcasecmp(n->provisioning_state, "Deleting")))
+            continue;
+        memcpy(vm, n->name, len - 4);
+        vm[len - 4] = '\0';
+        if (rp_index_find(&c->w->inst_name, vm) != SIZE_MAX)
+            continue;
+        if (rc_arm_vm_id(c->p, vm, vm_id, sizeof(vm_id)) < 0)
+            continue;
+        for (j = c->first_action; j < c->plan->n_actions && !used; j++)
+            used = rc_strcasecmp(c->plan->actions[j].target, vm_id) == 0;
+        if (used)
+            continue;
+        r = rp_add(c, RC_VERB_DELETE, RC_HTTP_DELETE, n->id, NULL, RC_API_NETWORK, NULL, NULL, 0,
+                   false, 0, 0, "delete NIC %s: its VM %s does not exist", n->name, vm);
+    }
+    return r;
+}
+
 int rp_plan_vm(struct rp_ctx *c)
 {
     unsigned char *kept = NULL;
@@ -416,7 +449,7 @@ int rp_plan_vm(struct rp_ctx *c)
             r = repair_vm(c, x);
     }
     if (r < 0 || c->creates <= 0)
-        return r;
+        return r < 0 ? r : stray_nics(c);
     /* slots: lowest without a kept instance; incarnation after every observed one */
     nslots = (size_t)c->desired + (size_t)c->creates + c->n + 1;
     if (nslots > RP_SLOTS_MAX)
@@ -443,6 +476,8 @@ int rp_plan_vm(struct rp_ctx *c)
         r = create_vm(c, s, next_inc[s]);
         made++;
     }
+    if (r == 0)
+        r = stray_nics(c);
 out:
     free(kept);
     free(next_inc);
