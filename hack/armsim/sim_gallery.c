@@ -594,7 +594,7 @@ int sim_gallery_latest(struct armsim *sim, const char *image_id, const char *loc
 }
 
 int sim_gallery_add_version(struct armsim *sim, const char *version_id, const char *location,
-                            const char *source_id, bool exclude_from_latest)
+                            const char *source_id, bool exclude_from_latest, int64_t published_ms)
 {
     char image_id[AS_ID_MAX], now[64];
     const char *slash = strrchr(version_id, '/');
@@ -610,7 +610,7 @@ int sim_gallery_add_version(struct armsim *sim, const char *version_id, const ch
     image_id[n] = '\0';
     if (!as_store_get(sim, image_id))
         return -1;
-    simx_now(sim, now, sizeof(now));
+    as_time_format(published_ms > 0 ? published_ms : as_now(sim), now, sizeof(now));
     body = json_pack(
         "{s:s, s:s, s:s, s:s, s:{s:{s:[{s:s, s:i, s:s, s:b}], s:i, s:b, s:s, s:s, s:s}, "
         "s:{s:{s:s}, s:{s:i, s:s}}, s:{s:b}, s:s}}",

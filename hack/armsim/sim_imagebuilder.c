@@ -378,8 +378,9 @@ static json_t *outcome_for(struct armsim *sim, const char *name)
     return json_object_get(oc, "*");
 }
 
+/* Sets lastRunStatus as of at_ms (0 = now): a new run when !ended, else the end of the current. */
 static void set_run_status(struct armsim *sim, const char *id, const char *state, const char *sub,
-                           const char *msg, bool ended)
+                           const char *msg, bool ended, int64_t at_ms)
 {
     struct as_res *e = as_store_get(sim, id);
     json_t *b, *st;
@@ -390,7 +391,7 @@ static void set_run_status(struct armsim *sim, const char *id, const char *state
     b = json_deep_copy(e->body);
     if (!b)
         return;
-    simx_now(sim, now, sizeof(now));
+    as_time_format(at_ms > 0 ? at_ms : as_now(sim), now, sizeof(now));
     st = json_object_get(json_object_get(b, "properties"), "lastRunStatus");
     if (!st || !ended) {
         st = json_object();
@@ -416,8 +417,8 @@ static void fail_run_op(struct armsim *sim, const char *id, const char *code, co
 
 /* Runs every distributor of template tid (body tbody, not in the store); returns NULL or a
  * failure message (a literal or buf). */
-static const char *distribute(struct armsim *sim, const char *tid, const json_t *tbody, char *buf,
-                              size_t size)
+static const char *distribute(struct armsim *sim, const char *tid, const json_t *tbody,
+                              int64_t at_ms, char *buf, size_t size)
 {
     json_t *dist = json_object_get(json_object_get(tbody, "properties"), "distribute"), *d;
     const char *loc = json_string_value(json_object_get(tbody, "location"));
@@ -450,8 +451,8 @@ static const char *distribute(struct armsim *sim, const char *tid, const json_t 
                 return "gallery image id too long";
             }
             if (sim_gallery_add_version(sim, art, loc ? loc : "westus", tid,
-                                        json_is_true(json_object_get(d, "excludeFromLatest"))) <
-                0) {
+                                        json_is_true(json_object_get(d, "excludeFromLatest")),
+                                        at_ms) < 0) {
                 json_decref(out);
                 snprintf(buf, size,
                          "Distribution to '%s' failed: the gallery image definition was not "
@@ -484,28 +485,31 @@ static void sched_run_done(struct armsim *sim, const char *id, json_t *arg)
 {
     struct as_res *e = as_store_get(sim, id);
     const char *want = json_string_value(json_object_get(arg, "runState"));
+    int64_t at = json_integer_value(json_object_get(arg, "endAt"));
     char buf[AS_ID_MAX + 128];
     const char *err;
     json_t *tbody;
 
     if (!e || strcmp(run_state(e), "Running"))
         return; /* deleted or canceled meanwhile */
+    if (at <= 0 || at > as_now(sim))
+        at = 0; /* the build ends at its due time, even when time jumped past it */
     if (want && !strcmp(want, "Failed")) {
         set_run_status(sim, id, "Failed", "Building",
-                       json_string_value(json_object_get(arg, "message")), true);
+                       json_string_value(json_object_get(arg, "message")), true, at);
         return; /* the LRO was created failing */
     }
     tbody = json_deep_copy(e->body); /* distribute() mutates the store */
     if (!tbody)
         return;
-    err = distribute(sim, id, tbody, buf, sizeof(buf));
+    err = distribute(sim, id, tbody, at, buf, sizeof(buf));
     json_decref(tbody);
     if (err) {
         fail_run_op(sim, id, "BuildFailed", err);
-        set_run_status(sim, id, "Failed", "Distributing", err, true);
+        set_run_status(sim, id, "Failed", "Distributing", err, true, at);
         return;
     }
-    set_run_status(sim, id, "Succeeded", "", "", true);
+    set_run_status(sim, id, "Succeeded", "", "", true, at);
 }
 
 static void h_run(struct armsim *sim, struct as_req *r, struct as_resp *w)
@@ -547,7 +551,7 @@ static void h_run(struct armsim *sim, struct as_req *r, struct as_resp *w)
             return;
         }
         fail_run_op(sim, id, "OperationCanceled", "The image build was canceled.");
-        set_run_status(sim, id, "Canceled", "Building", "Canceled by user.", true);
+        set_run_status(sim, id, "Canceled", "Building", "Canceled by user.", true, 0);
         as_lro_begin(sim, r, w, &lro, NULL);
         return;
     }
@@ -572,12 +576,13 @@ static void h_run(struct armsim *sim, struct as_req *r, struct as_resp *w)
     lro.duration_ms = secs > 0 ? secs * 1000 : BUILD_MS;
     lro.on_done = "imagebuilder.run_done";
     lro.on_done_arg =
-        json_pack("{s:s, s:s}", "runState", want ? want : "Succeeded", "message", msg ? msg : "");
+        json_pack("{s:s, s:s, s:I}", "runState", want ? want : "Succeeded", "message",
+                  msg ? msg : "", "endAt", (json_int_t)(as_now(sim) + lro.duration_ms));
     if (want && !strcmp(want, "Failed")) {
         lro.fail_code = "BuildFailed";
         lro.fail_message = msg && *msg ? msg : "The image build failed (armsim outcome).";
     }
-    set_run_status(sim, id, "Running", "Building", "", false);
+    set_run_status(sim, id, "Running", "Building", "", false, 0);
     op = as_lro_begin(sim, r, w, &lro, NULL);
     st = simx_state(sim, "imagebuilder");
     if (op && st) {

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "armsim.h"
 
@@ -49,9 +50,10 @@ int sim_gallery_next_version(struct armsim *sim, const char *image_id, char *buf
  * (exactVersion of a scale set whose imageReference.id names a definition). */
 int sim_gallery_latest(struct armsim *sim, const char *image_id, const char *location, char *buf,
                        size_t size);
-/* Creates a Succeeded image version at once (Image Builder distribution). source_id may be NULL.
- * Returns 0, -1 when the image definition does not exist or on allocation failure. */
+/* Creates a Succeeded image version at once (Image Builder distribution), publishedDate =
+ * published_ms (0 = now). source_id may be NULL. Returns 0, -1 when the image definition does
+ * not exist or on allocation failure. */
 int sim_gallery_add_version(struct armsim *sim, const char *version_id, const char *location,
-                            const char *source_id, bool exclude_from_latest);
+                            const char *source_id, bool exclude_from_latest, int64_t published_ms);
 
 #endif

@@ -355,6 +355,7 @@ static void test_imagebuilder_run(void **state)
     struct armsim *sim = world();
     const char *end;
     json_t *b = NULL;
+    char nowbuf[64];
     const char *tpl = "{\"location\":\"westus\",\"identity\":{\"type\":\"UserAssigned\","
                       "\"userAssignedIdentities\":{\"/x/id1\":{}}},\"properties\":{\"source\":"
                       "{\"type\":\"PlatformImage\"},\"distribute\":[{\"type\":\"SharedImage\","
@@ -377,6 +378,8 @@ static void test_imagebuilder_run(void **state)
     as_time_advance(sim, 601000);
     assert_string_equal(run_state(sim, &end), "Succeeded");
     assert_string_not_equal(end, "0001-01-01T00:00:00Z");
+    as_time_format(as_now(sim) - 1000, nowbuf, sizeof(nowbuf));
+    assert_string_equal(end, nowbuf); /* the build ended when due, 1 s before this read */
     assert_int_equal(call(sim, "GET", TPL "/runOutputs/out1" IV, NULL, &b), 200);
     assert_string_equal(prop(b, "artifactId"), IMG "/versions/1.0.1");
     json_decref(b);
