@@ -97,7 +97,7 @@
 #include "rc_util.h"
 
 #define RP_PROVISION_DEADLINE_MS (30LL * 60 * 1000)
-#define RP_MAX_INSTANCES         100000
+#define RP_MAX_INSTANCES         1000000 /* RC_OBSERVED_MAX of rc_observe.c */
 
 /* ---- plan storage ---- */
 
@@ -1072,6 +1072,8 @@ static int fill_status(struct rp_ctx *c)
         is->created_ms = x->o->created_ms;
         is->expires_ms = x->expires_ms;
         is->state = x->state;
+        if (x->live && x->o->draining_since_ms > 0)
+            is->state = RC_INST_DRAINING; /* decided here, not by the observer */
         is->busy = x->busy;
         if (x->failed)
             is->reason = rc_strdup("Failed");

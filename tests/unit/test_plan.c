@@ -438,6 +438,55 @@ static void test_index_groups_and_collisions(void **state)
     rc_observed_release(&have);
 }
 
+/* What the planner writes, read back the way ARM returns it (rc_observe),
+ * is what the planner wants: ownership tags, image and names agree across
+ * rc_arm, rc_observe and rc_plan. */
+static void test_arm_roundtrip_converges(void **state)
+{
+    struct rc_desired want = {0};
+    struct rc_observed have = {0};
+    struct rc_plan p1, p2;
+    struct rc_err err = {0};
+    struct rc_errs errs = {0};
+    json_t *list = json_array(), *doc;
+    size_t i;
+
+    (void)state;
+    add_pool(&want, "ops", "hw", ",\"mode\":\"VirtualMachines\",\"replicas\":2");
+    assert_int_equal(rc_plan(&want, &have, NULL, NOW, &p1, &err), 0);
+    for (i = 0; i < p1.n_actions; i++) {
+        const struct rc_action *a = &p1.actions[i];
+        json_t *item;
+
+        if (a->method != RC_HTTP_PUT || !strstr(a->target, "/virtualMachines/"))
+            continue;
+        item = json_deep_copy(a->body);
+        json_object_set_new(item, "id", json_string(a->target));
+        json_object_set_new(item, "name", json_string(strrchr(a->target, '/') + 1));
+        json_object_set_new(item, "type", json_string("Microsoft.Compute/virtualMachines"));
+        json_object_set_new(json_object_get(item, "properties"), "provisioningState",
+                            json_string("Succeeded"));
+        json_object_set_new(json_object_get(item, "properties"), "timeCreated",
+                            json_string("2026-11-23T09:00:00Z"));
+        json_array_append_new(list, item);
+    }
+    assert_int_equal(json_array_size(list), 2);
+    doc = json_pack("{s:o}", "value", list);
+    assert_int_equal(rc_observe_arm(&have, doc, &errs), 0);
+    assert_int_equal(have.n_instances, 2);
+    assert_true(have.instances[0].own.managed);
+    assert_int_equal(rc_plan(&want, &have, NULL, NOW, &p2, &err), 0);
+    assert_int_equal(p2.n_actions, 0);
+    assert_string_equal(p2.pools[0].reason, "Ready");
+    assert_int_equal(p2.pools[0].updated_replicas, 2);
+    json_decref(doc);
+    rc_errs_release(&errs);
+    rc_plan_release(&p1);
+    rc_plan_release(&p2);
+    rc_observed_release(&have);
+    rc_desired_release(&want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_invalid_arguments),
         cmocka_unit_test(test_apply_then_replan_empty),
         cmocka_unit_test(test_index_groups_and_collisions),
+        cmocka_unit_test(test_arm_roundtrip_converges),
     };
 
     return az_run_tests("plan", tests);
