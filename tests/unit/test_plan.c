@@ -487,6 +487,57 @@ static void test_arm_roundtrip_converges(void **state)
     rc_desired_release(&want);
 }
 
+/* Same for a scale set: the PUT body read back as a VMSS plus instances in
+ * the shape ARM lists them plans nothing (spec hash, image, ownership). */
+static void test_arm_roundtrip_scale_set(void **state)
+{
+    struct rc_desired want = {0};
+    struct rc_observed have = {0};
+    struct rc_plan p1, p2;
+    struct rc_err err = {0};
+    struct rc_errs errs = {0};
+    json_t *list = json_array(), *doc, *vmss;
+    int i;
+
+    (void)state;
+    add_pool(&want, "ops", "hw", ",\"replicas\":2");
+    assert_int_equal(rc_plan(&want, &have, NULL, NOW, &p1, &err), 0);
+    assert_int_equal(p1.n_actions, 1);
+    vmss = json_deep_copy(p1.actions[0].body);
+    json_object_set_new(vmss, "id", json_string(p1.actions[0].target));
+    json_object_set_new(vmss, "name", json_string("hw"));
+    json_object_set_new(vmss, "type", json_string("Microsoft.Compute/virtualMachineScaleSets"));
+    json_object_set_new(json_object_get(vmss, "properties"), "provisioningState",
+                        json_string("Succeeded"));
+    json_array_append_new(list, vmss);
+    for (i = 0; i < 2; i++) {
+        char id[RC_ARM_ID_MAX + 32], iid[8], name[16];
+
+        snprintf(id, sizeof(id), "%s/virtualMachines/%d", p1.actions[0].target, i);
+        snprintf(iid, sizeof(iid), "%d", i);
+        snprintf(name, sizeof(name), "hw_%d", i);
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:s, s:s, s:{s:b, s:s, s:s, s:{s:{s:s}}}}", "id", id,
+                            "name", name, "instanceId", iid, "type",
+                            "Microsoft.Compute/virtualMachines", "properties", "latestModelApplied",
+                            1, "provisioningState", "Succeeded", "timeCreated",
+                            "2026-11-23T09:00:00Z", "storageProfile", "imageReference", "id", IMG));
+    }
+    doc = json_pack("{s:o}", "value", list);
+    assert_int_equal(rc_observe_arm(&have, doc, &errs), 0);
+    assert_int_equal(have.n_scale_sets, 1);
+    assert_int_equal(have.n_instances, 2);
+    assert_int_equal(rc_plan(&want, &have, NULL, NOW, &p2, &err), 0);
+    assert_int_equal(p2.n_actions, 0);
+    assert_string_equal(p2.pools[0].reason, "Ready");
+    json_decref(doc);
+    rc_errs_release(&errs);
+    rc_plan_release(&p1);
+    rc_plan_release(&p2);
+    rc_observed_release(&have);
+    rc_desired_release(&want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_apply_then_replan_empty),
         cmocka_unit_test(test_index_groups_and_collisions),
         cmocka_unit_test(test_arm_roundtrip_converges),
+        cmocka_unit_test(test_arm_roundtrip_scale_set),
     };
 
     return az_run_tests("plan", tests);
