@@ -678,6 +678,7 @@ static void select_expiring(struct rp_ctx *c)
     if (rc_window_state(es, c->pol, c->now, &open, &end_ms, &next_ms, &err) < 0) {
         rp_fmt(c->stall_msg, sizeof(c->stall_msg), "%s", err.msg);
         c->stalled = true;
+        c->stall_reason = "UnknownTimeZone";
         open = false;
     }
     qsort(cand, n, sizeof(*cand), expiry_cmp);
@@ -959,6 +960,7 @@ static int fill_status(struct rp_ctx *c)
                             c->p->spec.after_create.timeout_seconds * 1000;
             if (x->o->created_ms > 0 && c->now >= deadline && !c->stalled) {
                 c->stalled = true;
+                c->stall_reason = "ProvisioningTimeout";
                 rp_fmt(c->stall_msg, sizeof(c->stall_msg), "%s is %s for longer than %llds",
                        x->o->name, rc_inst_state_name(x->state),
                        (long long)((deadline - x->o->created_ms) / 1000));
@@ -1017,7 +1019,7 @@ static int fill_status(struct rp_ctx *c)
     st->degraded = failed || c->halted[0] ? RC_COND_TRUE : RC_COND_FALSE;
     st->stalled = c->stalled ? RC_COND_TRUE : RC_COND_FALSE;
     if (c->stalled) {
-        reason = c->halted[0] ? "RolloutHalted" : "ProvisioningTimeout";
+        reason = c->stall_reason ? c->stall_reason : "Stalled";
         rp_fmt(msg + strlen(msg), sizeof(msg) - strlen(msg), "; %s", c->stall_msg);
     } else if (c->halted[0]) {
         reason = "RolloutHalted";
@@ -1045,7 +1047,7 @@ static int fill_status(struct rp_ctx *c)
         rp_fmt(msg + strlen(msg), sizeof(msg) - strlen(msg), "; %s", sum);
         st->progressing = RC_COND_TRUE;
     } else if (provisioning || st->replicas != c->desired || st->updated_replicas != st->replicas) {
-        reason = c->n == 0 ? "Creating" : "Progressing";
+        reason = c->n == 0 ? "Creating" : "Provisioning";
         rp_fmt(msg + strlen(msg), sizeof(msg) - strlen(msg), "; %d provisioning", provisioning);
         st->progressing = RC_COND_TRUE;
     } else {
@@ -1056,7 +1058,6 @@ static int fill_status(struct rp_ctx *c)
     }
     st->reason = rc_strdup(reason);
     st->message = rc_strdup(msg);
-    (void)count_if(c, is_busy_live);
 
     /* instances (at most RC_STATUS_INSTANCES_MAX) */
     st->instances = calloc(c->n ? c->n : 1, sizeof(*st->instances));

@@ -123,6 +123,7 @@ struct rp_ctx {
     char wait[RP_NOTE_MAX]; /* what we wait for (first noted) */
     const char *wait_reason;
     bool stalled;
+    const char *stall_reason; /* PascalCase, static */
     char stall_msg[RP_NOTE_MAX];
     size_t first_action; /* index of this pool's first action in plan */
 };
