@@ -82,7 +82,21 @@
  *    instances and count (not the body: bodies carry timestamps).
  *  - Stalled: an instance Provisioning/Registering longer than
  *    RP_PROVISION_DEADLINE_MS (plus the hook's timeouts) sets Stalled with
- *    reason ProvisioningTimeout; waits with a known end set requeue_at_ms.
+ *    reason ProvisioningTimeout (an unresolvable window zone: UnknownTimeZone);
+ *    waits with a known end set requeue_at_ms.
+ *  - Destroy: resources already Deleting are not deleted again; an orphaned
+ *    pool whose resources are all Deleting still counts against
+ *    max_deletions (its destroy is in progress). A deleting pool reports
+ *    Deleting until nothing owned is listed, then Deleted (the finalizer may
+ *    go). Worker groups are never deleted (no tags; others may use them).
+ *  - A scale set is created only when the desired size is > 0.
+ *  - Performance: lookups go through hash-sorted indexes built once per plan
+ *    (rc_plan_index.c); 10,000 pools x 10 instances plan in ~0.2 s.
+ *  - Contracts for the executor: every POST delete/reimage of a scale set
+ *    names its instanceIds (never "all"); the HybridWorkerExtension body
+ *    carries "$hybridServiceUrl:<automationAccountId>" as AutomationAccountURL
+ *    for the executor to replace (rc_plan_vm.c); secrets stay $secretRef
+ *    placeholders (rc_arm.h).
  */
 #include "rc_plan.h"
 
