@@ -1491,6 +1491,11 @@ static int plan_pool(const struct rp_world *w, const struct rc_desired *want,
                    c.ss->name ? c.ss->name : c.vmss_id);
             return simple_status(plan, c.key, "NotOwned", msg, RC_COND_FALSE, true, 0);
         }
+        if (c.ss && c.ss->provisioning_state &&
+            rc_strcasecmp(c.ss->provisioning_state, "Deleting") == 0)
+            return simple_status(plan, c.key, "WaitingForDeletion",
+                                 "the pool's previous scale set is still being deleted",
+                                 RC_COND_FALSE, false, 0);
         if (c.ss && c.ss->halted_image)
             rc_strlcpy(c.halted, c.ss->halted_image, sizeof(c.halted));
     } else if (c.op && c.op->halted_image) {
