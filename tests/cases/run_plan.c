@@ -65,6 +65,8 @@
  *      expiring, desired, requeue_at (time), ready_cond: "True"|"False"|"Unknown",
  *      degraded, stalled, halted_image, last_scale}
  *   max_name: 15
+ * Unknown keys (top level, desired[], observed.*, policy, expect[],
+ * expect_status) fail the case, so a typo cannot silently weaken it.
  */
 #include <dirent.h>
 #include <stdarg.h>
@@ -976,6 +978,101 @@ static void check_names(struct kase *k, const struct rc_plan *plan)
     }
 }
 
+/* A typo in a case must not silently weaken it: unknown keys fail. */
+static bool keys_known(struct kase *k, const json_t *obj, const char *const *known,
+                       const char *where)
+{
+    const char *key;
+    json_t *v;
+    bool ok = true;
+
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        size_t i;
+        bool found = false;
+
+        for (i = 0; known[i]; i++)
+            found = found || strcmp(known[i], key) == 0;
+        if (!found) {
+            failf(k, "%s: unknown key \"%s\"", where, key);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+static bool case_keys_ok(struct kase *k)
+{
+    static const char *const top[] = {"now",           "desired",  "observed",
+                                      "policy",        "expect",   "expect_error",
+                                      "expect_status", "max_name", NULL};
+    static const char *const act[] = {"verb",   "method", "target", "path",      "pool",
+                                      "reason", "count",  "wave",   "instances", NULL};
+    static const char *const st[] = {
+        "pool",     "reason",   "message",      "message_contains", "replicas",   "ready",
+        "updated",  "expiring", "desired",      "pending",          "requeue_at", "ready_cond",
+        "degraded", "stalled",  "halted_image", "last_scale",       NULL};
+    size_t i;
+    json_t *e;
+    bool ok = keys_known(k, k->doc, top, "case");
+
+    json_array_foreach(json_object_get(k->doc, "expect"), i, e)
+    {
+        ok = keys_known(k, e, act, "expect[]") && ok;
+    }
+    if (json_object_get(k->doc, "expect_status"))
+        ok = keys_known(k, json_object_get(k->doc, "expect_status"), st, "expect_status") && ok;
+    {
+        static const char *const des[] = {"kind", "name",        "spec", "deleting",
+                                          "uid",  "annotations", NULL};
+        static const char *const obs[] = {"instances", "scaleSets",     "nics",
+                                          "workers",   "groups",        "templates",
+                                          "pools",     "imageVersions", NULL};
+        static const char *const inst[] = {
+            "name",      "pool",        "instanceId", "createdAt", "state", "image",
+            "busy",      "latestModel", "specHash",   "untagged",  "tags",  "drainingSince",
+            "expiresAt", "extensions",  "registered", "job",       "jobs",  NULL};
+        static const char *const sset[] = {"pool",     "name",          "capacity", "image",
+                                           "specHash", "lastScale",     "halted",   "untagged",
+                                           "state",    "orchestration", "tags",     NULL};
+        static const char *const opool[] = {"signal",      "busy",        "jobDone",
+                                            "listFailed",  "lastScale",   "lastScaleOut",
+                                            "lastScaleIn", "haltedImage", NULL};
+        static const char *const pol[] = {"collect_orphans", "max_deletions", "allow_mass_delete",
+                                          "only_pool",       "zones",         NULL};
+        const json_t *o = json_object_get(k->doc, "observed");
+        const json_t *insts = json_is_array(o) ? o : json_object_get(o, "instances");
+        const char *pk;
+        json_t *v;
+
+        json_array_foreach(json_object_get(k->doc, "desired"), i, e)
+        {
+            ok = keys_known(k, e, des, "desired[]") && ok;
+        }
+        if (json_is_object(o))
+            ok = keys_known(k, o, obs, "observed") && ok;
+        json_array_foreach(insts, i, e)
+        {
+            ok = keys_known(k, e, inst, "observed.instances[]") && ok;
+        }
+        json_array_foreach(json_object_get(o, "scaleSets"), i, e)
+        {
+            ok = keys_known(k, e, sset, "observed.scaleSets[]") && ok;
+        }
+        json_object_foreach(json_object_get(o, "pools"), pk, v)
+        {
+            ok = keys_known(k, v, opool, "observed.pools") && ok;
+        }
+        if (json_object_get(k->doc, "policy"))
+            ok = keys_known(k, json_object_get(k->doc, "policy"), pol, "policy") && ok;
+    }
+    if (!json_object_get(k->doc, "expect") && !json_object_get(k->doc, "expect_error")) {
+        failf(k, "case has neither expect nor expect_error");
+        ok = false;
+    }
+    return ok;
+}
+
 static int run_case(struct kase *k)
 {
     struct rc_plan p1 = {0}, p2 = {0}, p3 = {0};
@@ -984,6 +1081,8 @@ static int run_case(struct kase *k)
     char *d1 = NULL, *d2 = NULL, aerr[512];
     int r;
 
+    if (!case_keys_ok(k))
+        return -1;
     if (!jstr(k->doc, "now") || rc_time_parse(jstr(k->doc, "now"), &k->now, NULL) < 0) {
         failf(k, "now: missing or not RFC 3339");
         return -1;
