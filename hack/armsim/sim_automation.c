@@ -34,6 +34,8 @@
  *   group has no online worker (checked every 15 s simulated); without runOn it runs at once
  *   (Azure sandbox). jobId is a new GUID; startTime/endTime are
  *   null until reached. A runOn group must exist (404), the runbook must exist (404).
+ * - Tags are checked against Azure's limits (simx_tags_ok): accounts take at most 15, runbooks 50.
+ *   Job parameters must be string:string (at most 50), else 400 BadRequest.
  * - The job list returns JobCollectionItem shapes (no parameters, exception, statusDetails,
  *   startedBy) like the service; GET a job for the whole object.
  * - Module state (outcomes, frozen workers) lives in the store under /_armsim/state/automation.
@@ -58,6 +60,8 @@
 #define JOB_RUN_MS    60000
 #define MAX_JOB_SECS  (7 * 24 * 3600)
 #define MAX_EXCEPTION 2048
+#define AA_MAX_TAGS   15 /* Automation accounts take at most 15 tags (azure-arm.md §13.4) */
+#define MAX_PARAMS    50
 
 static const char *str_or(const char *s)
 {
@@ -250,7 +254,7 @@ static void account_item(struct armsim *sim, struct as_req *r, struct as_resp *w
     }
     e = as_store_get(sim, id);
     if (!strcmp(r->method, "PUT")) {
-        if (simx_body_object(r, w, false))
+        if (simx_body_object(r, w, false) && simx_tags_ok(r, w, AA_MAX_TAGS))
             account_put(sim, r, w, id);
         return;
     }
@@ -271,7 +275,7 @@ static void account_item(struct armsim *sim, struct as_req *r, struct as_resp *w
         return;
     }
     if (!strcmp(r->method, "PATCH")) {
-        if (!simx_body_object(r, w, false))
+        if (!simx_body_object(r, w, false) || !simx_tags_ok(r, w, AA_MAX_TAGS))
             return;
         if (json_object_get(r->json, "tags"))
             simx_copy_key(e->body, r->json, "tags");
@@ -708,7 +712,7 @@ static void runbook_item(struct armsim *sim, struct as_req *r, struct as_resp *w
             return;
         }
     }
-    if (!simx_body_object(r, w, false))
+    if (!simx_body_object(r, w, false) || !simx_tags_ok(r, w, 50))
         return;
     if (!strcmp(r->method, "PATCH")) {
         if (!e) {
@@ -944,16 +948,28 @@ static void job_put(struct armsim *sim, struct as_req *r, struct as_resp *w, con
     char rbid[AS_ID_MAX], gid[AS_ID_MAX], aa[AS_ID_MAX], now[64], jobid[40];
     json_t *body, *props, *oc, *arg;
     json_int_t secs;
+    const char *pk;
+    json_t *pv;
 
     if (!rb || !*rb) {
         as_resp_error(w, 400, "BadRequest", "properties.runbook.name",
                       "The runbook name is required.");
         return;
     }
-    if (params && !json_is_object(params)) {
+    if (params && (!json_is_object(params) || json_object_size(params) > MAX_PARAMS)) {
         as_resp_error(w, 400, "BadRequest", "properties.parameters",
-                      "parameters must be an object of strings.");
+                      "parameters must be an object of at most %d strings.", MAX_PARAMS);
         return;
+    }
+    json_object_foreach((json_t *)params, pk, pv)
+    {
+        if (!json_is_string(pv) || strlen(pk) > 128) {
+            as_resp_error(w, 400, "BadRequest", "properties.parameters",
+                          "The value of parameter '%.64s' must be a string (Automation job "
+                          "parameters are string:string).",
+                          pk);
+            return;
+        }
     }
     if (account_id(r, aa, sizeof(aa)) < 0 ||
         simx_fmt(rbid, sizeof(rbid), "%s/runbooks/%s", aa, rb) < 0 ||

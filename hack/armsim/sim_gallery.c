@@ -8,6 +8,7 @@
  *   G/{gallery}, .../images/{image}, .../versions/{version}   PUT, GET, PATCH, DELETE
  *
  * Decisions (others rely on them; NV = not verified against the real service):
+ * - Tags are checked against Azure's limits on PUT/PATCH (simx_tags_ok, at most 50).
  * - PUT is an Azure-AsyncOperation LRO: 201 (new) / 200 (replace) with provisioningState
  *   Creating/Updating, Succeeded after GAL_PROVISION_MS (galleries, definitions) or
  *   VER_PROVISION_MS (versions) of simulated time. PATCH is synchronous 200 (the SDK accepts
@@ -360,7 +361,7 @@ static void h_patch(struct armsim *sim, struct as_req *r, struct as_resp *w, con
         h_get(r, w, lv, NULL);
         return;
     }
-    if (!simx_body_object(r, w, false) || !as_check_etag(r, w, e))
+    if (!simx_body_object(r, w, false) || !as_check_etag(r, w, e) || !simx_tags_ok(r, w, 50))
         return;
     b = json_deep_copy(e->body);
     if (!b) {
@@ -398,7 +399,7 @@ static void h_put(struct armsim *sim, struct as_req *r, struct as_resp *w, const
     struct as_lro lro = {0};
     long ver[3];
 
-    if (!simx_body_object(r, w, false) || !as_check_etag(r, w, old))
+    if (!simx_body_object(r, w, false) || !as_check_etag(r, w, old) || !simx_tags_ok(r, w, 50))
         return;
     if (!loc || !*loc) {
         as_resp_error(w, 400, "LocationRequired", "location",

@@ -13,6 +13,7 @@
  *   all); {"reset": true} clears; GET shows them.
  *
  * Decisions (others rely on them; NV = not verified against the real service):
+ * - Tags are checked against Azure's limits on PUT/PATCH (simx_tags_ok, at most 50).
  * - PUT is an LRO (Azure-AsyncOperation, 201, Creating -> Succeeded after 20 s simulated).
  *   Templates cannot be updated: a PUT on an existing template with different source, customize,
  *   validate, distribute, vmProfile, buildTimeoutInMinutes or identity is 409 Conflict; an
@@ -255,7 +256,7 @@ static void h_put(struct armsim *sim, struct as_req *r, struct as_resp *w, const
     struct as_res *e;
     struct as_lro lro = {0};
 
-    if (!simx_body_object(r, w, false) || !validate(r, w))
+    if (!simx_body_object(r, w, false) || !validate(r, w) || !simx_tags_ok(r, w, 50))
         return;
     b = template_body(sim, r, id);
     if (!b) {
@@ -322,7 +323,7 @@ static void h_item(struct armsim *sim, struct as_req *r, struct as_resp *w)
     if (!strcmp(r->method, "PATCH")) {
         json_t *b;
 
-        if (!simx_body_object(r, w, false))
+        if (!simx_body_object(r, w, false) || !simx_tags_ok(r, w, 50))
             return;
         b = json_deep_copy(e->body);
         if (!b) {

@@ -84,6 +84,42 @@ bool simx_body_object(struct as_req *r, struct as_resp *w, bool allow_empty)
     return true;
 }
 
+bool simx_tags_ok(const struct as_req *r, struct as_resp *w, size_t max_tags)
+{
+    json_t *tags = json_object_get(r->json, "tags"), *v;
+    const char *k;
+
+    if (!tags || json_is_null(tags))
+        return true;
+    if (!json_is_object(tags)) {
+        as_resp_error(w, 400, "InvalidTag", "tags", "tags must be an object of strings.");
+        return false;
+    }
+    if (json_object_size(tags) > max_tags) {
+        as_resp_error(w, 400, "InvalidTag", "tags",
+                      "The resource has %zu tags; at most %zu are allowed.", json_object_size(tags),
+                      max_tags);
+        return false;
+    }
+    json_object_foreach(tags, k, v)
+    {
+        if (!*k || strlen(k) > 512 || strpbrk(k, "<>%&\\?/")) {
+            as_resp_error(w, 400, "InvalidTagNameCharacters", "tags",
+                          "The tag name '%.64s' is empty, longer than 512 characters or contains "
+                          "one of < > %% & \\ ? /.",
+                          k);
+            return false;
+        }
+        if (!json_is_string(v) || json_string_length(v) > 256) {
+            as_resp_error(w, 400, "InvalidTag", "tags",
+                          "The value of tag '%.64s' must be a string of at most 256 characters.",
+                          k);
+            return false;
+        }
+    }
+    return true;
+}
+
 json_t *simx_skeleton(const char *id, const char *name, const char *type)
 {
     return json_pack("{s:s, s:s, s:s}", "id", id, "name", name, "type", type);

@@ -27,6 +27,10 @@ void simx_list_by_type(struct armsim *sim, struct as_req *r, struct as_resp *w, 
 /* Checks the request body: false (and a 400 answered) when it is not a JSON object. An absent
  * body counts as {} when allow_empty. */
 bool simx_body_object(struct as_req *r, struct as_resp *w, bool allow_empty);
+/* Checks body "tags" against Azure's limits (tag-resources.md): an object of at most max_tags
+ * string values, names 1..512 characters without < > % & \ ? /, values <= 256 characters.
+ * Answers 400 InvalidTag and returns false when broken; true when fine or absent. */
+bool simx_tags_ok(const struct as_req *r, struct as_resp *w, size_t max_tags);
 /* {"id", "name", "type"} skeleton; new object. */
 json_t *simx_skeleton(const char *id, const char *name, const char *type);
 /* The last path segment of an id (borrowed pointer into id). */

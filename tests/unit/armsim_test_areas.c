@@ -201,6 +201,16 @@ static void test_automation_jobs(void **state)
     json_t *b = NULL;
 
     (void)state;
+    /* Automation accounts take at most 15 tags. */
+    assert_int_equal(call(sim, "PUT", AA AV,
+                          "{\"location\":\"westus\",\"tags\":{\"a\":\"1\",\"b\":\"2\",\"c\":"
+                          "\"3\",\"d\":\"4\",\"e\":\"5\",\"f\":\"6\",\"g\":\"7\",\"h\":\"8\","
+                          "\"i\":\"9\",\"j\":\"10\",\"k\":\"11\",\"l\":\"12\",\"m\":\"13\","
+                          "\"n\":\"14\",\"o\":\"15\",\"p\":\"16\"}}",
+                          NULL),
+                     400);
+    assert_int_equal(
+        call(sim, "PUT", AA AV, "{\"location\":\"westus\",\"tags\":{\"a/b\":\"1\"}}", NULL), 400);
     assert_int_equal(call(sim, "PUT", AA AV, "{\"location\":\"westus\"}", &b), 201);
     assert_non_null(strstr(prop(b, "automationHybridServiceUrl"), ".jrds.westus."));
     json_decref(b);
@@ -217,6 +227,11 @@ static void test_automation_jobs(void **state)
     assert_int_equal(call(sim, "PUT", AA "/jobs/j1" AV,
                           "{\"properties\":{\"runbook\":{\"name\":\"rb\"}}}", NULL),
                      409);
+    assert_int_equal(call(sim, "PUT", AA "/jobs/j8" AV,
+                          "{\"properties\":{\"runbook\":{\"name\":\"rb\"},\"parameters\":"
+                          "{\"n\":3}}}",
+                          NULL),
+                     400); /* parameters are string:string */
     assert_int_equal(call(sim, "PUT", AA "/jobs/j9" AV,
                           "{\"properties\":{\"runbook\":{\"name\":\"rb\"},\"runOn\":\"nope\"}}",
                           NULL),
