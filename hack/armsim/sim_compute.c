@@ -17,7 +17,9 @@
  * of it after manualupgrade/reimage. Transitions are applied lazily (settle) whenever a VMSS is
  * touched. Admin: POST /_armsim/compute/state {"id","state":"failed|unhealthy|healthy|running",
  * "code"} and POST /_armsim/compute/backdate {"id","timeCreated"|"ageSeconds"} (also as
- * /_armsim/fail and /_armsim/backdate) act on VMSS instances, VMs and any stored resource.
+ * /_armsim/fail and /_armsim/backdate) act on VMSS instances, VMs and any stored resource;
+ * POST /_armsim/compute/failnext {"count","code"} makes the next N new VMs / instances end their
+ * provisioning Failed (a VM's create LRO then fails with that code).
  *
  * Decisions: VMSS capacity is limited to 1000 per set (Azure's Uniform limit); a POST delete /
  * manualupgrade without instanceIds is 400 InvalidParameter (target instanceIds), and unknown
@@ -37,6 +39,7 @@
 
 enum { ST_CREATING, ST_RUNNING, ST_UPDATING, ST_DELETING, ST_FAILED };
 #define F_UNHEALTHY 1u
+#define F_WILLFAIL  2u /* provisioning ends Failed (admin failnext) */
 
 struct inst {
     uint32_t id, gen;
@@ -55,6 +58,8 @@ struct cstate {
     struct as_map *vmss; /* lowercase vmss id -> struct vx */
     char *fail_codes[32];
     int nfail;
+    int fail_next; /* the next N new VMs / instances fail provisioning */
+    char fail_next_code[64];
 };
 
 static struct as_type nic_type = {
@@ -147,8 +152,10 @@ static void settle(struct vx *x, int64_t now)
     size_t w = 0;
     for (size_t i = 0; i < x->n; i++) {
         struct inst *in = &x->v[i];
-        if ((in->state == ST_CREATING || in->state == ST_UPDATING) && now >= in->busy_until)
-            in->state = ST_RUNNING;
+        if ((in->state == ST_CREATING || in->state == ST_UPDATING) && now >= in->busy_until) {
+            in->state = (in->flags & F_WILLFAIL) ? ST_FAILED : ST_RUNNING;
+            in->flags &= (uint8_t)~F_WILLFAIL;
+        }
         if (in->state == ST_DELETING && now >= in->busy_until)
             continue;
         x->v[w++] = *in;
@@ -389,16 +396,41 @@ static void delete_vm_now(struct armsim *sim, const char *vm_id)
     }
 }
 
+#define ALLOC_MSG                                                                                  \
+    "Allocation failed. We do not have sufficient capacity for the requested VM size in this "     \
+    "region."
+
+/* The failure code for the next created VM / instance, or NULL (admin failnext). */
+static const char *take_failure(struct armsim *sim)
+{
+    struct cstate *c = cs(sim);
+    if (c->fail_next <= 0)
+        return NULL;
+    c->fail_next--;
+    return c->fail_next_code;
+}
+
+/* "compute.vm_ready": Creating/Updating -> Succeeded, or Failed when arg names a code. */
 static void sched_vm_ready(struct armsim *sim, const char *id, json_t *arg)
 {
-    (void)arg;
     struct as_res *e = as_store_get(sim, id);
     if (!e)
         return;
     json_t *props = json_object_get(e->body, "properties");
     const char *ps = as__jstr(props, "provisioningState");
-    if (ps && (strcmp(ps, "Creating") == 0 || strcmp(ps, "Updating") == 0))
-        json_object_set_new(props, "provisioningState", json_string("Succeeded"));
+    if (!ps || (strcmp(ps, "Creating") != 0 && strcmp(ps, "Updating") != 0))
+        return;
+    if (json_is_string(arg)) {
+        json_t *priv = json_object_get(e->body, "_as");
+        if (!json_is_object(priv)) {
+            priv = json_object();
+            json_object_set_new(e->body, "_as", priv);
+        }
+        json_object_set(priv, "failCode", arg);
+        json_object_set_new(props, "provisioningState", json_string("Failed"));
+        return;
+    }
+    json_object_set_new(props, "provisioningState", json_string("Succeeded"));
 }
 
 static void sched_vm_gone(struct armsim *sim, const char *id, json_t *arg)
@@ -732,7 +764,11 @@ static void h_vm(struct armsim *sim, struct as_req *r, struct as_resp *w)
     }
     json_t *out = render_vm(sim, e, false);
     as_resp_header(w, "ETag", "%s", as__jstr(out, "etag"));
+    const char *fail = created ? take_failure(sim) : NULL;
     struct as_lro l = {.style = AS_LRO_ASYNC,
+                       .fail_code = fail,
+                       .fail_message = fail ? ALLOC_MSG : NULL,
+                       .on_done_arg = fail ? json_string(fail) : NULL,
                        .status = created ? 201 : 200,
                        .duration_ms = created ? sim->cfg.provision_ms : sim->cfg.provision_ms / 2,
                        .resource_id = id,
@@ -968,8 +1004,11 @@ static void flex_create_vm(struct armsim *sim, struct as_res *ve, const char *su
     json_t *od = json_object_get(sp, "osDisk");
     if (json_is_object(od))
         json_object_set_new(od, "deleteOption", json_string("Delete"));
-    if (as_store_put(sim, id, vm, NULL))
-        as_sched_at(sim, as_now(sim) + sim->cfg.provision_ms, "compute.vm_ready", id, NULL);
+    if (as_store_put(sim, id, vm, NULL)) {
+        const char *fail = take_failure(sim);
+        as_sched_at(sim, as_now(sim) + sim->cfg.provision_ms, "compute.vm_ready", id,
+                    fail ? json_string(fail) : NULL);
+    }
 }
 
 /* Flexible members of a VMSS (borrowed pointers; free the array). */
@@ -1051,6 +1090,11 @@ static void resize(struct armsim *sim, struct as_res *ve, struct vx *x, size_t c
         in->created_ms = now;
         in->busy_until = now + sim->cfg.provision_ms;
         in->state = ST_CREATING;
+        const char *fail = take_failure(sim);
+        if (fail) {
+            in->flags |= F_WILLFAIL;
+            in->fail = fail_code_idx(sim, fail);
+        }
         live++;
     }
     while (live > cap) {
@@ -2014,6 +2058,24 @@ static void h_admin_backdate(struct armsim *sim, struct as_req *r, struct as_res
     as_resp_json(w, 200, json_pack("{s:s, s:s}", "id", id, "timeCreated", ts));
 }
 
+/* POST /_armsim/compute/failnext {"count":N,"code":"AllocationFailed"}: the next N VMs or scale
+ * set instances created end their provisioning Failed with that code (a VM's create LRO fails). */
+static void h_admin_failnext(struct armsim *sim, struct as_req *r, struct as_resp *w)
+{
+    struct cstate *c = cs(sim);
+    json_t *n = json_object_get(r->json, "count");
+    const char *code = as__jstr(r->json, "code");
+    if (!json_is_integer(n) || json_integer_value(n) < 0 || json_integer_value(n) > 100000 ||
+        (code && (strlen(code) == 0 || strlen(code) >= sizeof(c->fail_next_code)))) {
+        as_resp_error(w, 400, "InvalidParameter", NULL,
+                      "body needs \"count\" (0..100000) and optionally \"code\" (< 64 chars)");
+        return;
+    }
+    c->fail_next = (int)json_integer_value(n);
+    snprintf(c->fail_next_code, sizeof(c->fail_next_code), "%s", code ? code : "AllocationFailed");
+    as_resp_json(w, 200, json_pack("{s:i, s:s}", "count", c->fail_next, "code", c->fail_next_code));
+}
+
 /* ---------------------------------------------------------------- snapshot */
 
 static json_t *c_save(struct armsim *sim)
@@ -2206,4 +2268,5 @@ void sim_compute_init(struct armsim *sim)
     as_route(sim, "POST", "/_armsim/fail", h_admin_state, AS_ADMIN, NULL, NULL);
     as_route(sim, "POST", "/_armsim/compute/backdate", h_admin_backdate, AS_ADMIN, NULL, NULL);
     as_route(sim, "POST", "/_armsim/backdate", h_admin_backdate, AS_ADMIN, NULL, NULL);
+    as_route(sim, "POST", "/_armsim/compute/failnext", h_admin_failnext, AS_ADMIN, NULL, NULL);
 }

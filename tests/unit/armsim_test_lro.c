@@ -314,6 +314,61 @@ static void test_rg_delete(void **state)
     armsim_free(sim);
 }
 
+/* Admin failnext: the next instance and the next VM end provisioning Failed with the code; the
+ * VM's create LRO fails too, the scale set's instance shows ProvisioningState/failed/<code>. */
+static void test_failnext(void **state)
+{
+    (void)state;
+    char tk[2048], body[1024], url[1024];
+    struct armsim *sim = world(tk, sizeof(tk));
+    struct tx_resp t = tx_call(sim, "POST", "/_armsim/compute/failnext",
+                               "{\"count\":2,\"code\":\"ZonalAllocationFailed\"}", "", NULL, NULL);
+    assert_int_equal(t.status, 200);
+    tx_done(&t);
+    snprintf(body, sizeof(body), TX_VMSS_BODY, 1, "1.0.0");
+    t = tx_call(sim, "PUT", TX_C "/virtualMachineScaleSets/pool" TX_API, body, tk, NULL, NULL);
+    assert_int_equal(t.status, 201);
+    tx_done(&t);
+    t = tx_call(sim, "PUT", TX_C "/virtualMachines/vm1" TX_API,
+                "{\"location\":\"westus\",\"properties\":{\"hardwareProfile\":{\"vmSize\":\"S\"}}}",
+                tk, NULL, NULL);
+    assert_int_equal(t.status, 201);
+    snprintf(url, sizeof(url), "%s", tx_hdr(&t, "Azure-AsyncOperation"));
+    tx_done(&t);
+    tx_clock_ms += 10000;
+    t = tx_call(sim, "GET", tx_path(url), NULL, tk, NULL, NULL);
+    assert_string_equal(json_string_value(json_object_get(t.body, "status")), "Failed");
+    assert_string_equal(tx_errcode(&t), "ZonalAllocationFailed");
+    tx_done(&t);
+    t = tx_call(sim, "GET", TX_C "/virtualMachines/vm1" TX_API "&$expand=instanceView", NULL, tk,
+                NULL, NULL);
+    json_t *p = json_object_get(t.body, "properties");
+    assert_string_equal(json_string_value(json_object_get(p, "provisioningState")), "Failed");
+    json_t *st = json_array_get(json_object_get(json_object_get(p, "instanceView"), "statuses"), 0);
+    assert_string_equal(json_string_value(json_object_get(st, "code")),
+                        "ProvisioningState/failed/ZonalAllocationFailed");
+    assert_null(json_object_get(t.body, "_as"));
+    tx_done(&t);
+    t = tx_call(sim, "GET",
+                TX_C "/virtualMachineScaleSets/pool/virtualMachines/0" TX_API
+                     "&$expand=instanceView",
+                NULL, tk, NULL, NULL);
+    p = json_object_get(t.body, "properties");
+    assert_string_equal(json_string_value(json_object_get(p, "provisioningState")), "Failed");
+    tx_done(&t);
+    /* only two failures were asked for: the next VM succeeds */
+    t = tx_call(sim, "PUT", TX_C "/virtualMachines/vm2" TX_API,
+                "{\"location\":\"westus\",\"properties\":{\"hardwareProfile\":{\"vmSize\":\"S\"}}}",
+                tk, NULL, NULL);
+    snprintf(url, sizeof(url), "%s", tx_hdr(&t, "Azure-AsyncOperation"));
+    tx_done(&t);
+    tx_clock_ms += 10000;
+    t = tx_call(sim, "GET", tx_path(url), NULL, tk, NULL, NULL);
+    assert_string_equal(json_string_value(json_object_get(t.body, "status")), "Succeeded");
+    tx_done(&t);
+    armsim_free(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_vm_delete_options),
         cmocka_unit_test(test_failed_operation),
         cmocka_unit_test(test_rg_delete),
+        cmocka_unit_test(test_failnext),
     };
     return az_run_tests("armsim_lro", tests);
 }
