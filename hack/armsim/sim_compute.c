@@ -19,7 +19,8 @@
  * "code"} and POST /_armsim/compute/backdate {"id","timeCreated"|"ageSeconds"} (also as
  * /_armsim/fail and /_armsim/backdate) act on VMSS instances, VMs and any stored resource;
  * POST /_armsim/compute/failnext {"count","code"} makes the next N new VMs / instances end their
- * provisioning Failed (a VM's create LRO then fails with that code).
+ * provisioning Failed (a VM's create LRO then fails with that code); /_armsim/compute/quota
+ * {"instances":N} caps live VMs + instances (one instance counts as one quota unit).
  *
  * Decisions: VMSS capacity is limited to 1000 per set (Azure's Uniform limit); a POST delete /
  * manualupgrade without instanceIds is 400 InvalidParameter (target instanceIds), and unknown
@@ -60,6 +61,7 @@ struct cstate {
     int nfail;
     int fail_next; /* the next N new VMs / instances fail provisioning */
     char fail_next_code[64];
+    long quota; /* max live VMs + instances (all subscriptions); < 0 = unlimited */
 };
 
 static struct as_type nic_type = {
@@ -82,6 +84,8 @@ static struct cstate *cs(struct armsim *sim)
 {
     return sim->compute;
 }
+
+static bool quota_ok(struct armsim *sim, struct as_resp *w, const char *loc, long more);
 
 static void lower(const char *s, char *buf, size_t size)
 {
@@ -742,6 +746,8 @@ static void h_vm(struct armsim *sim, struct as_req *r, struct as_resp *w)
                           "The location property is required for this definition.");
             return;
         }
+        if (!e && !quota_ok(sim, w, as__jstr(r->json, "location"), 1))
+            return;
         b = vm_build(sim, r, w, r->json, name, id, e);
         if (!b)
             return;
@@ -1033,6 +1039,44 @@ static bool vm_deleting(json_t *vm)
 {
     const char *ps = as__jstr(json_object_get(vm, "properties"), "provisioningState");
     return ps && strcmp(ps, "Deleting") == 0;
+}
+
+/* Live VMs (Flexible members included) and Uniform instances, for the quota. */
+static long usage(struct armsim *sim)
+{
+    long n = 0;
+    size_t it = 0, cnt = 0;
+    const char *k;
+    void *v;
+    while (as_map_next(cs(sim)->vmss, &it, &k, &v))
+        n += (long)live_count(v);
+    struct as_res **a = as_store_prefix(sim, "/subscriptions/", &cnt);
+    for (size_t i = 0; i < cnt; i++) {
+        const char *t = as__jstr(a[i]->body, "type");
+        if (t && strcmp(t, "Microsoft.Compute/virtualMachines") == 0 && !vm_deleting(a[i]->body))
+            n++;
+    }
+    free(a);
+    return n;
+}
+
+/* Answers 409 OperationNotAllowed when adding `more` would pass the quota. */
+static bool quota_ok(struct armsim *sim, struct as_resp *w, const char *loc, long more)
+{
+    long q = cs(sim)->quota;
+    if (q < 0 || more <= 0)
+        return true;
+    long u = usage(sim);
+    if (u + more <= q)
+        return true;
+    as_resp_error(w, 409, "OperationNotAllowed", NULL,
+                  "Operation could not be completed as it results in exceeding approved Total "
+                  "Regional Cores quota. Additional details - Deployment Model: Resource Manager, "
+                  "Location: %s, Current Limit: %ld, Current Usage: %ld, Additional Required: "
+                  "%ld, (Minimum) New Limit Required: %ld. Submit a request for Quota increase at "
+                  "https://aka.ms/ProdportalCRP.",
+                  loc ? loc : "westus", q, u, more, u + more);
+    return false;
 }
 
 static void flex_delete_vm(struct armsim *sim, struct as_res *vm, int64_t after)
@@ -1406,6 +1450,22 @@ static void h_vmss(struct armsim *sim, struct as_req *r, struct as_resp *w)
         json_object_set_new(b, "sku", sku);
     }
     json_object_set_new(sku, "capacity", json_integer((json_int_t)cap));
+    {
+        long cur = 0;
+        if (e && is_flexible(e->body)) {
+            size_t n = 0;
+            struct as_res **m = flex_members(sim, e, &n);
+            for (size_t i = 0; i < n; i++)
+                cur += !vm_deleting(m[i]->body);
+            free(m);
+        } else if (e && x) {
+            cur = (long)live_count(x);
+        }
+        if (!quota_ok(sim, w, as__jstr(b, "location"), (long)cap - cur)) {
+            json_decref(b);
+            return;
+        }
+    }
     bool created = false;
     e = as_store_put(sim, id, b, &created);
     if (!e) {
@@ -2076,6 +2136,25 @@ static void h_admin_failnext(struct armsim *sim, struct as_req *r, struct as_res
     as_resp_json(w, 200, json_pack("{s:i, s:s}", "count", c->fail_next, "code", c->fail_next_code));
 }
 
+/* GET|POST /_armsim/compute/quota {"instances":N}: at most N live VMs + scale set instances
+ * (-1 = unlimited, the default); creates beyond it get 409 OperationNotAllowed (quota text). */
+static void h_admin_quota(struct armsim *sim, struct as_req *r, struct as_resp *w)
+{
+    struct cstate *c = cs(sim);
+    if (strcmp(r->method, "POST") == 0) {
+        json_t *n = json_object_get(r->json, "instances");
+        if (!json_is_integer(n) || json_integer_value(n) < -1 || json_integer_value(n) > 10000000) {
+            as_resp_error(w, 400, "InvalidParameter", "instances",
+                          "body needs \"instances\": an integer >= -1");
+            return;
+        }
+        c->quota = (long)json_integer_value(n);
+    }
+    as_resp_json(w, 200,
+                 json_pack("{s:I, s:I}", "instances", (json_int_t)c->quota, "usage",
+                           (json_int_t)usage(sim)));
+}
+
 /* ---------------------------------------------------------------- snapshot */
 
 static json_t *c_save(struct armsim *sim)
@@ -2167,6 +2246,7 @@ void sim_compute_init(struct armsim *sim)
     if (!c)
         return;
     c->vmss = as_map_new();
+    c->quota = -1;
     sim->compute = c;
     ext_type.provision_ms = sim->cfg.provision_ms / 3;
     const char *V = AS_APIV_COMPUTE, *N = AS_APIV_NETWORK;
@@ -2269,4 +2349,5 @@ void sim_compute_init(struct armsim *sim)
     as_route(sim, "POST", "/_armsim/compute/backdate", h_admin_backdate, AS_ADMIN, NULL, NULL);
     as_route(sim, "POST", "/_armsim/backdate", h_admin_backdate, AS_ADMIN, NULL, NULL);
     as_route(sim, "POST", "/_armsim/compute/failnext", h_admin_failnext, AS_ADMIN, NULL, NULL);
+    as_route(sim, "*", "/_armsim/compute/quota", h_admin_quota, AS_ADMIN, NULL, NULL);
 }

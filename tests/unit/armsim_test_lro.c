@@ -369,6 +369,47 @@ static void test_failnext(void **state)
     armsim_free(sim);
 }
 
+/* Admin quota: creates past the limit get 409 OperationNotAllowed with the quota text; scaling
+ * down and staying within the limit work. */
+static void test_quota(void **state)
+{
+    (void)state;
+    char tk[2048], body[1024];
+    struct armsim *sim = world(tk, sizeof(tk));
+    struct tx_resp t =
+        tx_call(sim, "POST", "/_armsim/compute/quota", "{\"instances\":3}", "", NULL, NULL);
+    assert_int_equal(t.status, 200);
+    tx_done(&t);
+    snprintf(body, sizeof(body), TX_VMSS_BODY, 4, "1.0.0");
+    t = tx_call(sim, "PUT", TX_C "/virtualMachineScaleSets/pool" TX_API, body, tk, NULL, NULL);
+    assert_int_equal(t.status, 409);
+    assert_string_equal(tx_errcode(&t), "OperationNotAllowed");
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_object_get(t.body, "error"), "message")),
+               "Current Limit: 3, Current Usage: 0, Additional Required: 4"));
+    tx_done(&t);
+    snprintf(body, sizeof(body), TX_VMSS_BODY, 3, "1.0.0");
+    t = tx_call(sim, "PUT", TX_C "/virtualMachineScaleSets/pool" TX_API, body, tk, NULL, NULL);
+    assert_int_equal(t.status, 201);
+    tx_done(&t);
+    t = tx_call(sim, "PUT", TX_C "/virtualMachines/vm1" TX_API,
+                "{\"location\":\"westus\",\"properties\":{\"hardwareProfile\":{\"vmSize\":\"S\"}}}",
+                tk, NULL, NULL);
+    assert_int_equal(t.status, 409);
+    tx_done(&t);
+    t = tx_call(sim, "PATCH", TX_C "/virtualMachineScaleSets/pool" TX_API,
+                "{\"sku\":{\"capacity\":2}}", tk, NULL, NULL);
+    assert_int_equal(t.status, 200);
+    tx_done(&t);
+    tx_clock_ms += 10000; /* the removed instance is gone */
+    t = tx_call(sim, "PUT", TX_C "/virtualMachines/vm1" TX_API,
+                "{\"location\":\"westus\",\"properties\":{\"hardwareProfile\":{\"vmSize\":\"S\"}}}",
+                tk, NULL, NULL);
+    assert_int_equal(t.status, 201);
+    tx_done(&t);
+    armsim_free(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_failed_operation),
         cmocka_unit_test(test_rg_delete),
         cmocka_unit_test(test_failnext),
+        cmocka_unit_test(test_quota),
     };
     return az_run_tests("armsim_lro", tests);
 }
