@@ -42,15 +42,17 @@
  *    expiring once now >= expires - replaceBefore. Expiring instances are
  *    chosen for replacement only inside a maintenance window (or when past
  *    forceAfter, which also ignores busy), in order of expiry: the first
- *    disruptionBudget.maxUnavailable of them minus the instances still
- *    Deleting. The choice is stable while the chosen instance exists (its
- *    replacement provisioning or itself draining does not release it), so a
- *    busy expired instance keeps its replacement. A budget resolving to 0 is
+ *    disruptionBudget.maxUnavailable of them, where expiring instances that
+ *    are Failed or already Deleting keep their place (a disruption in flight)
+ *    until they are gone. The choice is stable while the chosen instance
+ *    exists (its replacement provisioning, itself draining or being deleted
+ *    does not release it), so a busy expired instance keeps its replacement
+ *    and this plan's own deletes never change the choice. A budget resolving to 0 is
  *    taken as 1 so that a pool always progresses. Actual unavailability is
  *    bounded by maxUnavailable (deletes wait for Ready replacements).
- *  - Deletes take effect as Deleting (the instance stays listed for a while):
- *    the planner counts Deleting instances as disruptions in flight, which
- *    keeps "apply, then plan again" empty.
+ *  - Deletes take effect as Deleting (the instance stays listed for a while);
+ *    flags that decide a choice (expiring, outdated, recycle) are computed
+ *    for every state, so "apply, then plan again" stays empty.
  *  - Canary: while a rollout of the target image is in progress and fewer than
  *    canary.replicas instances on the target have been Ready for soakSeconds
  *    (measured from their creation time: Azure does not report when an
@@ -627,11 +629,11 @@ static void classify(struct rp_ctx *c)
         x->live = !x->deleting && !x->failed;
         x->ready = x->live && x->state == RC_INST_READY;
         x->on_target = same_image(o->image, c->target);
-        x->outdated_image = x->live && !x->on_target;
+        x->outdated_image = !x->on_target;
         x->outdated = x->outdated_image;
-        if (x->live && s->mode == RC_MODE_SCALESET && (!o->latest_model || model_changes))
+        if (s->mode == RC_MODE_SCALESET && (!o->latest_model || model_changes))
             x->outdated = true;
-        if (x->live && s->mode == RC_MODE_VIRTUALMACHINES && o->spec_hash &&
+        if (s->mode == RC_MODE_VIRTUALMACHINES && o->spec_hash &&
             strcmp(o->spec_hash, c->spec_hash) != 0)
             x->outdated = true;
         if (es && o->created_ms > 0) {
@@ -640,14 +642,13 @@ static void classify(struct rp_ctx *c)
         } else {
             x->expires_ms = o->expires_ms;
         }
-        if (x->live && x->expires_ms > 0 &&
-            c->now >= x->expires_ms - (es ? es->replace_before_ms : 0))
+        if (x->expires_ms > 0 && c->now >= x->expires_ms - (es ? es->replace_before_ms : 0))
             x->expiring = true;
-        if (x->live && x->force_ms > 0 && c->now >= x->force_ms)
+        if (x->force_ms > 0 && c->now >= x->force_ms)
             x->forced = true;
         if (o->draining_since_ms > 0 && c->now >= drain_end(c, x))
             x->drain_due = true;
-        if (x->live && c->op && name_in(c->op->job_done, c->op->n_job_done, o->name)) {
+        if (c->op && name_in(c->op->job_done, c->op->n_job_done, o->name)) {
             if (s->recycle_after_job == RC_RECYCLE_REPLACE)
                 x->recycle_replace = true;
             else if (s->recycle_after_job == RC_RECYCLE_REIMAGE && !x->outdated)
@@ -666,7 +667,7 @@ static void select_expiring(struct rp_ctx *c)
     const struct rc_expiry_spec *es = c->ep ? &c->ep->spec : NULL;
     struct rp_inst **cand;
     size_t i, n = 0;
-    int in_flight = 0, budget, k;
+    int budget, k;
     bool open = true;
     int64_t end_ms = 0, next_ms = 0;
     struct rc_err err = {0};
@@ -680,9 +681,10 @@ static void select_expiring(struct rp_ctx *c)
     for (i = 0; i < c->n; i++) {
         struct rp_inst *x = &c->v[i];
 
-        if (x->deleting)
-            in_flight++;
-        if (x->live && x->expiring && !x->outdated && !x->recycle_replace)
+        /* every state: a Failed or Deleting expiring instance keeps its slot
+         * until it is gone, so the choice does not move when this plan's
+         * deletes take effect */
+        if (x->expiring && !x->outdated && !x->recycle_replace)
             cand[n++] = x;
     }
     if (n == 0) {
@@ -699,25 +701,27 @@ static void select_expiring(struct rp_ctx *c)
     budget = rc_intstr_resolve(&es->disruption_max_unavailable, c->desired, false);
     if (budget < 1)
         budget = 1;
-    k = budget - in_flight;
+    k = budget;
     for (i = 0; i < n; i++) {
         struct rp_inst *x = cand[i];
 
         if (x->forced) {
             x->selected = true;
-            x->why = "past forceAfter";
+            if (x->live)
+                x->why = "past forceAfter";
             continue;
         }
         if (!open) {
-            n_waiting++;
+            n_waiting += x->live;
             continue;
         }
         if (k > 0) {
             x->selected = true;
-            x->why = c->now >= x->expires_ms ? "expired" : "expiring";
+            if (x->live)
+                x->why = c->now >= x->expires_ms ? "expired" : "expiring";
             k--;
         } else {
-            n_waiting++;
+            n_waiting += x->live;
         }
     }
     if (n_waiting > 0 && !open) {
@@ -805,7 +809,7 @@ static void canary(struct rp_ctx *c)
                 struct rp_inst *x = &c->v[i];
 
                 x->on_target = same_image(x->o->image, c->target);
-                x->outdated_image = x->live && !x->on_target;
+                x->outdated_image = !x->on_target;
                 x->outdated = x->outdated_image;
                 x->why = x->outdated ? "halted canary" : NULL;
             }
@@ -849,11 +853,16 @@ void rp_decide(struct rp_ctx *c)
     }
     g = c->canary_phase ? (ro->canary_replicas < n ? ro->canary_replicas : n) : n;
     if (c->canary_phase) {
-        int free_slots = n + surge - live;
+        /* during the soak, old-image instances are kept: n of them when the
+         * surge leaves room for the canaries, else as many as fit beside
+         * them; only those above that may go */
+        int old_img = 0, keep = n + surge - g < n ? n + surge - g : n;
 
-        room = (g - good) - (free_slots > 0 ? free_slots : 0);
-        if (room < 0)
-            room = 0;
+        if (keep < n - g)
+            keep = n - g;
+        for (i = 0; i < c->n; i++)
+            old_img += c->v[i].live && c->v[i].outdated_image;
+        room = old_img - keep > 0 ? old_img - keep : 0;
     }
     cand = calloc(c->n ? c->n : 1, sizeof(*cand));
     if (!cand)

@@ -433,7 +433,7 @@ int rp_plan_vm(struct rp_ctx *c)
             r = delete_vm(c, x);
         else if (x->drain)
             r = drain_vm(c, x);
-        if (r == 0 && x->recycle_reimage && !x->del) {
+        if (r == 0 && x->recycle_reimage && x->live && !x->del) {
             const char *name = x->o->name;
 
             if (x->busy) {

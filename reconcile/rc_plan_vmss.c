@@ -204,7 +204,7 @@ int rp_plan_vmss(struct rp_ctx *c)
     for (i = 0; i < c->n; i++) {
         struct rp_inst *x = &c->v[i];
 
-        if (!x->recycle_reimage || x->del || !x->o->instance_id)
+        if (!x->recycle_reimage || !x->live || x->del || !x->o->instance_id)
             continue;
         if (x->busy) {
             rp_wait(c, "WaitingForDrain", 0, "%s busy; reimage after its job", x->o->name);

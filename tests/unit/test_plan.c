@@ -538,6 +538,196 @@ static void test_arm_roundtrip_scale_set(void **state)
     rc_desired_release(&want);
 }
 
+/* ---- property: random worlds converge ---- */
+
+static uint64_t rnd_state;
+
+static unsigned rnd(unsigned n)
+{
+    rnd_state = rnd_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (unsigned)((rnd_state >> 33) % n);
+}
+
+/* The world moves on: Provisioning becomes Ready, Deleting goes away, busy
+ * flags are dropped, an hour passes. */
+static void settle(struct rc_observed *have)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < have->n_instances; i++) {
+        struct rc_obs_instance *o = &have->instances[i];
+
+        if (o->state == RC_INST_DELETING) {
+            struct rc_observed t = {0}; /* release just this instance */
+
+            t.instances = malloc(sizeof(*o));
+            assert_non_null(t.instances);
+            t.instances[0] = *o;
+            t.n_instances = t.cap_instances = 1;
+            rc_observed_release(&t);
+            continue;
+        }
+        if (o->state == RC_INST_PROVISIONING)
+            o->state = RC_INST_READY;
+        o->busy = false;
+        have->instances[n++] = *o;
+    }
+    have->n_instances = n;
+    for (i = 0; i < have->n_scale_sets; i++) {
+        struct rc_obs_scale_set *ss = &have->scale_sets[i];
+
+        if (ss->provisioning_state && strcmp(ss->provisioning_state, "Deleting") == 0) {
+            free(ss->provisioning_state);
+            ss->provisioning_state = rc_strdup("Succeeded");
+        }
+    }
+}
+
+/* 1000 random pools and worlds: every plan is stable (apply, plan again: empty)
+ * and repeated plan/apply/settle rounds reach Ready with zero writes (or, when
+ * a canary failed, a halted rollout settled on the old image). */
+static void test_random_worlds_converge(void **state)
+{
+    int seed, seeds = getenv("PLAN_SEEDS") ? atoi(getenv("PLAN_SEEDS")) : 1000;
+
+    (void)state;
+
+    for (seed = 1; seed <= seeds; seed++) {
+        struct rc_desired want = {0};
+        struct rc_observed have = {0};
+        char extra[512];
+        const char *img_new = IMG;
+        bool vm, canary, expiry;
+        int replicas, surge, unav, n_inst, round;
+        int64_t now = NOW;
+        char ssid[RC_ARM_ID_MAX], hash[32];
+
+        rnd_state = (uint64_t)seed * 7919;
+        vm = rnd(2);
+        canary = rnd(3) == 0;
+        expiry = rnd(3) == 0;
+        replicas = (int)rnd(5);
+        surge = (int)rnd(3);
+        unav = surge ? (int)rnd(2) : 1;
+        n_inst = (int)rnd(6);
+        snprintf(extra, sizeof(extra),
+                 ",\"mode\":\"%s\",\"replicas\":%d,\"rollout\":{\"maxSurge\":%d,"
+                 "\"maxUnavailable\":%d%s}",
+                 vm ? "VirtualMachines" : "ScaleSet", replicas, surge, unav,
+                 canary ? ",\"canary\":{\"replicas\":1,\"soakSeconds\":60}" : "");
+        if (expiry) {
+            json_error_t jerr;
+            json_t *ep = json_loads(
+                "{\"apiVersion\":\"azpool.dev/v1alpha1\",\"kind\":\"ExpiryPolicy\","
+                "\"metadata\":{\"name\":\"p\",\"namespace\":\"ops\"},"
+                "\"spec\":{\"maxAge\":\"48h\",\"jitter\":\"10%\",\"replaceBefore\":\"1h\"}}",
+                0, &jerr);
+            struct rc_errs errs = {0};
+
+            assert_int_equal(rc_decode_json(&want, "test", ep, &errs, NULL), 0);
+            json_decref(ep);
+            rc_errs_release(&errs);
+            strncat(extra, ",\"expiryPolicyRef\":{\"name\":\"p\"}",
+                    sizeof(extra) - strlen(extra) - 1);
+        }
+        add_pool(&want, "ops", "hw", extra);
+        rc_arm_spec_hash(&want.pools[0], hash, sizeof(hash));
+        if (!vm && n_inst > 0) {
+            add_vmss(&have, &want.pools[0], n_inst);
+            if (rnd(2)) { /* model on an old image */
+                free(have.scale_sets[0].image);
+                have.scale_sets[0].image = rc_strdup(IMG "-old");
+            }
+        }
+        rc_arm_vmss_id(&want.pools[0], ssid, sizeof(ssid));
+        for (int i = 0; i < n_inst; i++) {
+            struct rc_obs_instance *o = pa_add_instance(&have);
+            char name[32], id[RC_ARM_ID_MAX + 64];
+            json_t *tags;
+            static const enum rc_inst_state states[] = {RC_INST_READY, RC_INST_READY,
+                                                        RC_INST_PROVISIONING, RC_INST_FAILED,
+                                                        RC_INST_DELETING};
+
+            if (vm) {
+                rc_name_vm("ops", "hw", (unsigned)i, 0, 64, name, sizeof(name));
+                rc_arm_vm_id(&want.pools[0], name, id, sizeof(id));
+            } else {
+                snprintf(name, sizeof(name), "hw_%d", i);
+                snprintf(id, sizeof(id), "%s/virtualMachines/%d", ssid, i);
+                o->instance_id = rc_strdup(name + 3);
+                o->scale_set_id = rc_strdup(ssid);
+            }
+            o->name = rc_strdup(name);
+            o->id = rc_strdup(id);
+            o->image = rc_strdup(rnd(3) == 0 ? IMG "-old" : img_new);
+            o->state = states[rnd(5)];
+            o->busy = rnd(4) == 0;
+            o->created_ms = now - (int64_t)rnd(100) * 3600 * 1000;
+            tags = rc_arm_tags(&want.pools[0], o->image, o->created_ms, 0);
+            pa_set_tags(&o->own, tags);
+            json_decref(tags);
+            o->spec_hash = rc_strdup(hash);
+        }
+        if (!vm && n_inst > 0) { /* Azure keeps capacity = instances not being deleted */
+            have.scale_sets[0].capacity = 0;
+            for (int i = 0; i < n_inst; i++)
+                have.scale_sets[0].capacity += have.instances[i].state != RC_INST_DELETING;
+        }
+        for (round = 0; round < 40; round++) {
+            struct rc_plan p1, p2;
+            struct rc_err err = {0};
+            char msg[256];
+            size_t i;
+
+            assert_int_equal(rc_plan(&want, &have, NULL, now, &p1, &err), 0);
+            for (i = 0; i < p1.n_actions; i++) {
+                const struct rc_action *a = &p1.actions[i];
+
+                assert_non_null(a->key);
+                assert_true(a->reason && a->reason[0]);
+                if (a->method == RC_HTTP_POST && strstr(a->path, "/delete"))
+                    assert_true(a->n_instances > 0);
+            }
+            if (getenv("PLAN_DEBUG") && atoi(getenv("PLAN_DEBUG")) == seed) {
+                print_message("seed %d round %d: %s %zu actions, %s: %s\n", seed, round, extra,
+                              p1.n_actions, p1.pools[0].reason, p1.pools[0].message);
+                for (i = 0; i < have.n_instances; i++)
+                    print_message("  %s %s %s busy=%d latest=%d\n", have.instances[i].name,
+                                  rc_inst_state_name(have.instances[i].state),
+                                  have.instances[i].image, have.instances[i].busy,
+                                  have.instances[i].latest_model);
+                for (i = 0; i < have.n_scale_sets; i++)
+                    print_message("  vmss cap=%lld %s\n", (long long)have.scale_sets[i].capacity,
+                                  have.scale_sets[i].image);
+            }
+            /* terminal: Ready, or a halted canary rollout settled on the old image */
+            if (p1.n_actions == 0 && (p1.pools[0].ready == RC_COND_TRUE ||
+                                      (!strcmp(p1.pools[0].reason, "RolloutHalted") &&
+                                       p1.pools[0].ready_replicas == replicas))) {
+                assert_int_equal(p1.pools[0].replicas, replicas);
+                rc_plan_release(&p1);
+                break;
+            }
+            assert_int_equal(pa_apply(&have, &p1, now, msg, sizeof(msg)), 0);
+            assert_int_equal(rc_plan(&want, &have, NULL, now, &p2, &err), 0);
+            if (p2.n_actions != 0)
+                print_message("seed %d round %d: re-plan not empty: %s %s (%s)\n", seed, round,
+                              rc_verb_name(p2.actions[0].verb), p2.actions[0].path,
+                              p2.actions[0].reason);
+            assert_int_equal(p2.n_actions, 0);
+            rc_plan_release(&p1);
+            rc_plan_release(&p2);
+            settle(&have);
+            now += 3600 * 1000;
+        }
+        if (round == 40)
+            print_message("seed %d did not converge\n", seed);
+        assert_true(round < 40);
+        rc_observed_release(&have);
+        rc_desired_release(&want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_index_groups_and_collisions),
         cmocka_unit_test(test_arm_roundtrip_converges),
         cmocka_unit_test(test_arm_roundtrip_scale_set),
+        cmocka_unit_test(test_random_worlds_converge),
     };
 
     return az_run_tests("plan", tests);
