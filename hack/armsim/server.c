@@ -216,6 +216,12 @@ static int handle(struct lws *wsi, struct pss *p)
         }
     }
     r.host = as_header(&r, "host");
+    char fallback[64];
+    if (!r.host || !*r.host) { /* HTTP/1.0 without Host: absolute URLs still need our address */
+        snprintf(fallback, sizeof(fallback), "127.0.0.1:%d",
+                 lws_is_ssl(wsi) ? g_sim->cfg.port : g_sim->cfg.imds_port);
+        r.host = fallback;
+    }
     if (as_req_parse_target(&r, p->target, tbuf, 2 * tl + 4) < 0) {
         as_resp_error(&w, 400, "InvalidRequestUri", NULL, "The request URI is invalid.");
         as_resp_header(&w, "x-ms-request-id", "00000000-0000-0000-0000-000000000000");
