@@ -865,8 +865,6 @@ static void h_operation(struct armsim *sim, struct as_req *r, struct as_resp *w)
         if (!done) {
             as_resp_empty(w, 202);
             as_resp_header(w, "Retry-After", "%d", sim->retry_after_s);
-            char *u = as_url(r, r->path);
-            free(u);
             return;
         }
         if (fail) {

@@ -81,17 +81,14 @@ static void h_token(struct armsim *sim, struct as_req *r, struct as_resp *w)
         goto out;
     }
     size_t sl = strlen(scope);
-    if (sl < 8 || strcmp(scope + sl - 8, "/.default") != 0) {
-        if (sl < 9 || strcasecmp(scope + sl - 9, "/.default") != 0) {
-            char d[512];
-            snprintf(d, sizeof(d),
-                     "The provided request must include a 'scope' input parameter. The provided "
-                     "value for the input parameter 'scope' is not valid. The scope %.200s is "
-                     "not valid.",
-                     scope);
-            entra_error(sim, w, 400, "invalid_scope", 70011, d);
-            goto out;
-        }
+    if (sl < 9 || strcasecmp(scope + sl - 9, "/.default") != 0) {
+        char d[512];
+        snprintf(d, sizeof(d),
+                 "The provided request must include a 'scope' input parameter. The provided value "
+                 "for the input parameter 'scope' is not valid. The scope %.200s is not valid.",
+                 scope);
+        entra_error(sim, w, 400, "invalid_scope", 70011, d);
+        goto out;
     }
     if (!(secret && *secret) && !(assertion && *assertion) &&
         !(basic && strncasecmp(basic, "Basic ", 6) == 0)) {
