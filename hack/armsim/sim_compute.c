@@ -953,6 +953,10 @@ static json_t *render_inst(struct armsim *sim, struct as_res *ve, struct vx *x,
                   as__jstr(ve->body, "location"), "etag", "\"1\"", "properties", p);
     if (json_object_get(ve->body, "tags"))
         json_object_set(b, "tags", json_object_get(ve->body, "tags"));
+    json_t *zones = json_object_get(ve->body, "zones");
+    if (json_array_size(zones) > 0) /* instances are spread over the zones by id */
+        json_object_set_new(
+            b, "zones", json_pack("[O]", json_array_get(zones, in->id % json_array_size(zones))));
     if (sku)
         json_object_set_new(b, "sku",
                             json_pack("{s:s?, s:s?}", "name", as__jstr(sku, "name"), "tier",
