@@ -166,9 +166,11 @@ struct rc_obs_job {
     char *id;
     char *name;
     char *runbook;
-    char *status;      /* New, Activating, Running, Completed, Failed, Stopped, ... */
-    char *instance_id; /* ARM id of the VM the job validates (job parameter) */
-    int attempt;       /* 1-based */
+    char *status;       /* New, Activating, Running, Completed, Failed, Stopped, ... */
+    char *instance_id;  /* ARM id of the VM the job validates (job parameter) */
+    int attempt;        /* 1-based */
+    int64_t created_ms; /* properties.creationTime (else startTime); 0 when unknown: the
+                           planner then times the attempt from the VM's creation */
 };
 
 /* Facts about a pool that live outside ARM: the autoscale signal read this

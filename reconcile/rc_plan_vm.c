@@ -22,9 +22,9 @@
  *
  * afterCreate hook: once a VM is provisioned (and registered), job attempt 1
  * is PUT; Failed/Stopped/Suspended attempts are retried up to `retries`
- * times; an attempt not finished within timeoutSeconds (measured from the VM
- * creation time: attempt k must end by created + k * timeout) counts as
- * failed. When the attempts are used up the VM is Failed (and replaced).
+ * times; an attempt not finished within timeoutSeconds of the job's creation
+ * (rc_obs_job.created_ms; when unknown, attempt k must end by VM created +
+ * k * timeout) counts as failed. When the attempts are used up the VM is Failed (and replaced).
  * The VM is Ready only after a Completed job.
  */
 #include <stdio.h>
@@ -99,9 +99,24 @@ static bool hook(const struct rp_ctx *c)
            c->p->spec.after_create.name != NULL;
 }
 
+/* The HybridWorkerExtension finished installing (present and Succeeded, or
+ * no state reported). */
+static bool hrw_ext_ready(const struct rc_obs_instance *o)
+{
+    size_t i;
+
+    for (i = 0; i < o->n_extensions; i++) {
+        const struct rc_obs_extension *e = &o->extensions[i];
+
+        if (e->name && rc_strcasecmp(e->name, RC_ARM_HRW_EXTENSION_NAME) == 0)
+            return !e->provisioning_state || rc_strcasecmp(e->provisioning_state, "Succeeded") == 0;
+    }
+    return false;
+}
+
 static bool registered(const struct rp_ctx *c, const struct rc_obs_instance *o)
 {
-    return !hrw(c) || (worker_of(c, o->id) && has_ext(o, RC_ARM_HRW_EXTENSION_NAME));
+    return !hrw(c) || (worker_of(c, o->id) && hrw_ext_ready(o));
 }
 
 /* Next job attempt to start for o (0: none now); sets *ret_failed when the
@@ -122,8 +137,9 @@ static int job_next(const struct rp_ctx *c, const struct rc_obs_instance *o, boo
     if (job_done(j))
         return 0;
     failed = job_failed(j);
-    if (!failed && timeout > 0 && o->created_ms > 0) {
-        int64_t deadline = o->created_ms + (int64_t)j->attempt * timeout;
+    if (!failed && timeout > 0 && (j->created_ms > 0 || o->created_ms > 0)) {
+        int64_t deadline = j->created_ms > 0 ? j->created_ms + timeout
+                                             : o->created_ms + (int64_t)j->attempt * timeout;
 
         if (c->now >= deadline)
             failed = true;
@@ -270,7 +286,8 @@ static int repair_vm(struct rp_ctx *c, struct rp_inst *x)
 {
     const struct rc_obs_instance *o = x->o;
     const char *name = o->name;
-    int r;
+    size_t before = c->plan->n_actions;
+    int r, wave;
 
     if (!x->live || x->del || !o->id)
         return 0;
@@ -279,7 +296,10 @@ static int repair_vm(struct rp_ctx *c, struct rp_inst *x)
         r = register_worker(c, o->name, o->id, o, 0);
     if (r < 0)
         return r;
-    if (hook(c) && o->state != RC_INST_PROVISIONING && registered(c, o)) {
+    /* the job runs after what this plan adds to the VM (extensions at wave
+     * 0, worker 0, HybridWorkerExtension 1) */
+    wave = c->plan->n_actions == before ? 0 : (registered(c, o) ? 1 : 2);
+    if (hook(c) && o->state != RC_INST_PROVISIONING) {
         bool failed;
         int64_t deadline;
         int attempt = job_next(c, o, &failed, &deadline);
@@ -291,7 +311,7 @@ static int repair_vm(struct rp_ctx *c, struct rp_inst *x)
             if (rc_arm_job_id(c->p, o->id, attempt, id, sizeof(id)) < 0)
                 return -RC_EINVAL;
             r = rp_add(c, RC_VERB_RUN, RC_HTTP_PUT, id, NULL, RC_API_AUTOMATION,
-                       rc_arm_job_body(c->p, o->id), &name, 1, true, attempt, 0,
+                       rc_arm_job_body(c->p, o->id), &name, 1, true, attempt, wave,
                        "afterCreate runbook %s on %s (attempt %d of %d)",
                        c->p->spec.after_create.name, o->name, attempt,
                        c->p->spec.after_create.retries + 1);

@@ -42,7 +42,8 @@
  *         extensions: [names]      # VirtualMachines: default all of the spec's (+HRW)
  *         registered: true         # VirtualMachines with HRW: worker + extension exist
  *         job: Completed           # afterCreate: status of attempt 1 (default Completed;
- *                                  # "none": no job); or jobs: [{attempt, status}]
+ *                                  # "none": no job); or jobs: [{attempt, status,
+ *                                  # createdAt?}]
  *     scaleSets:                   # ScaleSet pools with instances get one by default
  *       - {pool, name?, capacity?, image?, specHash?, lastScale?, halted?, untagged?,
  *          state?, orchestration?, tags?}
@@ -504,6 +505,9 @@ static int add_instance(struct kase *k, const json_t *e, size_t idx)
                 j->id = rc_strdup(jid);
                 j->attempt = att;
                 j->status = rc_strdup(jstr(v, "status"));
+                if (json_object_get(v, "createdAt") &&
+                    parse_when(k, json_object_get(v, "createdAt"), &j->created_ms) < 0)
+                    return -1;
                 j->instance_id = rc_strdup(vm_id);
             }
             json_decref(jobs);

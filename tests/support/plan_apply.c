@@ -445,9 +445,13 @@ static int apply_put(struct rc_observed *h, const struct rc_action *a, int64_t n
 
         snprintf(vm, sizeof(vm), "%.*s", (int)(e - t), t);
         o = find_inst(h, vm);
-        if (!o)
+        if (!o || pa_add_extension(o, last_seg(t)) < 0)
             return -1;
-        return pa_add_extension(o, last_seg(t));
+        for (size_t i = 0; i < o->n_extensions; i++) { /* installing */
+            if (rc_strcasecmp(o->extensions[i].name, last_seg(t)) == 0)
+                set_str(&o->extensions[i].provisioning_state, "Creating");
+        }
+        return 0;
     }
     if (strstr(t, "/hybridRunbookWorkers/")) {
         struct rc_obs_worker *w = pa_add_worker(h);
@@ -483,6 +487,7 @@ static int apply_put(struct rc_observed *h, const struct rc_action *a, int64_t n
         j->name = rc_strdup(last_seg(t));
         j->status = rc_strdup("New");
         j->attempt = (int)a->count;
+        j->created_ms = now;
         j->instance_id = rc_strdup(json_string_value(json_object_get(params, "VmResourceId")));
         return 0;
     }

@@ -13,6 +13,7 @@
  *   DELETE VMSS/VM   Deleting (the LRO has started), a VMSS's instances too
  *   PATCH tags       tags replaced (ownership fields re-derived)
  *   PUT NIC/VM/ext   NIC, Provisioning VM (image, tags, created now), extension
+ *                    (provisioningState Creating until the world settles)
  *   PUT group/worker group, worker (vmResourceId from the body)
  *   DELETE worker    removed
  *   PUT job          job New (attempt = count, VM from the body parameters)

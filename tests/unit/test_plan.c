@@ -569,10 +569,22 @@ static void settle(struct rc_observed *have)
         }
         if (o->state == RC_INST_PROVISIONING)
             o->state = RC_INST_READY;
-        o->busy = false;
+        for (size_t e = 0; e < o->n_extensions; e++) {
+            free(o->extensions[e].provisioning_state);
+            o->extensions[e].provisioning_state = rc_strdup("Succeeded");
+        }
+        o->busy = o->busy && rnd(2); /* jobs end at random */
         have->instances[n++] = *o;
     }
     have->n_instances = n;
+    for (i = 0; i < have->n_jobs; i++) { /* runbook jobs finish, one in five fails */
+        struct rc_obs_job *j = &have->jobs[i];
+
+        if (j->status && strcmp(j->status, "New") == 0) {
+            free(j->status);
+            j->status = rc_strdup(rnd(5) == 0 ? "Failed" : "Completed");
+        }
+    }
     for (i = 0; i < have->n_scale_sets; i++) {
         struct rc_obs_scale_set *ss = &have->scale_sets[i];
 
@@ -595,9 +607,9 @@ static void test_random_worlds_converge(void **state)
     for (seed = 1; seed <= seeds; seed++) {
         struct rc_desired want = {0};
         struct rc_observed have = {0};
-        char extra[512];
+        char extra[1536];
         const char *img_new = IMG;
-        bool vm, canary, expiry;
+        bool vm, canary, expiry, hrw, hook;
         int replicas, surge, unav, n_inst, round;
         int64_t now = NOW;
         char ssid[RC_ARM_ID_MAX], hash[32];
@@ -610,11 +622,27 @@ static void test_random_worlds_converge(void **state)
         surge = (int)rnd(3);
         unav = surge ? (int)rnd(2) : 1;
         n_inst = (int)rnd(6);
+        hrw = vm && rnd(3) == 0;
+        hook = vm && rnd(4) == 0;
         snprintf(extra, sizeof(extra),
                  ",\"mode\":\"%s\",\"replicas\":%d,\"rollout\":{\"maxSurge\":%d,"
                  "\"maxUnavailable\":%d%s}",
                  vm ? "VirtualMachines" : "ScaleSet", replicas, surge, unav,
                  canary ? ",\"canary\":{\"replicas\":1,\"soakSeconds\":60}" : "");
+        if (hrw)
+            strncat(extra,
+                    ",\"identity\":{\"type\":\"SystemAssigned\"},\"registration\":{"
+                    "\"hybridRunbookWorker\":{\"automationAccountId\":\"/subscriptions/" SUB
+                    "/resourceGroups/rg/providers/Microsoft.Automation/automationAccounts/aa\","
+                    "\"group\":\"g\"}}",
+                    sizeof(extra) - strlen(extra) - 1);
+        if (hook)
+            strncat(extra,
+                    ",\"hooks\":{\"afterCreate\":{\"runbook\":{\"automationAccountId\":"
+                    "\"/subscriptions/" SUB
+                    "/resourceGroups/rg/providers/Microsoft.Automation/automationAccounts/aa\","
+                    "\"name\":\"Validate\",\"retries\":2}}}",
+                    sizeof(extra) - strlen(extra) - 1);
         if (expiry) {
             json_error_t jerr;
             json_t *ep = json_loads(
