@@ -65,9 +65,13 @@
  *    hands it back as rc_obs_pool.halted_image). While the desired image
  *    equals the halted image, the previous image stays the target
  *    (Degraded, RolloutHalted); a new desired image clears the halt.
- *  - Autoscale: current = live instances; last scale-out/in times from
- *    rc_obs_pool (else the VMSS tag for both). The scaling write carries
- *    azpool.last-scale-time (ScaleSet) and status.last_scale_ms.
+ *  - Autoscale: current = rc_obs_pool.desired_replicas (the last decision,
+ *    which the controller keeps in status.desiredReplicas and hands back),
+ *    else the live instances (live counts surge and outdated instances, which
+ *    would feed back into the decision). Last scale-out/in times from
+ *    rc_obs_pool (else the VMSS tag for both). A changed decision is a
+ *    scaling write: it carries azpool.last-scale-time (ScaleSet) and
+ *    status.last_scale_ms.
  *  - recycleAfterJob: instances named in rc_obs_pool.job_done are reimaged
  *    (POST reimage with explicit ids) or replaced (deleted; the refill comes
  *    from the normal size rule). Busy ones wait.
@@ -760,9 +764,11 @@ static bool is_live(const struct rp_inst *x)
     return x->live;
 }
 
+/* Busy and protected: a busy instance past its drain timeout or forceAfter is
+ * deleted anyway, so it does not hold the autoscaler up. */
 static bool is_busy_live(const struct rp_inst *x)
 {
-    return x->live && x->busy;
+    return x->live && x->busy && !x->drain_due && !x->forced;
 }
 
 /* Canary phase and halt detection. */
@@ -1383,7 +1389,11 @@ static int autoscale(struct rp_ctx *c)
     }
     memset(&in, 0, sizeof(in));
     memset(&out, 0, sizeof(out));
-    in.current = count_if(c, is_live);
+    /* the size the pool converges to: the last decision when known (live
+     * counts surge and old instances, which would feed back into the
+     * decision), else the live instances */
+    in.current =
+        c->op && c->op->desired_replicas >= 0 ? c->op->desired_replicas : count_if(c, is_live);
     in.busy = count_if(c, is_busy_live);
     in.now_ms = c->now;
     if (c->op) {
@@ -1403,8 +1413,8 @@ static int autoscale(struct rp_ctx *c)
         return r;
     c->desired = out.desired;
     c->scale_reason = out.reason;
-    if (out.desired != in.current)
-        c->scale_write = true;
+    if (out.desired != in.current || out.desired != count_if(c, is_live))
+        c->scale_write = out.desired != in.current;
     if (out.next_ms > 0 && (c->requeue == 0 || out.next_ms < c->requeue))
         c->requeue = out.next_ms;
     return 0;

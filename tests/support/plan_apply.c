@@ -664,17 +664,27 @@ int pa_apply(struct rc_observed *have, const struct rc_plan *plan, int64_t now_m
     for (i = 0; i < plan->n_pools; i++) {
         const struct rc_pool_status *st = &plan->pools[i];
         struct rc_obs_pool *p;
+        int prev_desired;
 
-        if (!st->halted_image && st->last_scale_ms != now_ms)
-            continue;
         p = rc_observed_pool(have, st->pool);
         if (!p)
             return -1;
+        if (p->desired_replicas >= 0) {
+            prev_desired = p->desired_replicas;
+        } else { /* the planner then started from the live instances */
+            size_t k;
+
+            prev_desired = 0;
+            for (k = 0; k < st->n_instances; k++)
+                prev_desired += st->instances[k].state != RC_INST_FAILED &&
+                                st->instances[k].state != RC_INST_DELETING;
+        }
+        p->desired_replicas = st->desired_replicas; /* the controller keeps it in the status */
         if (st->halted_image)
             set_str(&p->halted_image, st->halted_image);
         if (st->last_scale_ms == now_ms && now_ms != 0) {
             p->last_scale_ms = now_ms;
-            if (st->desired_replicas > st->replicas)
+            if (st->desired_replicas > prev_desired)
                 p->last_scale_out_ms = now_ms;
             else
                 p->last_scale_in_ms = now_ms;

@@ -18,7 +18,8 @@
  *   DELETE worker    removed
  *   PUT job          job New (attempt = count, VM from the body parameters)
  *   POST .../run     template built_revision = count, runState Running
- * Status effects: halted_image and last scale time go into the rc_obs_pool.
+ * Status effects: halted_image, desired replicas and the last scale time go
+ * into the rc_obs_pool, as the controller hands them back from the status.
  *
  * Ownership: every string in a struct rc_observed built here is a heap copy,
  * released by rc_observed_release(); pools facts come from rc_observed_pool().

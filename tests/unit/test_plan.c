@@ -585,14 +585,22 @@ static void settle(struct rc_observed *have)
             j->status = rc_strdup(rnd(5) == 0 ? "Failed" : "Completed");
         }
     }
-    for (i = 0; i < have->n_scale_sets; i++) {
+    for (i = 0, n = 0; i < have->n_scale_sets; i++) { /* deleted scale sets are gone */
         struct rc_obs_scale_set *ss = &have->scale_sets[i];
 
         if (ss->provisioning_state && strcmp(ss->provisioning_state, "Deleting") == 0) {
-            free(ss->provisioning_state);
-            ss->provisioning_state = rc_strdup("Succeeded");
+            struct rc_observed t = {0};
+
+            t.scale_sets = malloc(sizeof(*ss));
+            assert_non_null(t.scale_sets);
+            t.scale_sets[0] = *ss;
+            t.n_scale_sets = t.cap_scale_sets = 1;
+            rc_observed_release(&t);
+            continue;
         }
+        have->scale_sets[n++] = *ss;
     }
+    have->n_scale_sets = n;
 }
 
 /* 1000 random pools and worlds: every plan is stable (apply, plan again: empty)
@@ -609,7 +617,7 @@ static void test_random_worlds_converge(void **state)
         struct rc_observed have = {0};
         char extra[1536];
         const char *img_new = IMG;
-        bool vm, canary, expiry, hrw, hook;
+        bool vm, canary, expiry, hrw, hook, scaler, deleting, orphan;
         int replicas, surge, unav, n_inst, round;
         int64_t now = NOW;
         char ssid[RC_ARM_ID_MAX], hash[32];
@@ -624,11 +632,25 @@ static void test_random_worlds_converge(void **state)
         n_inst = (int)rnd(6);
         hrw = vm && rnd(3) == 0;
         hook = vm && rnd(4) == 0;
+        scaler = rnd(4) == 0;
+        deleting = rnd(6) == 0;
+        orphan = rnd(2);
         snprintf(extra, sizeof(extra),
                  ",\"mode\":\"%s\",\"replicas\":%d,\"rollout\":{\"maxSurge\":%d,"
                  "\"maxUnavailable\":%d%s}",
                  vm ? "VirtualMachines" : "ScaleSet", replicas, surge, unav,
                  canary ? ",\"canary\":{\"replicas\":1,\"soakSeconds\":60}" : "");
+        if (scaler) {
+            char as[256];
+
+            snprintf(as, sizeof(as),
+                     ",\"autoscale\":{\"minReplicas\":%u,\"maxReplicas\":%u,\"metric\":{"
+                     "\"http\":{\"url\":\"https://ci.example/q\",\"jsonPointer\":\"/n\"}}}",
+                     rnd(3), 3 + rnd(4));
+            strncat(extra, as, sizeof(extra) - strlen(extra) - 1);
+        }
+        if (deleting && orphan)
+            strncat(extra, ",\"deletionPolicy\":\"Orphan\"", sizeof(extra) - strlen(extra) - 1);
         if (hrw)
             strncat(extra,
                     ",\"identity\":{\"type\":\"SystemAssigned\"},\"registration\":{"
@@ -659,6 +681,13 @@ static void test_random_worlds_converge(void **state)
                     sizeof(extra) - strlen(extra) - 1);
         }
         add_pool(&want, "ops", "hw", extra);
+        want.pools[0].meta.deleting = deleting;
+        if (scaler) {
+            struct rc_obs_pool *op = rc_observed_pool(&have, "ops/hw");
+
+            op->has_signal = true;
+            op->signal = rnd(9);
+        }
         rc_arm_spec_hash(&want.pools[0], hash, sizeof(hash));
         if (!vm && n_inst > 0) {
             add_vmss(&have, &want.pools[0], n_inst);
@@ -728,10 +757,17 @@ static void test_random_worlds_converge(void **state)
                     print_message("  vmss cap=%lld %s\n", (long long)have.scale_sets[i].capacity,
                                   have.scale_sets[i].image);
             }
+            if (scaler)
+                replicas = p1.pools[0].desired_replicas;
+            if (deleting && p1.n_actions == 0 && !strcmp(p1.pools[0].reason, "Deleted")) {
+                rc_plan_release(&p1);
+                break;
+            }
             /* terminal: Ready, or a halted canary rollout settled on the old image */
-            if (p1.n_actions == 0 && (p1.pools[0].ready == RC_COND_TRUE ||
-                                      (!strcmp(p1.pools[0].reason, "RolloutHalted") &&
-                                       p1.pools[0].ready_replicas == replicas))) {
+            if (!deleting && p1.n_actions == 0 &&
+                (p1.pools[0].ready == RC_COND_TRUE ||
+                 (!strcmp(p1.pools[0].reason, "RolloutHalted") &&
+                  p1.pools[0].ready_replicas == replicas))) {
                 assert_int_equal(p1.pools[0].replicas, replicas);
                 rc_plan_release(&p1);
                 break;
@@ -739,9 +775,10 @@ static void test_random_worlds_converge(void **state)
             assert_int_equal(pa_apply(&have, &p1, now, msg, sizeof(msg)), 0);
             assert_int_equal(rc_plan(&want, &have, NULL, now, &p2, &err), 0);
             if (p2.n_actions != 0)
-                print_message("seed %d round %d: re-plan not empty: %s %s (%s)\n", seed, round,
-                              rc_verb_name(p2.actions[0].verb), p2.actions[0].path,
-                              p2.actions[0].reason);
+                print_message(
+                    "seed %d round %d: re-plan not empty (desired %d -> %d): %s %s (%s)\n", seed,
+                    round, p1.pools[0].desired_replicas, p2.pools[0].desired_replicas,
+                    rc_verb_name(p2.actions[0].verb), p2.actions[0].path, p2.actions[0].reason);
             assert_int_equal(p2.n_actions, 0);
             rc_plan_release(&p1);
             rc_plan_release(&p2);
