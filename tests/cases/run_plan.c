@@ -54,7 +54,7 @@
  *     imageVersions: [{name: "1.5.0", definition?, exclude?, state?}]
  *     templates: [{id, runState?, builtRevision?}]
  *     pools: {ns/name: {signal?, busy: [..], jobDone: [..], listFailed?, lastScale?,
- *             lastScaleOut?, lastScaleIn?, haltedImage?}}
+ *             lastScaleOut?, lastScaleIn?, haltedImage?, desiredReplicas?}}
  *   policy: {collect_orphans, max_deletions, allow_mass_delete, only_pool,
  *            zones: [{name, offset: seconds east of UTC}]}
  *   expect:                        # the plan, in plan order
@@ -719,6 +719,9 @@ static int build_observed(struct kase *k, const json_t *obs)
             if (json_object_get(v, "jobDone"))
                 strlist(json_object_get(v, "jobDone"), &op->job_done, &op->n_job_done);
             op->list_failed = json_is_true(json_object_get(v, "listFailed"));
+            if (json_is_integer(json_object_get(v, "desiredReplicas")))
+                op->desired_replicas =
+                    (int)json_integer_value(json_object_get(v, "desiredReplicas"));
             if (parse_when(k, json_object_get(v, "lastScale"), &t) == 0)
                 op->last_scale_ms = t;
             if (parse_when(k, json_object_get(v, "lastScaleOut"), &t) == 0)
@@ -1039,9 +1042,9 @@ static bool case_keys_ok(struct kase *k)
         static const char *const sset[] = {"pool",     "name",          "capacity", "image",
                                            "specHash", "lastScale",     "halted",   "untagged",
                                            "state",    "orchestration", "tags",     NULL};
-        static const char *const opool[] = {"signal",      "busy",        "jobDone",
-                                            "listFailed",  "lastScale",   "lastScaleOut",
-                                            "lastScaleIn", "haltedImage", NULL};
+        static const char *const opool[] = {
+            "signal",       "busy",        "jobDone",     "listFailed",      "lastScale",
+            "lastScaleOut", "lastScaleIn", "haltedImage", "desiredReplicas", NULL};
         static const char *const pol[] = {"collect_orphans", "max_deletions", "allow_mass_delete",
                                           "only_pool",       "zones",         NULL};
         const json_t *o = json_object_get(k->doc, "observed");
