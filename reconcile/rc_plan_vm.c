@@ -378,7 +378,8 @@ static int create_vm(struct rp_ctx *c, unsigned slot, unsigned inc)
     }
     r = rp_add(c, RC_VERB_CREATE, RC_HTTP_PUT, vm_id, NULL, RC_API_COMPUTE,
                rc_arm_vm_body(c->p, name, c->target_arm, c->now, expires), &np, 1, false, 0, 1,
-               "create VM %s (slot %u) on %s", name, slot, c->target);
+               "create VM %s (slot %u) on %s", name, slot,
+               strstr(c->target, "/versions/") ? strstr(c->target, "/versions/") + 10 : c->target);
     if (r == 0)
         r = put_extensions(c, name, vm_id, NULL, 2);
     if (r == 0)
