@@ -116,11 +116,16 @@ static void sorted_ids(struct rp_inst **sel, size_t n, char **ids, char **names)
     }
 }
 
+/* The drain tag on one instance. A Flexible member is a plain VM (PATCH
+ * {"tags"}); a Uniform instance has no PATCH: VirtualMachineScaleSetVMs
+ * Update is a PUT whose body needs location, so it gets {"location","tags"}. */
 static int instance_tags_patch(struct rp_ctx *c, const struct rp_inst *x)
 {
     json_t *tags = rp_tags_json(x->o->own.tags, x->o->own.n_tags, false);
     json_t *body;
     char t[RC_TIME_MAX];
+    bool uniform = !flexible(c);
+    const char *name = x->o->name;
 
     if (!tags)
         return -RC_ENOMEM;
@@ -128,9 +133,12 @@ static int instance_tags_patch(struct rp_ctx *c, const struct rp_inst *x)
     json_object_set_new(tags, RC_TAG_DRAINING, json_string(t));
     body = rc_arm_tags_patch(tags);
     json_decref(tags);
-    return rp_add(c, RC_VERB_UPDATE, RC_HTTP_PATCH, x->o->id, NULL, RC_API_COMPUTE, body, NULL, 0,
-                  false, 0, 0, "drain %s (busy, %s): tag %s", x->o->name, x->why ? x->why : "",
-                  RC_TAG_DRAINING);
+    if (body && uniform)
+        json_object_set_new(body, "location",
+                            json_string(c->ss->location ? c->ss->location : c->p->spec.location));
+    return rp_add(c, RC_VERB_UPDATE, uniform ? RC_HTTP_PUT : RC_HTTP_PATCH, x->o->id, NULL,
+                  RC_API_COMPUTE, body, &name, 1, false, 0, 0, "drain %s (busy, %s): tag %s", name,
+                  x->why ? x->why : "", RC_TAG_DRAINING);
 }
 
 int rp_plan_vmss(struct rp_ctx *c)

@@ -434,6 +434,8 @@ static int apply_vm_put(struct rc_observed *h, const struct rc_action *a, int64_
     return 0;
 }
 
+static int apply_tags_patch(struct rc_observed *h, const struct rc_action *a);
+
 static int apply_put(struct rc_observed *h, const struct rc_action *a, int64_t now)
 {
     const char *t = a->target;
@@ -501,6 +503,8 @@ static int apply_put(struct rc_observed *h, const struct rc_action *a, int64_t n
         n->provisioning_state = rc_strdup("Succeeded");
         return pa_set_tags(&n->own, json_object_get(a->body, "tags"));
     }
+    if (strstr(t, "/virtualMachineScaleSets/") && strstr(t, "/virtualMachines/"))
+        return apply_tags_patch(h, a); /* Uniform instance update (tags) */
     if (strstr(t, "/virtualMachineScaleSets/"))
         return apply_vmss_write(h, a, now);
     if (strstr(t, "/virtualMachines/"))

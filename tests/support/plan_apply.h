@@ -11,7 +11,8 @@
  *   POST reimage     the named instances are Provisioning on the model again,
  *                    and leave job_done
  *   DELETE VMSS/VM   Deleting (the LRO has started), a VMSS's instances too
- *   PATCH tags       tags replaced (ownership fields re-derived)
+ *   PATCH tags       tags replaced (ownership fields re-derived); also PUT
+ *                    {location, tags} on a Uniform instance
  *   PUT NIC/VM/ext   NIC, Provisioning VM (image, tags, created now), extension
  *                    (provisioningState Creating until the world settles)
  *   PUT group/worker group, worker (vmResourceId from the body)
