@@ -1016,9 +1016,14 @@ static int fill_status(struct rp_ctx *c)
 
     /* summary: "create 2, delete 1 (expired)" */
     sum[0] = '\0';
-    if (c->creates)
+    if (c->creates) {
+        bool replacing = false;
+
+        for (i = 0; i < c->n; i++)
+            replacing = replacing || c->v[i].old || c->v[i].failed;
         len += (size_t)rp_fmt(sum + len, sizeof(sum) - len, "%s%s %d", len ? ", " : "",
-                              c->n_del || c->ss ? "surge" : "create", c->creates);
+                              replacing ? "surge" : (c->ss ? "scale out" : "create"), c->creates);
+    }
     if (c->n_del && len < sizeof(sum))
         len +=
             (size_t)rp_fmt(sum + len, sizeof(sum) - len, "%sdelete %d", len ? ", " : "", c->n_del);
