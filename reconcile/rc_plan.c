@@ -956,6 +956,13 @@ void rp_decide(struct rp_ctx *c)
 
 /* ---- status ---- */
 
+static int inst_status_cmp(const void *a, const void *b)
+{
+    const struct rc_inst_status *x = a, *y = b;
+
+    return strcmp(x->name ? x->name : "", y->name ? y->name : "");
+}
+
 static int fill_status(struct rp_ctx *c)
 {
     struct rc_pool_status *st = c->st;
@@ -1117,6 +1124,9 @@ static int fill_status(struct rp_ctx *c)
         else if (x->outdated)
             is->reason = rc_strdup("OutdatedImage");
     }
+    /* by name, so the status does not change with the order ARM lists in */
+    if (st->n_instances > 1)
+        qsort(st->instances, st->n_instances, sizeof(*st->instances), inst_status_cmp);
     return 0;
 }
 

@@ -215,6 +215,11 @@ static void test_deterministic_under_reordering(void **state)
     ja = plan_json_text(&pa);
     jb = plan_json_text(&pb);
     assert_string_equal(ja, jb);
+    assert_int_equal(pa.pools[0].n_instances, 4); /* status instances sorted by name */
+    for (i = 0; i < 4; i++)
+        assert_string_equal(pa.pools[0].instances[i].name, pb.pools[0].instances[i].name);
+    assert_string_equal(pa.pools[0].instances[0].name, "hw_1");
+    assert_string_equal(pa.pools[0].instances[3].name, "hw_7");
     /* three of four go, in numeric order, one batched POST with the ids */
     assert_int_equal(pa.n_actions, 1);
     assert_int_equal(pa.actions[0].verb, RC_VERB_DELETE);
