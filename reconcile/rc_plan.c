@@ -919,9 +919,11 @@ void rp_decide(struct rp_ctx *c)
                 x->drain = true;
                 c->n_drain++;
                 rp_wait(c, "WaitingForDrain", c->now + c->p->spec.drain_timeout_ms,
-                        "%s busy; draining", x->o->name);
+                        "%s busy; draining (%llds left)", x->o->name,
+                        (long long)(c->p->spec.drain_timeout_ms / 1000));
             } else {
-                rp_wait(c, "WaitingForDrain", drain_end(c, x), "%s busy; draining", x->o->name);
+                rp_wait(c, "WaitingForDrain", drain_end(c, x), "%s busy; draining (%llds left)",
+                        x->o->name, (long long)((drain_end(c, x) - c->now + 999) / 1000));
             }
             continue;
         }
