@@ -6,6 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <libwebsockets.h>
 
 #define CHUNK 16384
@@ -149,6 +155,46 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0}, /* 4.1.6 has no LWS_PROTOCOL_LIST_TERM */
 };
 
+/* lws 4.1 creates a context even when its listen socket cannot be bound (and
+ * a foreign-loop context cannot be torn down synchronously), so try the bind
+ * first and report a clear error. */
+static int can_bind(const char *addr, int port, struct rc_err *err)
+{
+    struct sockaddr_in6 a6 = {0};
+    struct sockaddr_in a4 = {0};
+    int fd, r, one = 1;
+    bool v6 = addr && strchr(addr, ':');
+
+    if (port == 0)
+        return 0;
+    fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return rc_err_set(err, -RC_EIO, "", "socket: %s", strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (v6) {
+        a6.sin6_family = AF_INET6;
+        a6.sin6_port = htons((uint16_t)port);
+        r = inet_pton(AF_INET6, addr, &a6.sin6_addr) == 1
+                ? bind(fd, (struct sockaddr *)&a6, sizeof(a6))
+                : -1;
+    } else {
+        a4.sin_family = AF_INET;
+        a4.sin_port = htons((uint16_t)port);
+        a4.sin_addr.s_addr = htonl(INADDR_ANY);
+        r = (!addr || !*addr || inet_pton(AF_INET, addr, &a4.sin_addr) == 1)
+                ? bind(fd, (struct sockaddr *)&a4, sizeof(a4))
+                : -1;
+    }
+    if (r < 0) {
+        rc_err_set(err, -RC_EIO, "", "cannot listen on %s:%d: %s", addr && *addr ? addr : "*", port,
+                   errno ? strerror(errno) : "bad address");
+        close(fd);
+        return -RC_EIO;
+    }
+    close(fd);
+    return 0;
+}
+
 struct httpd *httpd_new(uv_loop_t *loop, const char *addr, int port, httpd_handler_cb handler,
                         void *arg, struct rc_err *err)
 {
@@ -158,6 +204,10 @@ struct httpd *httpd_new(uv_loop_t *loop, const char *addr, int port, httpd_handl
 
     if (!h) {
         rc_err_set(err, -RC_ENOMEM, "", "out of memory");
+        return NULL;
+    }
+    if (can_bind(addr, port, err) < 0) {
+        free(h);
         return NULL;
     }
     h->handler = handler;
@@ -176,6 +226,14 @@ struct httpd *httpd_new(uv_loop_t *loop, const char *addr, int port, httpd_handl
     if (!h->ctx) {
         rc_err_set(err, -RC_EIO, "", "cannot listen on %s:%d", addr ? addr : "*", port);
         free(h);
+        return NULL;
+    }
+    if (!lws_get_vhost_by_name(h->ctx, "default")) {
+        /* Lost a race for the port after can_bind(): the context is torn down
+         * by the loop; h stays allocated because lws still points into it. */
+        rc_err_set(err, -RC_EIO, "", "cannot listen on %s:%d", addr ? addr : "*", port);
+        h->closing = true;
+        lws_context_destroy(h->ctx);
         return NULL;
     }
     h->port = lws_get_vhost_listen_port(lws_get_vhost_by_name(h->ctx, "default"));

@@ -4,6 +4,9 @@
  *   azpool validate PATH...                          exit 0 valid, 1 invalid
  *   azpool plan -f PATH [--observed FILE] [-o text|markdown|json]
  *                                                    exit 0 no changes, 2 changes, 1 error
+ *   azpool run --source dir:PATH [--cloud C] [--arm-endpoint URL] [--ca-file F]
+ *              [--imds-endpoint URL] [--secrets-dir D] [--listen ADDR:PORT] [--resync DUR]
+ *              [--max-deletions N] [--allow-mass-delete] [--log-level L]
  *   azpool version
  *
  * Extensions beyond §10 (documented in the README): plan accepts -f more than
@@ -20,8 +23,10 @@
 #include <time.h>
 
 #include "ctl_planfmt.h"
+#include "ctl_run.h"
 #include "ctl_source.h"
 #include "ctl_tz.h"
+#include "log.h"
 #include "rc_model.h"
 #include "rc_observed.h"
 #include "rc_plan.h"
@@ -233,6 +238,113 @@ out:
     return rc;
 }
 
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"source", required_argument, NULL, 's'},
+        {"cloud", required_argument, NULL, 'c'},
+        {"arm-endpoint", required_argument, NULL, 'e'},
+        {"ca-file", required_argument, NULL, 'C'},
+        {"imds-endpoint", required_argument, NULL, 'i'},
+        {"state-dir", required_argument, NULL, 'S'},
+        {"secrets-dir", required_argument, NULL, 'x'},
+        {"listen", required_argument, NULL, 'l'},
+        {"resync", required_argument, NULL, 'r'},
+        {"events-queue", required_argument, NULL, 'q'},
+        {"max-deletions", required_argument, NULL, 'm'},
+        {"allow-mass-delete", no_argument, NULL, 'a'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"kubeconfig", required_argument, NULL, 'k'},
+        {"context", required_argument, NULL, 'K'},
+        {"namespace", required_argument, NULL, 'n'},
+        {"selector", required_argument, NULL, 'z'},
+        {0, 0, 0, 0},
+    };
+    struct ctl_opts o;
+    struct rc_err err = {0};
+    int c, lvl;
+    char *end;
+    long v;
+
+    ctl_opts_init(&o);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (strncmp(optarg, "dir:", 4) == 0) {
+                o.source_dir = optarg + 4;
+            } else {
+                fprintf(stderr,
+                        "azpool run: --source %s: only dir:PATH is available in this "
+                        "build (Kubernetes mode comes later)\n",
+                        optarg);
+                return 1;
+            }
+            break;
+        case 'c':
+            o.cloud = optarg;
+            break;
+        case 'e':
+            o.arm_endpoint = optarg;
+            break;
+        case 'C':
+            o.ca_file = optarg;
+            break;
+        case 'i':
+            o.imds_endpoint = optarg;
+            break;
+        case 'x':
+            o.secrets_dir = optarg;
+            break;
+        case 'l':
+            o.listen = optarg;
+            break;
+        case 'r':
+            if (rc_duration_parse(optarg, &o.resync_ms, &err) < 0 || o.resync_ms < 1000) {
+                fprintf(stderr, "azpool run: --resync must be a duration of at least 1s\n");
+                return 1;
+            }
+            break;
+        case 'm':
+            v = strtol(optarg, &end, 10);
+            if (*end || v < 0 || v > 1000000) {
+                fprintf(stderr, "azpool run: --max-deletions must be a number >= 0\n");
+                return 1;
+            }
+            o.max_deletions = (int)v;
+            break;
+        case 'a':
+            o.allow_mass_delete = true;
+            break;
+        case 'L':
+            lvl = log_level_parse(optarg);
+            if (lvl < 0) {
+                fprintf(stderr, "azpool run: --log-level must be debug, info, warn or error\n");
+                return 1;
+            }
+            o.log_level = lvl;
+            break;
+        case 'S':
+        case 'q':
+        case 'k':
+        case 'K':
+        case 'n':
+        case 'z':
+            fprintf(stderr, "azpool run: %s is not available in this build yet\n",
+                    argv[optind - 1]);
+            return 1;
+        default:
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (optind < argc || !o.source_dir) {
+        fprintf(stderr, "azpool run: give the manifests with --source dir:PATH\n");
+        return 1;
+    }
+    return ctl_run(&o);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -247,6 +359,8 @@ int main(int argc, char **argv)
         return cmd_validate(argc - 1, argv + 1);
     if (strcmp(argv[1], "plan") == 0)
         return cmd_plan(argc - 1, argv + 1);
+    if (strcmp(argv[1], "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         usage(stdout);

@@ -12,12 +12,14 @@
 struct watch {
     uv_fs_event_t ev;
     struct src_dir *s;
+    bool parent; /* the root's parent: only events naming the root count */
     struct watch *next;
 };
 
 struct src_dir {
     uv_loop_t *loop;
     char *root;
+    const char *base; /* last path component of root */
     src_dir_cb cb;
     void *arg;
     uv_timer_t debounce;
@@ -52,14 +54,16 @@ static void on_event(uv_fs_event_t *ev, const char *name, int events, int status
 {
     struct watch *w = ev->data;
 
-    (void)name;
     (void)events;
     (void)status;
+    /* Other files next to the root (logs, editors' swap files) are not ours. */
+    if (w->parent && (!name || strcmp(name, w->s->base) != 0))
+        return;
     if (!w->s->closing) /* restart: the callback runs after the last event of a burst */
         uv_timer_start(&w->s->debounce, on_debounced, SRC_DIR_DEBOUNCE_MS, 0);
 }
 
-static void add_watch(struct src_dir *s, const char *path)
+static void add_watch(struct src_dir *s, const char *path, bool parent)
 {
     struct watch *w;
 
@@ -69,6 +73,7 @@ static void add_watch(struct src_dir *s, const char *path)
     if (!w)
         return;
     w->s = s;
+    w->parent = parent;
     if (uv_fs_event_init(s->loop, &w->ev) != 0) {
         free(w);
         return;
@@ -90,7 +95,7 @@ static void walk(struct src_dir *s, const char *dir, int depth)
 
     if (depth > 32)
         return;
-    add_watch(s, dir);
+    add_watch(s, dir, false);
     d = opendir(dir);
     if (!d)
         return;
@@ -122,7 +127,7 @@ static void rebuild(struct src_dir *s)
         slash[1] = '\0';
     else
         snprintf(parent, sizeof(parent), ".");
-    add_watch(s, parent);
+    add_watch(s, parent, true);
     walk(s, s->root, 0);
 }
 
@@ -157,6 +162,7 @@ struct src_dir *src_dir_new(uv_loop_t *loop, const char *root, src_dir_cb cb, vo
     n = strlen(s->root);
     while (n > 1 && s->root[n - 1] == '/')
         s->root[--n] = '\0';
+    s->base = strrchr(s->root, '/') ? strrchr(s->root, '/') + 1 : s->root;
     s->debounce.data = s;
     rebuild(s);
     return s;

@@ -91,6 +91,12 @@ static void test_burst_subdirs_and_symlink_swap(void **state)
     run_for(&loop, 200);
     assert_int_equal(g_calls, 3);
 
+    /* A file next to the root (a log, an editor's swap file) is not a change. */
+    snprintf(path, sizeof(path), "%s/controller.log", base);
+    write_file(path, "ts=... level=info\n");
+    run_for(&loop, 200);
+    assert_int_equal(g_calls, 3);
+
     /* git-sync: a new link renamed over the old one. */
     snprintf(path, sizeof(path), "%s/tmp-link", base);
     assert_int_equal(symlink("rev-b", path), 0);

@@ -1,0 +1,1034 @@
+/* ctl_run.c - see ctl_run.h. */
+#include "ctl_run.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "az.h"
+#include "az_arm.h"
+#include "az_cred.h"
+#include "ctl_source.h"
+#include "ctl_tz.h"
+#include "exec.h"
+#include "http.h"
+#include "httpd.h"
+#include "log.h"
+#include "metrics.h"
+#include "rc_arm.h"
+#include "rc_model.h"
+#include "rc_observed.h"
+#include "rc_plan.h"
+#include "rc_util.h"
+#include "src_dir.h"
+#include "wq.h"
+
+#define RECONCILES_MAX    16
+#define OBSERVE_STEPS_MAX 8
+#define SECRET_MAX        (1024 * 1024)
+
+struct cloud {
+    const char *name, *authority, *arm;
+};
+
+static const struct cloud clouds[] = {
+    {"AzureCloud", "https://login.microsoftonline.com", "https://management.azure.com"},
+    {"AzureChinaCloud", "https://login.chinacloudapi.cn", "https://management.chinacloudapi.cn"},
+    {"AzureUSGovernment", "https://login.microsoftonline.us",
+     "https://management.usgovcloudapi.net"},
+};
+
+/* A manifest file and its last good text. */
+struct mfile {
+    char *path;
+    char *text; /* last good version, NULL when never valid */
+    size_t len;
+    bool present; /* in the tree at the last reload */
+    int n_errors; /* of the current version */
+};
+
+/* What the controller remembers of a pool between reconciles. */
+struct pstate {
+    char *pool;     /* "ns/name" */
+    json_t *status; /* Kubernetes-shaped object for /api */
+    bool gone;      /* deleting and nothing left in Azure */
+};
+
+struct ctl {
+    const struct ctl_opts *o;
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t tick, resync, reload;
+    struct http *http;
+    struct az_cred *cred;
+    struct az_arm *arm;
+    struct az_ops ops;
+    struct exec *exec;
+    struct httpd *httpd;
+    struct src_dir *src;
+    struct wq *wq;
+    struct azpool_metrics met;
+    struct rc_desired want;
+    struct ctl_zones zones;
+    struct mfile *files;
+    size_t n_files;
+    struct pstate *pools;
+    size_t n_pools;
+    size_t active;
+    uint64_t rid;
+    bool synced;
+    bool stopping;
+};
+
+struct step {
+    bool list;
+    bool optional_parent; /* skip the rest when this GET is 404 (no scale set yet) */
+    char path[RC_ARM_ID_MAX + 64];
+    const char *api;
+};
+
+struct rec {
+    struct ctl *c;
+    char key[WQ_KEY_MAX];
+    char pool[300];
+    char rid[20];
+    struct step steps[OBSERVE_STEPS_MAX];
+    size_t n_steps, cur;
+    struct rc_observed have;
+    uint64_t t0;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- logging helpers ---- */
+
+static void log_errs(const struct rc_errs *errs, const char *event)
+{
+    for (size_t i = 0; i < errs->n; i++) {
+        const struct rc_err *e = &errs->v[i];
+        struct log_line l;
+        char msg[RC_ERR_PATH_MAX + RC_ERR_MSG_MAX + 4];
+
+        snprintf(msg, sizeof(msg), "%s%s%s", e->path, e->path[0] ? ": " : "", e->msg);
+        log_begin(&l, LOG_WARN, wall_ms(), event);
+        log_str(&l, "file", e->file);
+        log_int(&l, "line", e->line);
+        log_int(&l, "col", e->col);
+        log_str(&l, "err", msg);
+        log_end(&l);
+    }
+}
+
+/* ---- pool state ---- */
+
+static struct pstate *pstate(struct ctl *c, const char *pool, bool create)
+{
+    struct pstate *v;
+
+    for (size_t i = 0; i < c->n_pools; i++)
+        if (strcmp(c->pools[i].pool, pool) == 0)
+            return &c->pools[i];
+    if (!create)
+        return NULL;
+    v = realloc(c->pools, (c->n_pools + 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    c->pools = v;
+    memset(&v[c->n_pools], 0, sizeof(v[0]));
+    v[c->n_pools].pool = strdup(pool);
+    if (!v[c->n_pools].pool)
+        return NULL;
+    return &v[c->n_pools++];
+}
+
+static const char *cond_str(enum rc_cond s)
+{
+    return s == RC_COND_TRUE ? "True" : s == RC_COND_FALSE ? "False" : "Unknown";
+}
+
+static json_t *status_json(const struct rc_pool *p, const struct rc_pool_status *st)
+{
+    static const char *const types[] = {"Ready", "Progressing", "Degraded", "Stalled"};
+    enum rc_cond conds[4] = {st->ready, st->progressing, st->degraded, st->stalled};
+    json_t *conditions = json_array(), *instances = json_array(), *status;
+    char ts[RC_TIME_MAX];
+
+    for (int i = 0; i < 4; i++)
+        json_array_append_new(conditions,
+                              json_pack("{s:s,s:s,s:s,s:s}", "type", types[i], "status",
+                                        cond_str(conds[i]), "reason", st->reason ? st->reason : "",
+                                        "message", st->message ? st->message : ""));
+    for (size_t i = 0; i < st->n_instances; i++) {
+        const struct rc_inst_status *in = &st->instances[i];
+
+        rc_time_format(in->created_ms, ts, sizeof(ts));
+        json_array_append_new(instances,
+                              json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "name", in->name, "id",
+                                        in->id ? in->id : "", "image", in->image ? in->image : "",
+                                        "createdAt", ts, "state", rc_inst_state_name(in->state),
+                                        "busy", in->busy));
+    }
+    status = json_pack(
+        "{s:i,s:i,s:i,s:i,s:i,s:s,s:s,s:o,s:{s:i,s:s},s:o}", "replicas", st->replicas,
+        "readyReplicas", st->ready_replicas, "updatedReplicas", st->updated_replicas,
+        "expiringReplicas", st->expiring_replicas, "desiredReplicas", st->desired_replicas,
+        "currentImage", st->current_image ? st->current_image : "", "targetImage",
+        st->target_image ? st->target_image : "", "conditions", conditions, "plan", "pending",
+        st->pending, "summary", st->summary ? st->summary : "", "instances", instances);
+    return json_pack("{s:s,s:s,s:{s:s,s:s},s:o}", "apiVersion", RC_API_VERSION, "kind",
+                     "WorkerPool", "metadata", "name", p->meta.name, "namespace", p->meta.namespace,
+                     "status", status);
+}
+
+static void publish_replicas(struct ctl *c, const struct rc_pool *p,
+                             const struct rc_pool_status *st)
+{
+    int counts[RC_INST_FAILED + 1] = {0};
+
+    for (size_t i = 0; i < st->n_instances; i++)
+        if (st->instances[i].state <= RC_INST_FAILED)
+            counts[st->instances[i].state]++;
+    for (int s = 0; s <= RC_INST_FAILED; s++) {
+        const char *labels[3] = {p->meta.namespace, p->meta.name,
+                                 rc_inst_state_name((enum rc_inst_state)s)};
+
+        metrics_set(c->met.pool_replicas, labels, counts[s]);
+    }
+}
+
+/* ---- the work queue driver ---- */
+
+static void start_reconcile(struct ctl *c, const char *key);
+
+static void on_tick(uv_timer_t *t);
+
+static void pump(struct ctl *c)
+{
+    const char *key;
+    int64_t due, now;
+
+    while (!c->stopping && c->active < RECONCILES_MAX &&
+           wq_next(c->wq, (int64_t)uv_now(&c->loop), &key))
+        start_reconcile(c, key);
+    metrics_set(c->met.workqueue_depth, NULL, (double)wq_depth(c->wq));
+    due = wq_next_due(c->wq);
+    if (c->stopping || due == INT64_MAX || c->active >= RECONCILES_MAX) {
+        uv_timer_stop(&c->tick);
+        return;
+    }
+    now = (int64_t)uv_now(&c->loop);
+    uv_timer_start(&c->tick, on_tick, (uint64_t)(due > now ? due - now : 0), 0);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    pump(t->data);
+}
+
+static void enqueue(struct ctl *c, const char *pool, int64_t delay_ms)
+{
+    char key[WQ_KEY_MAX];
+
+    snprintf(key, sizeof(key), "WorkerPool/%s", pool);
+    wq_add_at(c->wq, key, (int64_t)uv_now(&c->loop) + (delay_ms > 0 ? delay_ms : 0));
+}
+
+static void enqueue_all(struct ctl *c)
+{
+    for (size_t i = 0; i < c->want.n_pools; i++) {
+        char pool[300];
+
+        snprintf(pool, sizeof(pool), "%s/%s", c->want.pools[i].meta.namespace,
+                 c->want.pools[i].meta.name);
+        enqueue(c, pool, 0);
+    }
+    pump(c);
+}
+
+/* ---- manifests ---- */
+
+static struct mfile *mfile(struct ctl *c, const char *path)
+{
+    struct mfile *v;
+
+    for (size_t i = 0; i < c->n_files; i++)
+        if (strcmp(c->files[i].path, path) == 0)
+            return &c->files[i];
+    v = realloc(c->files, (c->n_files + 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    c->files = v;
+    memset(&v[c->n_files], 0, sizeof(v[0]));
+    v[c->n_files].path = strdup(path);
+    if (!v[c->n_files].path)
+        return NULL;
+    return &v[c->n_files++];
+}
+
+static bool pool_gone(struct ctl *c, const struct rc_pool *p)
+{
+    char pool[300];
+    struct pstate *ps;
+
+    snprintf(pool, sizeof(pool), "%s/%s", p->meta.namespace, p->meta.name);
+    ps = pstate(c, pool, false);
+    return ps && ps->gone;
+}
+
+/* Re-reads the tree and rebuilds the desired state (see ctl_run.h). */
+static void reload(struct ctl *c)
+{
+    struct rc_desired want = {0};
+    struct rc_errs errs = {0};
+    struct rc_err err = {0};
+    char **files = NULL;
+    size_t n_files = 0, removed_pools = 0;
+    bool guard;
+
+    if (ctl_list_manifests(c->o->source_dir, &files, &n_files, &err) < 0) {
+        struct log_line l;
+
+        log_begin(&l, LOG_WARN, wall_ms(), "source.unreadable");
+        log_str(&l, "dir", c->o->source_dir);
+        log_str(&l, "err", err.msg);
+        log_word(&l, "keeping the last good state");
+        log_end(&l);
+        return;
+    }
+    if (n_files == 0 && c->n_files > 0) {
+        struct log_line l;
+
+        log_begin(&l, LOG_WARN, wall_ms(), "source.empty");
+        log_str(&l, "dir", c->o->source_dir);
+        log_word(&l, "an empty tree deletes nothing; keeping the last good state");
+        log_end(&l);
+        ctl_files_free(files, n_files);
+        return;
+    }
+    for (size_t i = 0; i < c->n_files; i++)
+        c->files[i].present = false;
+    for (size_t i = 0; i < n_files; i++) {
+        struct mfile *f = mfile(c, files[i]);
+        struct rc_desired scratch = {0};
+        struct rc_errs ferrs = {0};
+        char *text = NULL;
+        size_t len = 0;
+
+        if (!f)
+            continue;
+        f->present = true;
+        memset(&err, 0, sizeof(err));
+        if (ctl_read_file(files[i], CTL_FILE_MAX, &text, &len, &err) < 0) {
+            rc_errs_push(&ferrs, &err); /* vanished mid-checkout: keep the last good text */
+        } else {
+            rc_decode_yaml(&scratch, files[i], text, len, &ferrs, NULL);
+            rc_desired_release(&scratch);
+        }
+        f->n_errors = (int)ferrs.n;
+        if (ferrs.n == 0 && text) {
+            free(f->text);
+            f->text = text;
+            f->len = len;
+            text = NULL;
+        }
+        log_errs(&ferrs, "source.invalid");
+        rc_errs_release(&ferrs);
+        free(text);
+    }
+    ctl_files_free(files, n_files);
+
+    /* Count the pools whose file is gone: the mass-deletion guard. */
+    for (size_t i = 0; i < c->n_files; i++) {
+        struct rc_desired scratch = {0};
+
+        if (c->files[i].present || !c->files[i].text)
+            continue;
+        rc_decode_yaml(&scratch, c->files[i].path, c->files[i].text, c->files[i].len, &errs, NULL);
+        for (size_t k = 0; k < scratch.n_pools; k++)
+            if (!pool_gone(c, &scratch.pools[k]))
+                removed_pools++;
+        rc_desired_release(&scratch);
+    }
+    guard = removed_pools > (size_t)c->o->max_deletions && !c->o->allow_mass_delete;
+    if (guard) {
+        struct log_line l;
+
+        log_begin(&l, LOG_WARN, wall_ms(), "source.mass_delete_refused");
+        log_int(&l, "pools", (long long)removed_pools);
+        log_int(&l, "max_deletions", c->o->max_deletions);
+        log_word(&l, "keeping them; use --allow-mass-delete or --max-deletions to delete");
+        log_end(&l);
+    }
+    for (size_t i = 0; i < c->n_files; i++) {
+        struct mfile *f = &c->files[i];
+        size_t before = want.n_pools;
+
+        if (!f->text)
+            continue;
+        rc_decode_yaml(&want, f->path, f->text, f->len, &errs, NULL);
+        if (!f->present && !guard)
+            for (size_t k = before; k < want.n_pools; k++)
+                want.pools[k].meta.deleting = true;
+    }
+    rc_validate_refs(&want, &errs);
+    log_errs(&errs, "source.invalid");
+    rc_errs_release(&errs);
+    rc_desired_release(&c->want);
+    c->want = want;
+    /* Files whose pools are all gone are forgotten. */
+    for (size_t i = 0; i < c->n_files;) {
+        struct mfile *f = &c->files[i];
+        bool all_gone = !f->present;
+
+        for (size_t k = 0; all_gone && k < c->want.n_pools; k++)
+            if (c->want.pools[k].meta.origin.file &&
+                strcmp(c->want.pools[k].meta.origin.file, f->path) == 0 &&
+                !pool_gone(c, &c->want.pools[k]))
+                all_gone = false;
+        if (all_gone) {
+            free(f->path);
+            free(f->text);
+            c->files[i] = c->files[--c->n_files];
+            continue;
+        }
+        i++;
+    }
+    ctl_zones_release(&c->zones);
+    memset(&err, 0, sizeof(err));
+    {
+        struct rc_errs zerrs = {0};
+
+        ctl_zones_load(&c->want, &c->zones, &zerrs);
+        log_errs(&zerrs, "source.invalid");
+        rc_errs_release(&zerrs);
+    }
+    c->synced = true;
+    enqueue_all(c);
+}
+
+static void on_source_change(void *arg)
+{
+    reload(arg);
+}
+
+static void on_reload(uv_timer_t *t)
+{
+    reload(t->data);
+}
+
+/* ---- reconcile ---- */
+
+static void rec_free(struct rec *r)
+{
+    rc_observed_release(&r->have);
+    free(r);
+}
+
+static void rec_finish(struct rec *r, bool ok, bool transient, int64_t again_ms)
+{
+    struct ctl *c = r->c;
+    const char *kind_result[2] = {"WorkerPool", ok ? "success" : "error"};
+    struct log_line l;
+
+    c->active--;
+    metrics_add(c->met.reconcile_total, kind_result, 1);
+    metrics_observe(c->met.reconcile_duration, NULL, (double)(uv_now(&c->loop) - r->t0) / 1000.0);
+    log_begin(&l, LOG_DEBUG, wall_ms(), "reconcile.end");
+    log_str(&l, "key", r->key);
+    log_str(&l, "rid", r->rid);
+    log_bool(&l, "ok", ok);
+    log_int(&l, "dur_ms", (long long)(uv_now(&c->loop) - r->t0));
+    log_end(&l);
+    if (c->stopping) {
+        wq_done(c->wq, r->key, (int64_t)uv_now(&c->loop));
+    } else if (!ok) {
+        (void)transient; /* terminal errors back off too, up to 5 minutes */
+        wq_retry(c->wq, r->key, (int64_t)uv_now(&c->loop));
+    } else {
+        wq_forget(c->wq, r->key);
+        wq_done(c->wq, r->key, (int64_t)uv_now(&c->loop));
+        if (again_ms >= 0)
+            wq_add_at(c->wq, r->key, (int64_t)uv_now(&c->loop) + again_ms);
+    }
+    rec_free(r);
+    pump(c);
+}
+
+static void on_action(void *arg, const struct rc_action *a, const struct az_result *res)
+{
+    struct ctl *c = arg;
+    const char *labels[2] = {rc_verb_name(a->verb), res->err.code ? "error" : "success"};
+    struct log_line l;
+
+    metrics_add(c->met.actions_total, labels, 1);
+    log_begin(&l, res->err.code ? LOG_WARN : LOG_INFO, wall_ms(), "action.done");
+    log_str(&l, "pool", a->pool);
+    log_str(&l, "verb", rc_verb_name(a->verb));
+    log_str(&l, "target", a->target);
+    if (a->has_count)
+        log_int(&l, "count", (long long)a->count);
+    log_str(&l, "reason", a->reason);
+    log_int(&l, "status", res->status);
+    if (res->err.code)
+        log_str(&l, "err", res->err.msg);
+    log_end(&l);
+}
+
+static void on_exec_done(void *arg, const struct exec_result *res)
+{
+    struct rec *r = arg;
+
+    if (res->err.code) {
+        struct log_line l;
+
+        log_begin(&l, LOG_WARN, wall_ms(), "reconcile.failed");
+        log_str(&l, "key", r->key);
+        log_str(&l, "rid", r->rid);
+        log_str(&l, "action", res->failed_key);
+        log_str(&l, "err", res->err.msg);
+        log_end(&l);
+        rec_finish(r, false, res->err.klass == RC_CLASS_TRANSIENT, -1);
+        return;
+    }
+    /* Writes done: look again soon to follow provisioning. */
+    rec_finish(r, true, false, CTL_PROGRESS_POLL_MS);
+}
+
+static void plan_and_execute(struct rec *r)
+{
+    struct ctl *c = r->c;
+    struct rc_policy pol;
+    struct rc_plan plan = {0};
+    struct rc_err err = {0};
+    const struct rc_pool *p;
+    const struct rc_pool_status *st = NULL;
+    char ns[256], name[256];
+    const char *slash = strchr(r->pool, '/');
+    int64_t again = -1;
+    struct log_line l;
+
+    snprintf(ns, sizeof(ns), "%.*s", (int)(slash - r->pool), r->pool);
+    snprintf(name, sizeof(name), "%s", slash + 1);
+    p = rc_desired_pool(&c->want, ns, name);
+    if (!p) { /* gone from the manifests and forgotten */
+        rec_finish(r, true, false, -1);
+        return;
+    }
+    rc_policy_init(&pol);
+    pol.only_pool = r->pool;
+    pol.zones = c->zones.zones;
+    pol.n_zones = c->zones.n;
+    if (rc_plan(&c->want, &r->have, &pol, wall_ms(), &plan, &err) < 0) {
+        log_begin(&l, LOG_WARN, wall_ms(), "reconcile.plan_failed");
+        log_str(&l, "key", r->key);
+        log_str(&l, "err", err.msg);
+        log_end(&l);
+        rec_finish(r, false, false, -1);
+        return;
+    }
+    for (size_t i = 0; i < plan.n_pools; i++)
+        if (strcmp(plan.pools[i].pool, r->pool) == 0)
+            st = &plan.pools[i];
+    if (st) {
+        struct pstate *ps = pstate(c, r->pool, true);
+
+        if (ps) {
+            json_decref(ps->status);
+            ps->status = status_json(p, st);
+            ps->gone = p->meta.deleting && st->replicas == 0 && plan.n_actions == 0;
+        }
+        publish_replicas(c, p, st);
+        if (st->progressing == RC_COND_TRUE)
+            again = CTL_PROGRESS_POLL_MS;
+        if (st->requeue_at_ms > 0) {
+            int64_t d = st->requeue_at_ms - wall_ms();
+
+            if (again < 0 || d < again)
+                again = d > 0 ? d : 0;
+        }
+        log_begin(&l, LOG_INFO, wall_ms(), "reconcile.plan");
+        log_str(&l, "key", r->key);
+        log_str(&l, "rid", r->rid);
+        log_int(&l, "actions", (long long)plan.n_actions);
+        log_int(&l, "replicas", st->replicas);
+        log_int(&l, "ready", st->ready_replicas);
+        log_str(&l, "reason", st->reason);
+        log_str(&l, "message", st->message);
+        log_int(&l, "again_ms", (long long)again);
+        log_end(&l);
+        if (ps && ps->gone)
+            uv_timer_start(&c->reload, on_reload, 0, 0); /* forget its manifest */
+    }
+    if (plan.n_actions == 0) {
+        rc_plan_release(&plan);
+        rec_finish(r, true, false, again);
+        return;
+    }
+    if (exec_run(c->exec, &plan, r->pool, on_exec_done, r, &err) < 0) {
+        rc_plan_release(&plan);
+        rec_finish(r, false, true, -1);
+        return;
+    }
+    rc_plan_release(&plan);
+}
+
+/* ---- observe ---- */
+
+static void add_step(struct rec *r, bool list, bool parent, const char *api, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void add_step(struct rec *r, bool list, bool parent, const char *api, const char *fmt, ...)
+{
+    struct step *s;
+    va_list ap;
+
+    if (r->n_steps == OBSERVE_STEPS_MAX)
+        return;
+    s = &r->steps[r->n_steps++];
+    s->list = list;
+    s->optional_parent = parent;
+    s->api = api;
+    va_start(ap, fmt);
+    vsnprintf(s->path, sizeof(s->path), fmt, ap);
+    va_end(ap);
+}
+
+/* The reads of one reconcile (DESIGN.md §5: one list per resource kind). */
+static void plan_reads(struct ctl *c, struct rec *r, const struct rc_pool *p)
+{
+    const struct rc_pool_spec *ps = &p->spec;
+    char id[RC_ARM_ID_MAX];
+
+    if (ps->image_ref.name) {
+        const struct rc_image_version *iv =
+            rc_desired_image(&c->want, p->meta.namespace, ps->image_ref.name);
+
+        if (iv)
+            add_step(r, true, false, RC_API_GALLERY,
+                     "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/galleries/%s/"
+                     "images/%s/versions",
+                     iv->spec.gallery_subscription_id, iv->spec.gallery_resource_group,
+                     iv->spec.gallery_name, iv->spec.image_definition);
+    }
+    if (ps->mode == RC_MODE_SCALESET) {
+        if (rc_arm_vmss_id(p, id, sizeof(id)) == 0) {
+            add_step(r, false, true, RC_API_COMPUTE, "%s", id);
+            add_step(r, true, false, RC_API_COMPUTE, "%s/virtualMachines?$expand=instanceView", id);
+        }
+        return;
+    }
+    add_step(r, true, false, RC_API_COMPUTE,
+             "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines",
+             ps->subscription_id, ps->resource_group);
+    add_step(r, true, false, RC_API_NETWORK,
+             "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/networkInterfaces",
+             ps->subscription_id, ps->resource_group);
+    if (ps->hybrid_worker.automation_account_id && rc_arm_worker_group_id(p, id, sizeof(id)) == 0) {
+        add_step(r, false, true, RC_API_AUTOMATION, "%s", id);
+        add_step(r, true, false, RC_API_AUTOMATION, "%s/hybridRunbookWorkers", id);
+    }
+}
+
+static void next_step(struct rec *r);
+
+static void on_read(void *arg, const struct az_result *res)
+{
+    struct rec *r = arg;
+    struct ctl *c = r->c;
+    struct step *s = &r->steps[r->cur];
+
+    if (c->stopping) {
+        rec_finish(r, false, true, -1);
+        return;
+    }
+    if (res->status == 404 && s->optional_parent) {
+        r->cur = r->n_steps; /* nothing below a missing parent */
+    } else if (res->err.code) {
+        struct log_line l;
+
+        /* A failed read never means "gone" (rule 4): no plan this time. */
+        log_begin(&l, LOG_WARN, wall_ms(), "observe.failed");
+        log_str(&l, "key", r->key);
+        log_str(&l, "rid", r->rid);
+        log_str(&l, "path", s->path);
+        log_str(&l, "err", res->err.msg);
+        log_end(&l);
+        rec_finish(r, false, res->err.klass == RC_CLASS_TRANSIENT, -1);
+        return;
+    } else {
+        struct rc_errs errs = {0};
+
+        if (res->body)
+            rc_observe_arm(&r->have, res->body, &errs);
+        log_errs(&errs, "observe.skipped");
+        rc_errs_release(&errs);
+        r->cur++;
+    }
+    next_step(r);
+}
+
+static void next_step(struct rec *r)
+{
+    struct ctl *c = r->c;
+    struct step *s;
+    struct rc_err err = {0};
+    int rc;
+
+    if (r->cur >= r->n_steps) {
+        plan_and_execute(r);
+        return;
+    }
+    s = &r->steps[r->cur];
+    rc = s->list ? c->ops.list(c->ops.self, s->path, s->api, on_read, r, &err)
+                 : c->ops.get(c->ops.self, s->path, s->api, on_read, r, &err);
+    if (rc < 0)
+        rec_finish(r, false, true, -1);
+}
+
+static void start_reconcile(struct ctl *c, const char *key)
+{
+    struct rec *r = calloc(1, sizeof(*r));
+    const char *pool = strchr(key, '/');
+    const struct rc_pool *p;
+    char ns[256], name[256];
+    const char *slash;
+    struct log_line l;
+
+    c->active++;
+    if (!r || !pool) {
+        free(r);
+        c->active--;
+        wq_retry(c->wq, key, (int64_t)uv_now(&c->loop));
+        return;
+    }
+    r->c = c;
+    r->t0 = uv_now(&c->loop);
+    rc_strlcpy(r->key, key, sizeof(r->key));
+    rc_strlcpy(r->pool, pool + 1, sizeof(r->pool));
+    snprintf(r->rid, sizeof(r->rid), "%llx", (unsigned long long)++c->rid);
+    slash = strchr(r->pool, '/');
+    snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - r->pool) : 0, r->pool);
+    snprintf(name, sizeof(name), "%s", slash ? slash + 1 : "");
+    p = rc_desired_pool(&c->want, ns, name);
+    log_begin(&l, LOG_DEBUG, wall_ms(), "reconcile.start");
+    log_str(&l, "key", key);
+    log_str(&l, "rid", r->rid);
+    log_end(&l);
+    if (!p) {
+        rec_finish(r, true, false, -1);
+        return;
+    }
+    plan_reads(c, r, p);
+    next_step(r);
+}
+
+/* ---- HTTP API ---- */
+
+static char *dump(json_t *j, size_t *ret_len)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+    json_decref(j);
+    *ret_len = s ? strlen(s) : 0;
+    return s;
+}
+
+static void update_arm_metrics(struct ctl *c)
+{
+    const struct az_arm_stats *st = az_arm_stats(c->arm);
+
+    for (int b = 0; b < AZ_BUCKETS; b++) {
+        const char *labels[1] = {az_bucket_name((enum az_bucket)b)};
+
+        if (st->remaining[b] >= 0)
+            metrics_set(c->met.arm_ratelimit_remaining, labels, (double)st->remaining[b]);
+    }
+    metrics_clear(c->met.arm_throttled_seconds);
+    metrics_add(c->met.arm_throttled_seconds, NULL, st->throttled_seconds);
+}
+
+static void serve(void *arg, const struct httpd_req *req, struct httpd_resp *resp)
+{
+    struct ctl *c = arg;
+    char ns[256] = "", kind[64] = "", name[256] = "";
+    int n;
+
+    if (strcmp(req->path, "/healthz") == 0) {
+        resp->body = strdup("ok\n");
+    } else if (strcmp(req->path, "/readyz") == 0) {
+        resp->status = c->synced ? 200 : 503;
+        resp->body = strdup(c->synced ? "ok\n" : "source not synced yet\n");
+    } else if (strcmp(req->path, "/metrics") == 0) {
+        update_arm_metrics(c);
+        resp->body = metrics_render(c->met.reg, &resp->len);
+        resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        return;
+    } else if ((n = sscanf(req->path, "/api/v1/namespaces/%255[^/]/%63[^/]/%255[^/]", ns, kind,
+                           name)) >= 2 &&
+               strcmp(kind, "workerpools") == 0) {
+        json_t *items = json_array();
+
+        for (size_t i = 0; i < c->want.n_pools; i++) {
+            const struct rc_pool *p = &c->want.pools[i];
+            char pool[300];
+            struct pstate *ps;
+            json_t *obj;
+
+            if (strcmp(p->meta.namespace, ns) != 0 || (n == 3 && strcmp(p->meta.name, name)))
+                continue;
+            snprintf(pool, sizeof(pool), "%s/%s", p->meta.namespace, p->meta.name);
+            ps = pstate(c, pool, false);
+            obj = ps && ps->status
+                      ? json_deep_copy(ps->status)
+                      : json_pack("{s:s,s:s,s:{s:s,s:s}}", "apiVersion", RC_API_VERSION, "kind",
+                                  "WorkerPool", "metadata", "name", p->meta.name, "namespace",
+                                  p->meta.namespace);
+            if (n == 3) {
+                json_decref(items);
+                resp->body = dump(obj, &resp->len);
+                resp->content_type = "application/json";
+                return;
+            }
+            json_array_append_new(items, obj);
+        }
+        if (n == 3) {
+            json_decref(items);
+            resp->status = 404;
+            resp->body = strdup("{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":"
+                                "\"NotFound\",\"code\":404}\n");
+        } else {
+            resp->body = dump(json_pack("{s:s,s:s,s:o}", "apiVersion", RC_API_VERSION, "kind",
+                                        "WorkerPoolList", "items", items),
+                              &resp->len);
+            resp->content_type = "application/json";
+            return;
+        }
+    } else {
+        resp->status = 404;
+        resp->body = strdup("not found\n");
+    }
+    resp->len = resp->body ? strlen(resp->body) : 0;
+}
+
+/* ---- secrets (--secrets-dir DIR/<namespace>/<name>/<key>) ---- */
+
+static bool safe_part(const char *s)
+{
+    return s && *s && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
+
+static int read_secret(void *arg, const char *ns, const char *name, const char *key,
+                       char **ret_value)
+{
+    struct ctl *c = arg;
+    char path[4096];
+    struct rc_err err = {0};
+    size_t len;
+
+    if (!c->o->secrets_dir || !safe_part(ns) || !safe_part(name) || !safe_part(key))
+        return -RC_ENOTFOUND;
+    if (snprintf(path, sizeof(path), "%s/%s/%s/%s", c->o->secrets_dir, ns, name, key) >=
+        (int)sizeof(path))
+        return -RC_ELIMIT;
+    return ctl_read_file(path, SECRET_MAX, ret_value, &len, &err) < 0 ? -RC_ENOTFOUND : 0;
+}
+
+/* ---- lifecycle ---- */
+
+static void on_resync(uv_timer_t *t)
+{
+    struct ctl *c = t->data;
+
+    reload(c);
+}
+
+static void close_cb(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void shutdown_now(struct ctl *c)
+{
+    struct log_line l;
+
+    if (c->stopping)
+        return;
+    c->stopping = true;
+    log_begin(&l, LOG_INFO, wall_ms(), "shutdown");
+    log_int(&l, "reconciles_in_flight", (long long)c->active);
+    log_end(&l);
+    uv_timer_stop(&c->tick);
+    uv_timer_stop(&c->resync);
+    uv_timer_stop(&c->reload);
+    uv_signal_stop(&c->sigterm);
+    uv_signal_stop(&c->sigint);
+    src_dir_free(c->src);
+    c->src = NULL;
+    httpd_close(c->httpd);
+    /* In-flight requests are abandoned: every write is an idempotent PUT,
+     * PATCH, POST or DELETE that the next start re-plans from observation. */
+    http_free(c->http);
+    c->http = NULL;
+    az_arm_free(c->arm);
+    c->arm = NULL;
+    exec_free(c->exec);
+    c->exec = NULL;
+    az_cred_free(c->cred);
+    c->cred = NULL;
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    (void)signum;
+    shutdown_now(s->data);
+}
+
+void ctl_opts_init(struct ctl_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->cloud = "AzureCloud";
+    o->listen = "127.0.0.1:9440";
+    o->resync_ms = 5 * 60 * 1000;
+    o->max_deletions = 1;
+    o->log_level = LOG_INFO;
+}
+
+static int config_error(const char *fmt, const char *detail)
+{
+    char msg[512];
+    struct log_line l;
+
+    snprintf(msg, sizeof(msg), "%s%s", fmt, detail ? detail : "");
+    log_begin(&l, LOG_ERROR, wall_ms(), "config.invalid");
+    log_str(&l, "err", msg);
+    log_end(&l);
+    return 1;
+}
+
+int ctl_run(const struct ctl_opts *o)
+{
+    struct ctl *c = calloc(1, sizeof(*c));
+    const struct cloud *cloud = NULL;
+    struct az_cred_config cred;
+    struct http_opts hopts = {0};
+    struct exec_opts xopts = {0};
+    char scope[256], addr[128];
+    struct rc_err err = {0};
+    const char *arm;
+    int port, rc = 0;
+    struct log_line l;
+
+    if (!c)
+        return 1;
+    log_set_level((enum log_level)o->log_level);
+    c->o = o;
+    for (size_t i = 0; i < sizeof(clouds) / sizeof(clouds[0]); i++)
+        if (strcmp(o->cloud, clouds[i].name) == 0)
+            cloud = &clouds[i];
+    if (!cloud) {
+        free(c);
+        return config_error("unknown --cloud ", o->cloud);
+    }
+    if (!o->source_dir) {
+        free(c);
+        return config_error("--source dir:PATH is required", NULL);
+    }
+    if (httpd_parse_listen(o->listen, addr, sizeof(addr), &port, &err) < 0) {
+        free(c);
+        return config_error(err.msg, NULL);
+    }
+    arm = o->arm_endpoint ? o->arm_endpoint : cloud->arm;
+    snprintf(scope, sizeof(scope), "%s/.default", cloud->arm);
+    uv_loop_init(&c->loop);
+    uv_timer_init(&c->loop, &c->tick);
+    uv_timer_init(&c->loop, &c->resync);
+    uv_timer_init(&c->loop, &c->reload);
+    c->tick.data = c->resync.data = c->reload.data = c;
+    uv_signal_init(&c->loop, &c->sigterm);
+    uv_signal_init(&c->loop, &c->sigint);
+    c->sigterm.data = c->sigint.data = c;
+    uv_signal_start(&c->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&c->sigint, on_signal, SIGINT);
+    signal(SIGPIPE, SIG_IGN);
+    hopts.ca_file = o->ca_file;
+    az_cred_config_from_env(&cred, cloud->authority,
+                            o->imds_endpoint ? o->imds_endpoint : "http://169.254.169.254", scope);
+    c->wq = wq_new(5, 5 * 60 * 1000, 10, 100);
+    c->http = http_new(&c->loop, &hopts);
+    c->cred = c->http ? az_cred_new(&c->loop, c->http, &cred) : NULL;
+    c->arm = c->cred ? az_arm_new(&c->loop, c->http, c->cred, arm) : NULL;
+    if (!c->wq || !c->arm || azpool_metrics_init(&c->met, AZPOOL_VERSION) < 0) {
+        rc = config_error("cannot initialise the Azure client", NULL);
+        goto out;
+    }
+    az_arm_ops(c->arm, &c->ops);
+    xopts.secret = read_secret;
+    xopts.secret_arg = c;
+    xopts.on_action = on_action;
+    xopts.action_arg = c;
+    c->exec = exec_new(&c->loop, &c->ops, &xopts);
+    c->httpd = httpd_new(&c->loop, addr, port, serve, c, &err);
+    if (!c->exec || !c->httpd) {
+        rc = config_error(err.msg[0] ? err.msg : "cannot start", NULL);
+        goto out;
+    }
+    c->src = src_dir_new(&c->loop, o->source_dir, on_source_change, c, &err);
+    if (!c->src) {
+        rc = config_error(err.msg, NULL);
+        goto out;
+    }
+    log_begin(&l, LOG_INFO, wall_ms(), "start");
+    log_str(&l, "version", AZPOOL_VERSION);
+    log_str(&l, "source", o->source_dir);
+    log_str(&l, "arm", arm);
+    log_str(&l, "credential", az_cred_kind_name(cred.kind));
+    log_int(&l, "listen_port", httpd_port(c->httpd));
+    log_str(&l, "metrics", "/metrics");
+    log_str(&l, "api", "/api/v1/namespaces/{ns}/workerpools");
+    log_end(&l);
+    reload(c);
+    uv_timer_start(&c->resync, on_resync, (uint64_t)o->resync_ms, (uint64_t)o->resync_ms);
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+out:
+    shutdown_now(c);
+    uv_close((uv_handle_t *)&c->tick, close_cb);
+    uv_close((uv_handle_t *)&c->resync, close_cb);
+    uv_close((uv_handle_t *)&c->reload, close_cb);
+    uv_close((uv_handle_t *)&c->sigterm, close_cb);
+    uv_close((uv_handle_t *)&c->sigint, close_cb);
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    httpd_free(c->httpd);
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&c->loop) != 0)
+        rc = rc ? rc : 0; /* handles left by a library: nothing more to do at exit */
+    wq_free(c->wq);
+    azpool_metrics_release(&c->met);
+    rc_desired_release(&c->want);
+    ctl_zones_release(&c->zones);
+    for (size_t i = 0; i < c->n_files; i++) {
+        free(c->files[i].path);
+        free(c->files[i].text);
+    }
+    free(c->files);
+    for (size_t i = 0; i < c->n_pools; i++) {
+        free(c->pools[i].pool);
+        json_decref(c->pools[i].status);
+    }
+    free(c->pools);
+    free(c);
+    log_begin(&l, LOG_INFO, wall_ms(), "stopped");
+    log_int(&l, "exit", rc);
+    log_end(&l);
+    return rc;
+}

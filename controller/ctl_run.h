@@ -1,0 +1,51 @@
+/*
+ * ctl_run.h - `azpool run`: the reconciling controller (GitOps mode).
+ *
+ * One libuv loop hosts everything: the directory source, the work queue, the
+ * ARM client (curl multi), the executor and the HTTP listener (lws). A pool is
+ * reconciled by one reconcile at a time (wq): observe it (one GET/list per
+ * resource kind), plan it (rc_plan with only_pool), execute the plan, record
+ * its status, requeue. While a pool is progressing it is looked at again every
+ * CTL_PROGRESS_POLL_MS; waits with a known end come back at that time; every
+ * pool is resynced every --resync.
+ *
+ * Manifests: the tree is re-read on every change. Each file's last good text
+ * is kept; a file that fails validation keeps being used in its last good
+ * version while the others reconcile (errors are logged with file:line:col and
+ * shown on /api). A file that disappears from a readable tree marks its pools
+ * deleting (the planner destroys or orphans them per deletionPolicy), at most
+ * --max-deletions pools per change unless --allow-mass-delete (DESIGN.md §4
+ * rule 4); an unreadable or empty tree deletes nothing.
+ *
+ * Not yet here (later increments): Kubernetes source, orphan collection of
+ * resources whose manifest was never seen by this process, Event Grid hints,
+ * autoscale signal polling, the state directory, the dashboard.
+ */
+#ifndef AZPOOL_CTL_RUN_H
+#define AZPOOL_CTL_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CTL_PROGRESS_POLL_MS 2000
+
+struct ctl_opts {
+    const char *source_dir;   /* --source dir:PATH */
+    const char *cloud;        /* AzureCloud (default) | AzureChinaCloud | AzureUSGovernment */
+    const char *arm_endpoint; /* overrides the cloud's */
+    const char *ca_file;
+    const char *imds_endpoint;
+    const char *secrets_dir;
+    const char *listen; /* default 127.0.0.1:9440 */
+    int64_t resync_ms;  /* default 5 min */
+    int max_deletions;  /* default 1 */
+    bool allow_mass_delete;
+    int log_level; /* enum log_level */
+};
+
+void ctl_opts_init(struct ctl_opts *o);
+/* Runs until SIGTERM/SIGINT. Returns the process exit code: 0 after a clean
+ * shutdown, 1 on a configuration error. */
+int ctl_run(const struct ctl_opts *o);
+
+#endif
