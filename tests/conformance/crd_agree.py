@@ -243,6 +243,16 @@ MUTATIONS = [
                         "observedGeneration": 4, "lastTransitionTime": "2026-11-23T10:00:00Z"}
                        for t in ("Ready", "Progressing", "Degraded", "Stalled")],
         "plan": {"pending": 2, "summary": "surge 1, delete 1 (expired)"}}}, "accept"),
+    ("status-controller-shape", EX_RUNNERS, 0, {"status": {
+        # what controller/ctl_run.c status_json() writes (empty reason before the first plan)
+        "replicas": 0, "readyReplicas": 0, "updatedReplicas": 0, "expiringReplicas": 0,
+        "desiredReplicas": 1, "currentImage": "", "targetImage": "",
+        "conditions": [{"type": t, "status": "Unknown", "reason": "", "message": ""}
+                       for t in ("Ready", "Progressing", "Degraded", "Stalled")],
+        "plan": {"pending": 0, "summary": ""},
+        "instances": [{"name": "github-runners_1", "id": "", "image": "",
+                       "createdAt": "2026-11-23T10:00:00.123Z", "state": "Unknown",
+                       "busy": False}]}}, "accept"),
     ("image-status-example", EX_ADO, 0, {"status": {
         "observedGeneration": 1, "resolvedVersion": "1.5.0", "imageId": "/subscriptions/x",
         "publishedDate": "2026-11-23T09:00:00.3138469+00:00",
