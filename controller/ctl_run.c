@@ -29,7 +29,7 @@
 #include "wq.h"
 
 #define RECONCILES_MAX    16
-#define OBSERVE_STEPS_MAX 8
+#define OBSERVE_STEPS_MAX 64
 #define SECRET_MAX        (1024 * 1024)
 
 struct cloud {
@@ -85,8 +85,16 @@ struct ctl {
     bool stopping;
 };
 
+enum step_kind {
+    STEP_OBSERVE = 0, /* feed the body to rc_observe_arm */
+    STEP_JOBS,        /* a job list: GET the jobs of this pool's VMs (see below) */
+    STEP_ACCOUNT,     /* the Automation account: remember automationHybridServiceUrl */
+    STEP_VMS,         /* a VM list: observe it, then list each pool VM's extensions */
+};
+
 struct step {
     bool list;
+    enum step_kind kind;
     bool optional_parent; /* skip the rest when this GET is 404 (no scale set yet) */
     char path[RC_ARM_ID_MAX + 64];
     const char *api;
@@ -100,6 +108,7 @@ struct rec {
     struct step steps[OBSERVE_STEPS_MAX];
     size_t n_steps, cur;
     struct rc_observed have;
+    char *hybrid_url; /* automationHybridServiceUrl of the pool's account */
     uint64_t t0;
 };
 
@@ -429,8 +438,12 @@ static void on_reload(uv_timer_t *t)
 
 /* ---- reconcile ---- */
 
+static void fill_hybrid_url(json_t *node, const char *url);
+static void add_job_gets(struct ctl *c, struct rec *r, const json_t *list);
+
 static void rec_free(struct rec *r)
 {
+    free(r->hybrid_url);
     rc_observed_release(&r->have);
     free(r);
 }
@@ -575,6 +588,10 @@ static void plan_and_execute(struct rec *r)
         rec_finish(r, true, false, again);
         return;
     }
+    if (r->hybrid_url)
+        for (size_t i = 0; i < plan.n_actions; i++)
+            if (plan.actions[i].body)
+                fill_hybrid_url(plan.actions[i].body, r->hybrid_url);
     if (exec_run(c->exec, &plan, r->pool, on_exec_done, r, &err) < 0) {
         rc_plan_release(&plan);
         rec_finish(r, false, true, -1);
@@ -585,23 +602,26 @@ static void plan_and_execute(struct rec *r)
 
 /* ---- observe ---- */
 
-static void add_step(struct rec *r, bool list, bool parent, const char *api, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static struct step *add_step(struct rec *r, bool list, bool parent, const char *api,
+                             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static void add_step(struct rec *r, bool list, bool parent, const char *api, const char *fmt, ...)
+static struct step *add_step(struct rec *r, bool list, bool parent, const char *api,
+                             const char *fmt, ...)
 {
     struct step *s;
     va_list ap;
 
     if (r->n_steps == OBSERVE_STEPS_MAX)
-        return;
+        return NULL;
     s = &r->steps[r->n_steps++];
+    s->kind = STEP_OBSERVE;
     s->list = list;
     s->optional_parent = parent;
     s->api = api;
     va_start(ap, fmt);
     vsnprintf(s->path, sizeof(s->path), fmt, ap);
     va_end(ap);
+    return s;
 }
 
 /* The reads of one reconcile (DESIGN.md §5: one list per resource kind). */
@@ -628,15 +648,94 @@ static void plan_reads(struct ctl *c, struct rec *r, const struct rc_pool *p)
         }
         return;
     }
-    add_step(r, true, false, RC_API_COMPUTE,
-             "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines",
-             ps->subscription_id, ps->resource_group);
+    {
+        struct step *s = add_step(
+            r, true, false, RC_API_COMPUTE,
+            "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines",
+            ps->subscription_id, ps->resource_group);
+
+        if (s && (ps->n_extensions || ps->hybrid_worker.automation_account_id))
+            s->kind = STEP_VMS;
+    }
     add_step(r, true, false, RC_API_NETWORK,
              "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/networkInterfaces",
              ps->subscription_id, ps->resource_group);
+    if (ps->hybrid_worker.automation_account_id) {
+        struct step *s = add_step(r, false, false, RC_API_AUTOMATION, "%s",
+                                  ps->hybrid_worker.automation_account_id);
+
+        if (s)
+            s->kind = STEP_ACCOUNT;
+    }
     if (ps->hybrid_worker.automation_account_id && rc_arm_worker_group_id(p, id, sizeof(id)) == 0) {
         add_step(r, false, true, RC_API_AUTOMATION, "%s", id);
         add_step(r, true, false, RC_API_AUTOMATION, "%s/hybridRunbookWorkers", id);
+    }
+    if (ps->after_create.automation_account_id) {
+        struct step *s = add_step(r, true, false, RC_API_AUTOMATION, "%s/jobs",
+                                  ps->after_create.automation_account_id);
+
+        if (s)
+            s->kind = STEP_JOBS;
+    }
+}
+
+/* Job lists carry no parameters (so not the VM a job validates): GET each job
+ * whose deterministic name (rc_arm_job_id: VM id and attempt) belongs to one
+ * of this pool's VMs observed so far. */
+static void add_job_gets(struct ctl *c, struct rec *r, const json_t *list)
+{
+    const char *slash = strchr(r->pool, '/');
+    const struct rc_pool *p;
+    char ns[256];
+    size_t i;
+    json_t *item;
+
+    snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - r->pool) : 0, r->pool);
+    p = slash ? rc_desired_pool(&c->want, ns, slash + 1) : NULL;
+    if (!p)
+        return;
+    json_array_foreach(json_object_get(list, "value"), i, item)
+    {
+        const char *name = json_string_value(json_object_get(item, "name"));
+
+        for (size_t k = 0; name && k < r->have.n_instances; k++) {
+            const struct rc_obs_instance *in = &r->have.instances[k];
+
+            if (!in->own.pool || strcmp(in->own.pool, r->pool) != 0)
+                continue;
+            for (int attempt = 1; attempt <= p->spec.after_create.retries + 1; attempt++) {
+                char id[RC_ARM_ID_MAX];
+                const char *jn;
+
+                if (rc_arm_job_id(p, in->id, attempt, id, sizeof(id)) < 0)
+                    continue;
+                jn = strrchr(id, '/');
+                if (jn && rc_strcasecmp(jn + 1, name) == 0)
+                    add_step(r, false, false, RC_API_AUTOMATION, "%s", id);
+            }
+        }
+    }
+}
+
+/* Replaces "$hybridServiceUrl:<account id>" placeholders (rc_plan_vm.c) with
+ * the account's URL read in this reconcile. */
+static void fill_hybrid_url(json_t *node, const char *url)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+
+    if (json_is_array(node)) {
+        json_array_foreach(node, i, v) fill_hybrid_url(v, url);
+        return;
+    }
+    json_object_foreach(node, k, v)
+    {
+        if (json_is_string(v) && strncmp(json_string_value(v), "$hybridServiceUrl:", 18) == 0)
+            json_string_set(v, url);
+        else if (json_is_object(v) || json_is_array(v))
+            fill_hybrid_url(v, url);
     }
 }
 
@@ -666,14 +765,30 @@ static void on_read(void *arg, const struct az_result *res)
         log_end(&l);
         rec_finish(r, false, res->err.klass == RC_CLASS_TRANSIENT, -1);
         return;
+    } else if (s->kind == STEP_JOBS) {
+        add_job_gets(c, r, res->body);
+        r->cur++;
+    } else if (s->kind == STEP_ACCOUNT) {
+        const char *url = json_string_value(json_object_get(
+            json_object_get(res->body, "properties"), "automationHybridServiceUrl"));
+
+        free(r->hybrid_url);
+        r->hybrid_url = url ? strdup(url) : NULL;
+        r->cur++;
     } else {
         struct rc_errs errs = {0};
+        size_t before = r->have.n_instances;
 
         if (res->body)
             rc_observe_arm(&r->have, res->body, &errs);
         log_errs(&errs, "observe.skipped");
         rc_errs_release(&errs);
         r->cur++;
+        /* Extension states (HRW registration, agents) are per VM. */
+        for (size_t k = before; s->kind == STEP_VMS && k < r->have.n_instances; k++)
+            if (r->have.instances[k].own.pool &&
+                strcmp(r->have.instances[k].own.pool, r->pool) == 0)
+                add_step(r, true, false, RC_API_COMPUTE, "%s/extensions", r->have.instances[k].id);
     }
     next_step(r);
 }
