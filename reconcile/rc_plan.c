@@ -139,8 +139,6 @@ static void action_release(struct rc_action *a)
 
 static void status_release(struct rc_pool_status *s)
 {
-    size_t i;
-
     free(s->pool);
     free(s->current_image);
     free(s->target_image);
@@ -148,12 +146,6 @@ static void status_release(struct rc_pool_status *s)
     free(s->reason);
     free(s->message);
     free(s->summary);
-    for (i = 0; i < s->n_instances; i++) {
-        free(s->instances[i].name);
-        free(s->instances[i].id);
-        free(s->instances[i].image);
-        free(s->instances[i].reason);
-    }
     free(s->instances);
     memset(s, 0, sizeof(*s));
 }
@@ -1110,9 +1102,9 @@ static int fill_status(struct rp_ctx *c)
         const struct rp_inst *x = &c->v[i];
         struct rc_inst_status *is = &st->instances[st->n_instances++];
 
-        is->name = rc_strdup(x->o->name);
-        is->id = rc_strdup(x->o->id);
-        is->image = rc_strdup(x->o->image);
+        is->name = x->o->name; /* borrowed from have (rc_plan.h) */
+        is->id = x->o->id;
+        is->image = x->o->image;
         is->created_ms = x->o->created_ms;
         is->expires_ms = x->expires_ms;
         is->state = x->state;
@@ -1120,11 +1112,11 @@ static int fill_status(struct rp_ctx *c)
             is->state = RC_INST_DRAINING; /* decided here, not by the observer */
         is->busy = x->busy;
         if (x->failed)
-            is->reason = rc_strdup("Failed");
+            is->reason = "Failed";
         else if (x->expiring)
-            is->reason = rc_strdup("Expired");
+            is->reason = "Expired";
         else if (x->outdated)
-            is->reason = rc_strdup("OutdatedImage");
+            is->reason = "OutdatedImage";
     }
     /* by name, so the status does not change with the order ARM lists in */
     if (st->n_instances > 1)
