@@ -167,6 +167,8 @@ int as__server_run(struct armsim *sim);
 
 /* json helpers */
 const char *as__jstr(json_t *o, const char *key); /* string member or NULL */
+/* Rewrites body.location as Azure normalises it ("West Europe" -> "westeurope"). */
+void as__norm_location(json_t *body);
 /* RFC 7386 merge patch of patch into target (target modified). */
 void as__merge_patch(json_t *target, json_t *patch);
 

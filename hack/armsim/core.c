@@ -154,6 +154,20 @@ const char *as__jstr(json_t *o, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+void as__norm_location(json_t *body)
+{
+    const char *loc = as__jstr(body, "location");
+    if (!loc)
+        return;
+    char buf[128];
+    size_t n = 0;
+    for (const char *p = loc; *p && n + 1 < sizeof(buf); p++)
+        if (*p != ' ')
+            buf[n++] = (char)((*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p);
+    buf[n] = 0;
+    json_object_set_new(body, "location", json_string(buf));
+}
+
 void as__merge_patch(json_t *target, json_t *patch)
 {
     const char *k;

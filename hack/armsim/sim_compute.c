@@ -278,20 +278,6 @@ static bool need_body(struct as_req *r, struct as_resp *w)
     return true;
 }
 
-static void norm_loc(json_t *body)
-{
-    const char *loc = as__jstr(body, "location");
-    if (!loc)
-        return;
-    char buf[128];
-    size_t n = 0;
-    for (const char *p = loc; *p && n + 1 < sizeof(buf); p++)
-        if (*p != ' ')
-            buf[n++] = (char)((*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p);
-    buf[n] = 0;
-    json_object_set_new(body, "location", json_string(buf));
-}
-
 static json_t *jpath(json_t *o, const char *a, const char *b, const char *c)
 {
     json_t *v = json_object_get(o, a);
@@ -673,7 +659,7 @@ static json_t *vm_build(struct armsim *sim, struct as_req *r, struct as_resp *w,
     json_object_set_new(b, "name", json_string(old ? as__jstr(old->body, "name") : name));
     json_object_set_new(b, "type", json_string("Microsoft.Compute/virtualMachines"));
     json_object_set_new(props, "provisioningState", json_string(old ? "Updating" : "Creating"));
-    norm_loc(b);
+    as__norm_location(b);
     return b;
 }
 
@@ -1397,7 +1383,7 @@ static void h_vmss(struct armsim *sim, struct as_req *r, struct as_resp *w)
             json_object_set_new(b, "properties", json_object());
         if (e && as__jstr(e->body, "location")) {
             json_t *t = json_pack("{s:s}", "location", as__jstr(b, "location"));
-            norm_loc(t);
+            as__norm_location(t);
             if (strcasecmp(as__jstr(t, "location"), as__jstr(e->body, "location")) != 0) {
                 json_decref(t);
                 json_decref(b);
@@ -1437,7 +1423,7 @@ static void h_vmss(struct armsim *sim, struct as_req *r, struct as_resp *w)
     json_object_set_new(b, "id", json_string(e ? e->id : id));
     json_object_set_new(b, "name", json_string(e ? as__jstr(e->body, "name") : name));
     json_object_set_new(b, "type", json_string("Microsoft.Compute/virtualMachineScaleSets"));
-    norm_loc(b);
+    as__norm_location(b);
     json_t *ident = json_object_get(b, "identity");
     const char *itype = as__jstr(ident, "type");
     if (itype && strcasestr(itype, "SystemAssigned") && !json_object_get(ident, "principalId")) {

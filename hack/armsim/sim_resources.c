@@ -126,20 +126,6 @@ static bool check_tags(struct as_resp *w, json_t *tags)
     return true;
 }
 
-static void normalize_location(json_t *body)
-{
-    const char *loc = as__jstr(body, "location");
-    if (!loc)
-        return;
-    char buf[128];
-    size_t n = 0;
-    for (const char *p = loc; *p && n + 1 < sizeof(buf); p++)
-        if (*p != ' ')
-            buf[n++] = (char)((*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p);
-    buf[n] = 0;
-    json_object_set_new(body, "location", json_string(buf));
-}
-
 /* ---------------------------------------------------------------- resource groups */
 
 static void h_rg(struct armsim *sim, struct as_req *r, struct as_resp *w)
@@ -247,7 +233,7 @@ static void h_rg(struct armsim *sim, struct as_req *r, struct as_resp *w)
         json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "id", id, "name",
                   e ? as__jstr(e->body, "name") : rg, "type", "Microsoft.Resources/resourceGroups",
                   "location", loc, "properties", "provisioningState", "Succeeded");
-    normalize_location(body);
+    as__norm_location(body);
     json_t *tags = json_object_get(r->json, "tags");
     if (json_is_object(tags))
         json_object_set(body, "tags", tags);
@@ -504,7 +490,7 @@ void as_generic_handler(struct armsim *sim, struct as_req *r, struct as_resp *w)
         }
         if (e && as__jstr(e->body, "location") && as__jstr(body, "location")) {
             json_t *tmp = json_pack("{s:s}", "location", as__jstr(body, "location"));
-            normalize_location(tmp);
+            as__norm_location(tmp);
             if (strcasecmp(as__jstr(tmp, "location"), as__jstr(e->body, "location")) != 0) {
                 json_decref(tmp);
                 json_decref(body);
@@ -522,7 +508,7 @@ void as_generic_handler(struct armsim *sim, struct as_req *r, struct as_resp *w)
     json_object_set_new(body, "id", json_string(e ? e->id : id));
     json_object_set_new(body, "name", json_string(e ? as__jstr(e->body, "name") : name));
     json_object_set_new(body, "type", json_string(t->type));
-    normalize_location(body);
+    as__norm_location(body);
     if (!json_is_object(json_object_get(body, "properties")))
         json_object_set_new(body, "properties", json_object());
     json_t *props = json_object_get(body, "properties");
