@@ -135,152 +135,132 @@ static void on_done(void *arg, const struct exec_result *res)
     o->res = *res;
 }
 
-static void run_loop(uv_loop_t *loop)
+/* One executor world: a loop, the fake, a hand-built plan. */
+struct rig {
+    uv_loop_t loop;
+    struct fake f;
+    struct az_ops ops;
+    struct rc_plan plan;
+};
+
+static void rig_init(struct rig *r)
 {
-    uv_run(loop, UV_RUN_DEFAULT);
+    memset(r, 0, sizeof(*r));
+    uv_loop_init(&r->loop);
+    r->f.loop = &r->loop;
+    r->ops = fake_ops(&r->f);
 }
 
-/* Waves run in order; within a wave at most `parallel` writes are in flight. */
+/* Runs the plan's actions of pool ops/p through a new executor until done. */
+static void rig_run(struct rig *r, const struct exec_opts *opts, struct outcome *out)
+{
+    struct rc_err err = {0};
+    struct exec *x = exec_new(&r->loop, &r->ops, opts);
+
+    assert_non_null(x);
+    memset(out, 0, sizeof(*out));
+    assert_int_equal(exec_run(x, &r->plan, "ops/p", on_done, out, &err), 0);
+    assert_int_equal(out->calls, 0); /* never from inside exec_run */
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    assert_int_equal(out->calls, 1);
+    exec_free(x);
+    rc_plan_release(&r->plan);
+    memset(&r->plan, 0, sizeof(r->plan));
+}
+
+static void rig_done(struct rig *r)
+{
+    rc_plan_release(&r->plan);
+    assert_int_equal(uv_loop_close(&r->loop), 0);
+}
+
+/* Waves run in order; within a wave at most `parallel` writes are in flight;
+ * actions of other pools are left alone. */
 static void test_waves_in_order_with_bounded_parallelism(void **state)
 {
-    uv_loop_t loop;
-    struct fake f = {0};
-    struct az_ops ops;
+    struct rig r;
     struct exec_opts opts = {.parallel = 2};
-    struct rc_plan plan = {0};
-    struct outcome out = {0};
-    struct rc_err err = {0};
-    struct exec *x;
+    struct outcome out;
     char path[64];
 
     (void)state;
-    uv_loop_init(&loop);
-    f.loop = &loop;
-    ops = fake_ops(&f);
+    rig_init(&r);
     /* Added in reverse wave order: the executor must not rely on plan order. */
     for (int w = 2; w >= 0; w--) {
         for (int i = 0; i < 3; i++) {
             snprintf(path, sizeof(path), "/w%d/r%d", w, i);
-            add_action(&plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, path, w, json_object());
+            add_action(&r.plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, path, w, json_object());
         }
     }
-    add_action(&plan, "ops/other", RC_VERB_CREATE, RC_HTTP_PUT, "/w0/other", 0, NULL);
-    x = exec_new(&loop, &ops, &opts);
-    assert_non_null(x);
-    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &out, &err), 0);
-    assert_int_equal(out.calls, 0);
-    run_loop(&loop);
-    assert_int_equal(out.calls, 1);
+    add_action(&r.plan, "ops/other", RC_VERB_CREATE, RC_HTTP_PUT, "/w0/other", 0, NULL);
+    rig_run(&r, &opts, &out);
     assert_int_equal(out.res.done, 9);
     assert_int_equal(out.res.failed, 0);
-    assert_int_equal(f.n_calls, 9);
-    for (int i = 1; i < f.n_calls; i++)
-        assert_true(f.calls[i].wave_seen >= f.calls[i - 1].wave_seen);
-    assert_int_equal(f.max_in_flight, 2);
-    exec_free(x);
-    rc_plan_release(&plan);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(r.f.n_calls, 9);
+    for (int i = 1; i < r.f.n_calls; i++)
+        assert_true(r.f.calls[i].wave_seen >= r.f.calls[i - 1].wave_seen);
+    assert_int_equal(r.f.max_in_flight, 2);
+    rig_done(&r);
 }
 
 /* The first failure stops the run: later waves never start, the error and
  * the failed key are reported. */
 static void test_failure_stops_later_waves(void **state)
 {
-    uv_loop_t loop;
-    struct fake f = {0};
-    struct az_ops ops;
-    struct rc_plan plan = {0};
-    struct outcome out = {0};
-    struct rc_err err = {0};
-    struct exec *x;
+    struct rig r;
+    struct outcome out;
 
     (void)state;
-    uv_loop_init(&loop);
-    f.loop = &loop;
-    f.fail_path = "/w0/nic";
-    ops = fake_ops(&f);
-    add_action(&plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, "/w0/nic", 0, NULL);
-    add_action(&plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, "/w1/vm", 1, NULL);
-    add_action(&plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, "/w2/ext", 2, NULL);
-    x = exec_new(&loop, &ops, NULL);
-    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &out, &err), 0);
-    run_loop(&loop);
-    assert_int_equal(out.calls, 1);
-    assert_int_equal(f.n_calls, 1);
+    rig_init(&r);
+    r.f.fail_path = "/w0/nic";
+    add_action(&r.plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, "/w0/nic", 0, NULL);
+    add_action(&r.plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, "/w1/vm", 1, NULL);
+    add_action(&r.plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, "/w2/ext", 2, NULL);
+    rig_run(&r, NULL, &out);
+    assert_int_equal(r.f.n_calls, 1);
     assert_int_equal(out.res.failed, 1);
     assert_int_equal(out.res.skipped, 2);
     assert_int_equal(out.res.err.code, -RC_ECONFLICT);
     assert_string_equal(out.res.failed_key, "/w0/nic");
-    exec_free(x);
-    rc_plan_release(&plan);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    rig_done(&r);
 }
 
 /* Deleting something already gone is success (idempotency). */
 static void test_delete_not_found_is_success(void **state)
 {
-    uv_loop_t loop;
-    struct fake f = {0};
-    struct az_ops ops;
-    struct rc_plan plan = {0};
-    struct outcome out = {0};
-    struct rc_err err = {0};
-    struct exec *x;
+    struct rig r;
+    struct outcome out;
 
     (void)state;
-    uv_loop_init(&loop);
-    f.loop = &loop;
-    f.not_found_path = "/w0/vm";
-    ops = fake_ops(&f);
-    add_action(&plan, "ops/p", RC_VERB_DELETE, RC_HTTP_DELETE, "/w0/vm", 0, NULL);
-    x = exec_new(&loop, &ops, NULL);
-    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &out, &err), 0);
-    run_loop(&loop);
+    rig_init(&r);
+    r.f.not_found_path = "/w0/vm";
+    add_action(&r.plan, "ops/p", RC_VERB_DELETE, RC_HTTP_DELETE, "/w0/vm", 0, NULL);
+    rig_run(&r, NULL, &out);
     assert_int_equal(out.res.done, 1);
     assert_int_equal(out.res.err.code, 0);
-    exec_free(x);
-    rc_plan_release(&plan);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    rig_done(&r);
 }
 
 /* DESIGN.md §4 rule 9: a scale-set delete/reimage/manualupgrade without a
  * non-empty instanceIds list is refused and never reaches Azure. */
 static void test_never_an_implicit_all(void **state)
 {
-    uv_loop_t loop;
-    struct fake f = {0};
-    struct az_ops ops;
-    struct rc_plan plan = {0};
-    struct outcome out = {0};
-    struct rc_err err = {0};
-    struct exec *x;
+    struct rig r;
+    struct outcome out;
 
     (void)state;
-    uv_loop_init(&loop);
-    f.loop = &loop;
-    ops = fake_ops(&f);
-    add_action(&plan, "ops/p", RC_VERB_REIMAGE, RC_HTTP_POST, "/w0/vmss/reimage", 0,
+    rig_init(&r);
+    add_action(&r.plan, "ops/p", RC_VERB_REIMAGE, RC_HTTP_POST, "/w0/vmss/reimage", 0,
                json_pack("{s:[]}", "instanceIds"));
-    x = exec_new(&loop, &ops, NULL);
-    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &out, &err), 0);
-    run_loop(&loop);
-    assert_int_equal(f.n_calls, 0);
+    rig_run(&r, NULL, &out);
+    assert_int_equal(r.f.n_calls, 0);
     assert_int_equal(out.res.failed, 1);
     assert_int_equal(out.res.err.klass, RC_CLASS_TERMINAL);
-    exec_free(x);
-    rc_plan_release(&plan);
-
-    memset(&plan, 0, sizeof(plan));
-    memset(&out, 0, sizeof(out));
-    x = exec_new(&loop, &ops, NULL);
-    add_action(&plan, "ops/p", RC_VERB_DELETE, RC_HTTP_POST, "/w0/vmss/delete", 0, NULL);
-    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &out, &err), 0);
-    run_loop(&loop);
-    assert_int_equal(f.n_calls, 0);
+    add_action(&r.plan, "ops/p", RC_VERB_DELETE, RC_HTTP_POST, "/w0/vmss/delete", 0, NULL);
+    rig_run(&r, NULL, &out);
+    assert_int_equal(r.f.n_calls, 0);
     assert_int_equal(out.res.failed, 1);
-    exec_free(x);
-    rc_plan_release(&plan);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    rig_done(&r);
 }
 
 static int secrets(void *arg, const char *ns, const char *name, const char *key, char **ret_value)
@@ -308,12 +288,9 @@ static json_t *ref(const char *name, const char *key)
  * keeps its placeholders. An unknown secret fails without naming a value. */
 static void test_secrets_resolved_only_when_sent(void **state)
 {
-    uv_loop_t loop;
-    struct fake f = {0};
-    struct az_ops ops;
+    struct rig r;
     struct exec_opts opts = {.secret = secrets};
-    struct rc_plan plan = {0};
-    struct outcome out = {0};
+    struct outcome out;
     struct rc_err err = {0};
     struct exec *x;
     json_t *body =
@@ -322,93 +299,69 @@ static void test_secrets_resolved_only_when_sent(void **state)
                   ref("ado", "settings"), "password", ref("plain", "v"));
 
     (void)state;
-    uv_loop_init(&loop);
-    f.loop = &loop;
-    ops = fake_ops(&f);
-    add_action(&plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, "/w0/vmss", 0, body);
-    x = exec_new(&loop, &ops, &opts);
-    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &out, &err), 0);
-    run_loop(&loop);
+    rig_init(&r);
+    add_action(&r.plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, "/w0/vmss", 0, body);
+    x = exec_new(&r.loop, &r.ops, &opts);
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(exec_run(x, &r.plan, "ops/p", on_done, &out, &err), 0);
+    uv_run(&r.loop, UV_RUN_DEFAULT);
     assert_int_equal(out.res.done, 1);
-    assert_string_equal(f.calls[0].body,
+    assert_string_equal(r.f.calls[0].body,
                         "{\"extensions\":[{\"properties\":{\"password\":\"s3cret\","
                         "\"protectedSettings\":{\"PAT\":\"hunter2\"}}}],"
                         "\"osProfile\":{\"customData\":\"I2Nsb3VkLWNvbmZpZwo=\"}}");
-    assert_non_null(
-        json_object_get(json_object_get(plan.actions[0].body, "osProfile"), "customData"));
+    /* the plan still holds the placeholder, not the value */
     assert_non_null(json_object_get(
-        json_object_get(json_object_get(plan.actions[0].body, "osProfile"), "customData"),
+        json_object_get(json_object_get(r.plan.actions[0].body, "osProfile"), "customData"),
         "$secretRef"));
     exec_free(x);
-    rc_plan_release(&plan);
+    rc_plan_release(&r.plan);
+    memset(&r.plan, 0, sizeof(r.plan));
 
-    memset(&plan, 0, sizeof(plan));
-    memset(&out, 0, sizeof(out));
-    add_action(&plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, "/w0/vm", 0,
+    add_action(&r.plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, "/w0/vm", 0,
                json_pack("{s:o}", "customData", ref("missing", "k")));
-    x = exec_new(&loop, &ops, &opts);
-    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &out, &err), 0);
-    run_loop(&loop);
+    rig_run(&r, &opts, &out);
     assert_int_equal(out.res.failed, 1);
     assert_non_null(strstr(out.res.err.msg, "missing/k"));
-    assert_int_equal(f.n_calls, 1); /* the first test's call only */
-    exec_free(x);
-    rc_plan_release(&plan);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(r.f.n_calls, 1); /* the first call only */
+    rig_done(&r);
 }
 
 /* The same idempotency key in two concurrent runs is sent once; both runs
  * take its result. */
 static void test_same_key_sent_once(void **state)
 {
-    uv_loop_t loop;
-    struct fake f = {0};
-    struct az_ops ops;
-    struct rc_plan plan = {0};
+    struct rig r;
     struct outcome a = {0}, b = {0};
     struct rc_err err = {0};
     struct exec *x;
 
     (void)state;
-    uv_loop_init(&loop);
-    f.loop = &loop;
-    ops = fake_ops(&f);
-    add_action(&plan, "ops/p", RC_VERB_SCALE, RC_HTTP_PATCH, "/w0/vmss", 0, NULL);
-    x = exec_new(&loop, &ops, NULL);
-    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &a, &err), 0);
-    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &b, &err), 0);
-    run_loop(&loop);
-    assert_int_equal(f.n_calls, 1);
+    rig_init(&r);
+    add_action(&r.plan, "ops/p", RC_VERB_SCALE, RC_HTTP_PATCH, "/w0/vmss", 0, NULL);
+    x = exec_new(&r.loop, &r.ops, NULL);
+    assert_int_equal(exec_run(x, &r.plan, "ops/p", on_done, &a, &err), 0);
+    assert_int_equal(exec_run(x, &r.plan, "ops/p", on_done, &b, &err), 0);
+    uv_run(&r.loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.f.n_calls, 1);
     assert_int_equal(a.res.done, 1);
     assert_int_equal(b.res.done, 1);
     exec_free(x);
-    rc_plan_release(&plan);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    rig_done(&r);
 }
 
 /* An empty plan still completes, from the loop, exactly once. */
 static void test_empty_plan_completes_async(void **state)
 {
-    uv_loop_t loop;
-    struct fake f = {0};
-    struct az_ops ops;
-    struct rc_plan plan = {0};
-    struct outcome out = {0};
-    struct rc_err err = {0};
-    struct exec *x;
+    struct rig r;
+    struct outcome out;
 
     (void)state;
-    uv_loop_init(&loop);
-    f.loop = &loop;
-    ops = fake_ops(&f);
-    x = exec_new(&loop, &ops, NULL);
-    assert_int_equal(exec_run(x, &plan, "ops/p", on_done, &out, &err), 0);
-    assert_int_equal(out.calls, 0);
-    run_loop(&loop);
-    assert_int_equal(out.calls, 1);
+    rig_init(&r);
+    rig_run(&r, NULL, &out);
     assert_int_equal(out.res.done, 0);
-    exec_free(x);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(r.f.n_calls, 0);
+    rig_done(&r);
 }
 
 int main(void)
