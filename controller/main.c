@@ -7,6 +7,7 @@
  *   azpool run --source dir:PATH [--cloud C] [--arm-endpoint URL] [--ca-file F]
  *              [--imds-endpoint URL] [--secrets-dir D] [--listen ADDR:PORT] [--resync DUR]
  *              [--max-deletions N] [--allow-mass-delete] [--log-level L]
+ *   azpool get wp|iv|ep [NAME] [-n NS] [-o wide|yaml|json] [--server URL]
  *   azpool version
  *
  * Extensions beyond §10 (documented in the README): plan accepts -f more than
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ctl_get.h"
 #include "ctl_planfmt.h"
 #include "ctl_run.h"
 #include "ctl_source.h"
@@ -361,6 +363,8 @@ int main(int argc, char **argv)
         return cmd_plan(argc - 1, argv + 1);
     if (strcmp(argv[1], "run") == 0)
         return cmd_run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "get") == 0)
+        return ctl_get_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         usage(stdout);
