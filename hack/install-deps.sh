@@ -53,4 +53,33 @@ if [ "$want" = all ]; then
         $sudo npm install -g --no-fund --no-audit @bufbuild/cel >/dev/null 2>&1
     fi
 fi
+# kubectl 1.20 (Debian's kubernetes-client) for the kubesim client conformance suite
+# (tests/conformance/suite-kubesim-clients.sh). The machine image's google-cloud-cli kubectl
+# (1.32, with kubectl.1.27 ... kubectl.1.33 beside it) owns /usr/bin/kubectl, which
+# kubernetes-client conflicts with, so 1.20 is unpacked (apt-get download + dpkg -x) into
+# build/tools/kubectl-1.20/ (binary: build/tools/kubectl-1.20/usr/bin/kubectl). Where no kubectl
+# exists at all, kubernetes-client is installed normally (it is then 1.20 on /usr/bin/kubectl).
+if [ "$want" = all ]; then
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    k120=$root/build/tools/kubectl-1.20
+    if ! command -v kubectl >/dev/null 2>&1; then
+        echo "install-deps: installing kubernetes-client (no kubectl on PATH)" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-cache show kubernetes-client >/dev/null 2>&1 || $sudo apt-get update -qq >/dev/null
+        $sudo apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
+    fi
+    if [ ! -x "$k120/usr/bin/kubectl" ]; then
+        if [ "$(dpkg-query -W -f='${db:Status-Status}' kubernetes-client 2>/dev/null || true)" = installed ]; then
+            mkdir -p "$k120/usr/bin" && ln -sf "$(command -v kubectl)" "$k120/usr/bin/kubectl"
+        else
+            echo "install-deps: unpacking kubernetes-client (kubectl 1.20) into $k120" >&2
+            apt-cache show kubernetes-client >/dev/null 2>&1 || $sudo apt-get update -qq >/dev/null
+            tmp=$(mktemp -d) && chmod 0777 "$tmp"   # apt-get download runs as _apt
+            (cd "$tmp" && apt-get download -qq kubernetes-client >/dev/null)
+            mkdir -p "$k120"
+            dpkg -x "$tmp"/kubernetes-client_*.deb "$k120"
+            rm -rf "$tmp"
+        fi
+    fi
+fi
 exit 0
