@@ -36,6 +36,7 @@ struct ctl_opts {
     const char *ca_file;
     const char *imds_endpoint;
     const char *secrets_dir;
+    const char *state_dir; /* --state-dir: NULL keeps status in memory only */
     const char *listen; /* default 127.0.0.1:9440 */
     int64_t resync_ms;  /* default 5 min */
     int max_deletions;  /* default 1 */

@@ -327,6 +327,8 @@ static int cmd_run(int argc, char **argv)
             o.log_level = lvl;
             break;
         case 'S':
+            o.state_dir = optarg;
+            break;
         case 'q':
         case 'k':
         case 'K':
