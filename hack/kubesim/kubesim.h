@@ -1,0 +1,206 @@
+/*
+ * kubesim.h - a Kubernetes API server simulator (kube-api.md is the wire reference; our group is
+ * azpool.dev). One process, one thread, one libwebsockets context, one vhost on 127.0.0.1:--port
+ * (plain HTTP, or HTTPS with its own CA under --dir with --tls). Command line:
+ *
+ *   kubesim --port P --dir D [--tls] [--bookmark-seconds N] [--history N]
+ *
+ * writes D/kubeconfig (server URL, user "kubesim" with token "kubesim-token", with --tls the CA as
+ * certificate-authority-data), prints exactly "kubesim listening on http(s)://127.0.0.1:P" when
+ * ready, exits 0 on SIGTERM/SIGINT. Any Bearer token (or none) is accepted.
+ *
+ * Request flow: server.c collects a request (method, target, headers, body <= KS_MAX_BODY) into a
+ * struct ks_req and calls ks_dispatch() (api.c), which answers through struct ks_resp: a JSON body
+ * (Content-Type application/json unless set), a raw body, or a watch (the server keeps the
+ * connection, sends chunked event lines as the store emits them, ends on timeoutSeconds or on the
+ * admin drop).
+ *
+ * URL grammar (api.c, ks_path_parse): /api/v1/..., /apis/<group>/<version>/..., then
+ * [namespaces/<ns>/]<plural>[/<name>[/<sub>]]; "namespaces/<name>" itself is the namespace object.
+ * Admin: /_kubesim/... (below). Everything else is 404 with a Status body.
+ *
+ * Resource types (struct ks_rtype): the built-ins are registered at start; a
+ * CustomResourceDefinition that is created/updated registers (or replaces) its served version's
+ * type, deleting it unregisters the type and deletes its objects. Types are keyed by
+ * "<group>/<plural>" (core: "/<plural>").
+ *
+ * Store (store.c) and ownership:
+ * - One global resourceVersion counter (ks_store_rv), decimal strings, +1 per write (create,
+ *   update that changed bytes, delete, status/scale write). A no-op update keeps the old RV and
+ *   emits nothing.
+ * - Objects are json_t OWNED by the store; ks_store_get() returns a BORROWED object valid until the
+ *   next store mutation; callers deep-copy before editing and give the copy back with
+ *   ks_store_put() (which TAKES it).
+ * - Every write appends an event (type, rv, key, a copy of the object) to a bounded history
+ *   (--history, default 10000). Watches from resourceVersion X replay history entries with rv > X;
+ *   if X is older than the oldest kept entry - 1 (the "compacted" RV) the watch starts with 200,
+ *   sends one ERROR 410 Expired event ("too old resource version: X (Y)") and ends.
+ * - Nothing is persisted; a restart is an empty world.
+ *
+ * Implemented (see the report / suite tests/conformance/suite-kubesim-api.sh):
+ * - /version, /api, /apis, /api/v1, /apis/<g>/<v> (legacy), aggregated discovery v2 and v2beta1
+ *   when the Accept list names it first-acceptable, /openapi/v2 (tiny protobuf, octet-stream),
+ *   /openapi/v3 -> 404 (so kubectl falls back to v2 and client-side merge patch for CRs).
+ * - Built-ins: namespaces (cluster), configmaps, secrets, events, serviceaccounts (core v1),
+ *   leases (coordination.k8s.io/v1), customresourcedefinitions (apiextensions.k8s.io/v1, cluster).
+ *   Namespaces "default", "kube-system", "kube-public" exist at start. Objects in a missing
+ *   namespace: 404 like the real server ("namespaces \"x\" not found").
+ * - CRUD: POST 201 (generateName, 409 AlreadyExists, 500 when resourceVersion is set), GET, PUT
+ *   (RV required for CRs: 422; stale RV: 409 Conflict), DELETE (Status Success with details.uid, or
+ *   deletionTimestamp + generation+1 when finalizers are present; propagationPolicy Foreground/
+ *   Orphan finalizers are added and removed at once by the simulated GC), deletecollection.
+ *   metadata.uid, creationTimestamp, generation (bumped only on changes outside metadata/status;
+ *   and on deletion), /status and /scale subresources with the CRD's paths.
+ * - CRD schema: prune unknown fields (unless x-kubernetes-preserve-unknown-fields), defaults,
+ *   validation of type, required, enum, minimum/maximum (+exclusive), minLength/maxLength,
+ *   pattern (POSIX ERE), minItems/maxItems, minProperties/maxProperties, nullable,
+ *   x-kubernetes-int-or-string; 422 Invalid with details.causes like the real server.
+ *   NOT implemented: CEL x-kubernetes-validations, format checks, list-type uniqueness.
+ * - PATCH: application/merge-patch+json, application/json-patch+json, application/apply-patch+yaml
+ *   (server-side apply WITHOUT field ownership: the applied object is merged into the live one,
+ *   fieldManager required, creates when absent, never conflicts, no managedFields),
+ *   application/strategic-merge-patch+json for built-ins only (treated as a merge patch,
+ * $-directives dropped), 415 for CRs.
+ * - List: labelSelector (=, ==, !=, in, notin, exists, !exists), fieldSelector (metadata.name,
+ *   metadata.namespace, and for events involvedObject.*), limit/continue.
+ * - Watch: ?watch=1|true, resourceVersion (unset/0: synthetic ADDED), allowWatchBookmarks (a
+ *   BOOKMARK every --bookmark-seconds, default 10), timeoutSeconds, label/field selectors,
+ *   410 after compaction, Table events (columnDefinitions in the first event only).
+ *   sendInitialEvents/resourceVersionMatch on a watch: 422 (clients fall back to list+watch).
+ * - Table output for list/get/watch with the CRD's additionalPrinterColumns (priority kept),
+ *   default Name/Age (Name/Data/Age for configmaps... built-ins get Name + Age only).
+ *
+ * Admin endpoints (no auth):
+ *   POST /_kubesim/watches/drop   ends every watch stream (clean chunked end); {"dropped":N}
+ *   POST /_kubesim/compact        forgets all history: every watch from an older RV gets 410;
+ *                                 {"compactedRV":"N"}
+ *   GET  /_kubesim/stats          {"resourceVersion","objects","watches","requests"}
+ */
+#ifndef AZPOOL_KUBESIM_H
+#define AZPOOL_KUBESIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define KS_MAX_BODY     (8u << 20) /* request body limit: larger gets 413 */
+#define KS_MAX_SEGS     16
+#define KS_MAX_QUERY    24
+#define KS_MAX_NAME     253
+#define KS_MAX_WATCHBUF (64u << 20) /* a watch whose client does not read is dropped past this */
+
+struct ks_kv {
+    const char *name, *value;
+};
+
+/* A request; every string is BORROWED for the duration of ks_dispatch(). */
+struct ks_req {
+    const char *method; /* GET PUT POST PATCH DELETE HEAD OPTIONS */
+    const char *path;   /* decoded, without query */
+    const char *seg[KS_MAX_SEGS];
+    int nseg;
+    struct ks_kv query[KS_MAX_QUERY];
+    int nquery;
+    const char *accept;       /* Accept header or NULL */
+    const char *content_type; /* Content-Type header or NULL */
+    const char *body;         /* raw body (NUL-terminated) or NULL */
+    size_t body_len;
+    int64_t now_ms; /* wall clock at arrival */
+};
+
+struct ks_watch; /* a live watch stream (api.c owns the filter, server.c the connection) */
+
+struct ks_resp {
+    int status;
+    json_t *json; /* OWNED */
+    char *raw;    /* OWNED (malloc'd) alternative to json */
+    size_t raw_len;
+    const char *content_type; /* static string; default "application/json" */
+    struct ks_watch *watch;   /* OWNED: when set the server streams this watch */
+};
+
+const char *ks_query(const struct ks_req *r, const char *name);
+
+/* ---- api.c ---- */
+void ks_api_init(void);
+void ks_api_release(void);
+void ks_dispatch(struct ks_req *r, struct ks_resp *w);
+void ks_resp_release(struct ks_resp *w);
+
+/* ---- watch streams (api.c creates them, server.c drives them) ---- */
+/* Pending output bytes (already framed as lines) of w: the server sends and then consumes them. */
+char *ks_watch_buf(struct ks_watch *w, size_t *ret_len);
+void ks_watch_consume(struct ks_watch *w, size_t n);
+/* True once the stream should end (timeout, 410 sent, admin drop) after the buffer drains. */
+bool ks_watch_done(const struct ks_watch *w);
+/* Periodic: timeouts and bookmarks. */
+void ks_watch_tick(struct ks_watch *w, int64_t now_ms);
+void ks_watch_free(struct ks_watch *w); /* unregisters; NULL is fine */
+/* The server's wake-up hook: called when w has new bytes or ended. ctx = what the server set. */
+void ks_watch_set_ctx(struct ks_watch *w, void *ctx);
+void *ks_watch_ctx(const struct ks_watch *w);
+extern void (*ks_watch_wake)(struct ks_watch *w);
+
+/* ---- store.c ---- */
+struct ks_event {
+    uint64_t rv;
+    char type[10]; /* ADDED MODIFIED DELETED */
+    char *key;     /* rtype key "<group>/<plural>" */
+    json_t *obj;   /* OWNED copy */
+};
+
+void ks_store_init(size_t history_max);
+void ks_store_release(void);
+uint64_t ks_store_rv(void);
+uint64_t ks_store_next_rv(void); /* increments and returns the new RV */
+/* Oldest RV a watch may start from (older: 410). */
+uint64_t ks_store_compacted_rv(void);
+void ks_store_compact(void);
+json_t *ks_store_get(const char *key, const char *ns, const char *name); /* BORROWED or NULL */
+/* Stores obj (TAKEN) under (key, ns, name) and records an event of type with obj's RV. */
+int ks_store_put(const char *key, const char *ns, const char *name, json_t *obj, const char *type);
+/* Removes the object, recording DELETED with last_state (TAKEN, carries the deletion RV). */
+void ks_store_del(const char *key, const char *ns, const char *name, json_t *last_state);
+/* Objects of key (ns NULL = all), sorted by namespace then name: new array of BORROWED objects. */
+json_t **ks_store_list(const char *key, const char *ns, size_t *ret_n);
+size_t ks_store_count(void);
+/* History after rv (exclusive), oldest first: BORROWED, valid until the next write. */
+const struct ks_event *ks_store_history(uint64_t after_rv, size_t *ret_n);
+/* Called for every new event (api.c fans it out to watches). */
+extern void (*ks_store_on_event)(const struct ks_event *ev);
+
+/* ---- schema.c: structural schema (openAPIV3Schema) ---- */
+/* Prunes unknown fields and applies defaults in place (obj is the whole CR). */
+void ks_schema_prune_default(const json_t *schema, json_t *obj);
+/* Validates obj; appends causes {"reason","message","field"} to causes (a json array).
+ * Returns the number of causes added. */
+int ks_schema_validate(const json_t *schema, const json_t *obj, json_t *causes);
+
+/* ---- patch.c ---- */
+/* RFC 7386 merge patch of target (modified in place / replaced): returns the new value (new ref).
+ */
+json_t *ks_merge_patch(json_t *target, const json_t *patch);
+/* RFC 6902 on a deep copy of doc; returns the new document or NULL with a message. */
+json_t *ks_json_patch(const json_t *doc, const json_t *ops, char *err, size_t errsize);
+/* YAML (or JSON) text to json_t; NULL on error with a message. */
+json_t *ks_yaml_load(const char *text, size_t len, char *err, size_t errsize);
+
+/* ---- certs.c ---- */
+int ks_certs_ensure(const char *dir, char *err, size_t errsize);
+
+/* ---- server.c ---- */
+struct ks_config {
+    int port;
+    const char *dir;
+    bool tls;
+    int bookmark_seconds; /* default 10 */
+    size_t history;       /* default 10000 */
+};
+int ks_server_run(const struct ks_config *cfg);
+void ks_server_drop_watches(int *ret_n); /* admin: end every watch */
+int ks_server_nwatches(void);
+extern const struct ks_config *ks_cfg;
+
+#endif
