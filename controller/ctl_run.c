@@ -1,12 +1,17 @@
 /* ctl_run.c - see ctl_run.h. */
 #include "ctl_run.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -31,6 +36,7 @@
 #define RECONCILES_MAX    16
 #define OBSERVE_STEPS_MAX 64
 #define SECRET_MAX        (1024 * 1024)
+#define STATE_FILE_MAX    (4 * 1024 * 1024)
 
 struct cloud {
     const char *name, *authority, *arm;
@@ -52,11 +58,18 @@ struct mfile {
     int n_errors; /* of the current version */
 };
 
-/* What the controller remembers of a pool between reconciles. */
+/* What the controller remembers of a pool between reconciles. The facts below
+ * status are the planner's hand-offs (rc_plan.c header): they live outside ARM,
+ * so they come back in every reconcile as rc_obs_pool and survive a restart
+ * through --state-dir. */
 struct pstate {
-    char *pool;     /* "ns/name" */
-    json_t *status; /* Kubernetes-shaped object for /api */
-    bool gone;      /* deleting and nothing left in Azure */
+    char *pool;           /* "ns/name" */
+    json_t *status;       /* Kubernetes-shaped object for /api */
+    bool gone;            /* deleting and nothing left in Azure */
+    char *halted_image;   /* status.halted_image: a halted rollout (VirtualMachines mode) */
+    int desired_replicas; /* status.desiredReplicas, -1 unknown */
+    int64_t last_scale_ms, last_scale_out_ms, last_scale_in_ms; /* 0: never */
+    char *saved; /* the state file's text as last written, NULL: not written */
 };
 
 struct ctl {
@@ -158,7 +171,265 @@ static struct pstate *pstate(struct ctl *c, const char *pool, bool create)
     v[c->n_pools].pool = strdup(pool);
     if (!v[c->n_pools].pool)
         return NULL;
+    v[c->n_pools].desired_replicas = -1;
     return &v[c->n_pools++];
+}
+
+/* ---- remembered facts and the state directory ---- */
+
+static bool safe_part(const char *s);
+
+/* The planner's hand-offs from this plan's status (rc_plan.c header). A new
+ * last_scale_ms is a scaling decision: it went out when the decided size grew,
+ * in when it shrank. */
+static void remember(struct pstate *ps, const struct rc_pool_status *st)
+{
+    if (st->last_scale_ms > ps->last_scale_ms) {
+        if (ps->desired_replicas >= 0 && st->desired_replicas > ps->desired_replicas)
+            ps->last_scale_out_ms = st->last_scale_ms;
+        else if (ps->desired_replicas >= 0 && st->desired_replicas < ps->desired_replicas)
+            ps->last_scale_in_ms = st->last_scale_ms;
+        ps->last_scale_ms = st->last_scale_ms;
+    }
+    ps->desired_replicas = st->desired_replicas;
+    if (!st->halted_image || !ps->halted_image || strcmp(st->halted_image, ps->halted_image)) {
+        free(ps->halted_image);
+        ps->halted_image = st->halted_image ? strdup(st->halted_image) : NULL;
+    }
+}
+
+/* Hands the remembered facts of r's pool to the planner. */
+static int hand_back(struct ctl *c, const char *pool, struct rc_observed *have)
+{
+    struct pstate *ps = pstate(c, pool, false);
+    struct rc_obs_pool *op;
+
+    if (!ps)
+        return 0;
+    op = rc_observed_pool(have, pool);
+    if (!op)
+        return -RC_ENOMEM;
+    op->desired_replicas = ps->desired_replicas;
+    op->last_scale_ms = ps->last_scale_ms;
+    op->last_scale_out_ms = ps->last_scale_out_ms;
+    op->last_scale_in_ms = ps->last_scale_in_ms;
+    free(op->halted_image);
+    op->halted_image = ps->halted_image ? strdup(ps->halted_image) : NULL;
+    if (ps->halted_image && !op->halted_image)
+        return -RC_ENOMEM;
+    return 0;
+}
+
+static void log_state_error(const char *event, const char *path, int errnum)
+{
+    struct log_line l;
+
+    log_begin(&l, LOG_WARN, wall_ms(), event);
+    log_str(&l, "path", path);
+    log_str(&l, "err", strerror(errnum));
+    log_end(&l);
+}
+
+/* Writes path atomically: a temporary file next to it, fsync, rename, fsync of
+ * the directory. A crash leaves either the old or the new file, never half. */
+static int write_atomic(const char *dir, const char *path, const char *text, size_t len)
+{
+    char tmp[4200];
+    size_t off = 0;
+    int fd, e;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    while (off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            e = errno;
+            close(fd);
+            unlink(tmp);
+            return -e;
+        }
+        off += (size_t)n;
+    }
+    if (fsync(fd) < 0 || close(fd) < 0) {
+        e = errno;
+        unlink(tmp);
+        return -e;
+    }
+    if (rename(tmp, path) < 0) {
+        e = errno;
+        unlink(tmp);
+        return -e;
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    return 0;
+}
+
+/* D/<namespace> and D/<namespace>/<name>.json of "ns/name"; -1 when the
+ * names cannot be file names. */
+static int state_paths(struct ctl *c, const char *pool, char *ret_dir, size_t dsize, char *ret_file,
+                       size_t fsize)
+{
+    const char *slash = strchr(pool, '/');
+    char ns[256];
+
+    if (!slash || (size_t)(slash - pool) >= sizeof(ns))
+        return -1;
+    snprintf(ns, sizeof(ns), "%.*s", (int)(slash - pool), pool);
+    if (!safe_part(ns) || !safe_part(slash + 1) || slash[1] == '.')
+        return -1;
+    if (snprintf(ret_dir, dsize, "%s/%s", c->o->state_dir, ns) >= (int)dsize ||
+        snprintf(ret_file, fsize, "%s/%s.json", ret_dir, slash + 1) >= (int)fsize)
+        return -1;
+    return 0;
+}
+
+/* The state file of a pool: its status (which holds no secret value: the
+ * planner's status never carries one) and the remembered facts. */
+static void state_save(struct ctl *c, struct pstate *ps)
+{
+    char dir[2048], file[4096];
+    json_t *j;
+    char *text;
+    int r;
+
+    if (!c->o->state_dir || state_paths(c, ps->pool, dir, sizeof(dir), file, sizeof(file)) < 0)
+        return;
+    j = json_pack("{s:s,s:s,s:s,s:{s:i,s:I,s:I,s:I},s:O*}", "apiVersion", RC_API_VERSION, "kind",
+                  "WorkerPoolState", "pool", ps->pool, "remembered", "desiredReplicas",
+                  ps->desired_replicas, "lastScaleMs", (json_int_t)ps->last_scale_ms,
+                  "lastScaleOutMs", (json_int_t)ps->last_scale_out_ms, "lastScaleInMs",
+                  (json_int_t)ps->last_scale_in_ms, "status",
+                  json_object_get(ps->status, "status"));
+    if (j && ps->halted_image)
+        json_object_set_new(json_object_get(j, "remembered"), "haltedImage",
+                            json_string(ps->halted_image));
+    text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    if (!text)
+        return;
+    if (ps->saved && strcmp(ps->saved, text) == 0) {
+        free(text);
+        return;
+    }
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        log_state_error("state.write_failed", dir, errno);
+        free(text);
+        return;
+    }
+    r = write_atomic(dir, file, text, strlen(text));
+    if (r < 0) {
+        log_state_error("state.write_failed", file, -r);
+        free(text);
+        return;
+    }
+    free(ps->saved);
+    ps->saved = text;
+}
+
+static void state_remove(struct ctl *c, struct pstate *ps)
+{
+    char dir[2048], file[4096];
+
+    if (!c->o->state_dir || state_paths(c, ps->pool, dir, sizeof(dir), file, sizeof(file)) < 0)
+        return;
+    if (unlink(file) < 0 && errno != ENOENT)
+        log_state_error("state.remove_failed", file, errno);
+    free(ps->saved);
+    ps->saved = NULL;
+}
+
+static void state_load_file(struct ctl *c, const char *ns, const char *file)
+{
+    struct rc_err err = {0};
+    json_error_t jerr;
+    json_t *j = NULL, *rem;
+    const char *pool;
+    struct pstate *ps;
+    char *text = NULL, want_pool[600];
+    size_t len = 0;
+
+    if (ctl_read_file(file, STATE_FILE_MAX, &text, &len, &err) < 0)
+        goto bad;
+    j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    pool = json_string_value(json_object_get(j, "pool"));
+    rem = json_object_get(j, "remembered");
+    snprintf(want_pool, sizeof(want_pool), "%s/", ns);
+    if (!pool || !json_is_object(rem) || strncmp(pool, want_pool, strlen(want_pool)) != 0)
+        goto bad;
+    ps = pstate(c, pool, true);
+    if (!ps)
+        goto out;
+    ps->desired_replicas = (int)json_integer_value(json_object_get(rem, "desiredReplicas"));
+    if (!json_is_integer(json_object_get(rem, "desiredReplicas")) || ps->desired_replicas < -1)
+        ps->desired_replicas = -1;
+    ps->last_scale_ms = json_integer_value(json_object_get(rem, "lastScaleMs"));
+    ps->last_scale_out_ms = json_integer_value(json_object_get(rem, "lastScaleOutMs"));
+    ps->last_scale_in_ms = json_integer_value(json_object_get(rem, "lastScaleInMs"));
+    free(ps->halted_image);
+    ps->halted_image = json_is_string(json_object_get(rem, "haltedImage"))
+                           ? strdup(json_string_value(json_object_get(rem, "haltedImage")))
+                           : NULL;
+    json_decref(ps->status);
+    ps->status = NULL;
+    if (json_is_object(json_object_get(j, "status")))
+        ps->status = json_pack("{s:s,s:s,s:{s:s,s:s},s:O}", "apiVersion", RC_API_VERSION, "kind",
+                               "WorkerPool", "metadata", "name", pool + strlen(want_pool),
+                               "namespace", ns, "status", json_object_get(j, "status"));
+    free(ps->saved);
+    ps->saved = text;
+    text = NULL;
+    goto out;
+bad:
+    log_state_error("state.ignored", file, EINVAL);
+out:
+    json_decref(j);
+    free(text);
+}
+
+/* Loads D/<namespace>/<name>.json (see state_save). A file that does not
+ * parse is ignored with a warning: the planner re-derives from Azure. */
+static void state_load(struct ctl *c)
+{
+    DIR *d, *sub;
+    struct dirent *e, *f;
+    char dir[2048], file[4096];
+
+    if (!c->o->state_dir)
+        return;
+    d = opendir(c->o->state_dir);
+    if (!d) {
+        if (errno != ENOENT)
+            log_state_error("state.unreadable", c->o->state_dir, errno);
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' ||
+            snprintf(dir, sizeof(dir), "%s/%s", c->o->state_dir, e->d_name) >= (int)sizeof(dir))
+            continue;
+        sub = opendir(dir);
+        if (!sub)
+            continue;
+        while ((f = readdir(sub)) != NULL) {
+            size_t n = strlen(f->d_name);
+
+            if (f->d_name[0] == '.' || n < 6 || strcmp(f->d_name + n - 5, ".json") != 0 ||
+                snprintf(file, sizeof(file), "%s/%s", dir, f->d_name) >= (int)sizeof(file))
+                continue;
+            state_load_file(c, e->d_name, file);
+        }
+        closedir(sub);
+    }
+    closedir(d);
 }
 
 static const char *cond_str(enum rc_cond s)
@@ -542,6 +813,10 @@ static void plan_and_execute(struct rec *r)
     pol.only_pool = r->pool;
     pol.zones = c->zones.zones;
     pol.n_zones = c->zones.n;
+    if (hand_back(c, r->pool, &r->have) < 0) {
+        rec_finish(r, false, true, -1);
+        return;
+    }
     if (rc_plan(&c->want, &r->have, &pol, wall_ms(), &plan, &err) < 0) {
         log_begin(&l, LOG_WARN, wall_ms(), "reconcile.plan_failed");
         log_str(&l, "key", r->key);
@@ -560,6 +835,11 @@ static void plan_and_execute(struct rec *r)
             json_decref(ps->status);
             ps->status = status_json(p, st);
             ps->gone = p->meta.deleting && st->replicas == 0 && plan.n_actions == 0;
+            remember(ps, st);
+            if (ps->gone)
+                state_remove(c, ps);
+            else
+                state_save(c, ps);
         }
         publish_replicas(c, p, st);
         if (st->progressing == RC_COND_TRUE)
@@ -739,6 +1019,33 @@ static void fill_hybrid_url(json_t *node, const char *url)
     }
 }
 
+/* rc_obs_job.created_ms from properties.creationTime (else startTime) of
+ * the job GET, when rc_observe_arm left it 0 (its parse_job does not read it
+ * yet; rc_observed.h documents it as rc_observe's). */
+static void fill_job_created(struct rec *r, size_t from, const json_t *body)
+{
+    static const char *const fields[] = {"creationTime", "startTime"};
+
+    if (!json_is_object(body) || json_object_get(body, "value"))
+        return; /* a job is read one GET at a time (add_job_gets) */
+    for (size_t k = from; k < r->have.n_jobs; k++) {
+        const json_t *props = json_object_get(body, "properties");
+
+        if (r->have.jobs[k].created_ms != 0)
+            continue;
+        for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+            const char *t = json_string_value(json_object_get(props, fields[f]));
+            struct rc_err err = {0};
+            int64_t ms;
+
+            if (t && rc_time_parse(t, &ms, &err) == 0 && ms > 0) {
+                r->have.jobs[k].created_ms = ms;
+                break;
+            }
+        }
+    }
+}
+
 static void next_step(struct rec *r);
 
 static void on_read(void *arg, const struct az_result *res)
@@ -779,8 +1086,11 @@ static void on_read(void *arg, const struct az_result *res)
         struct rc_errs errs = {0};
         size_t before = r->have.n_instances;
 
+        size_t jobs_before = r->have.n_jobs;
+
         if (res->body)
             rc_observe_arm(&r->have, res->body, &errs);
+        fill_job_created(r, jobs_before, res->body);
         log_errs(&errs, "observe.skipped");
         rc_errs_release(&errs);
         r->cur++;
@@ -873,6 +1183,86 @@ static void update_arm_metrics(struct ctl *c)
     metrics_add(c->met.arm_throttled_seconds, NULL, st->throttled_seconds);
 }
 
+/* An ImageVersion or ExpiryPolicy as /api shows it: metadata, the spec fields
+ * a reader needs, and the status the controller has for it (valid, and which
+ * pools use it; builds are not run in this mode yet). */
+static json_t *ref_object(struct ctl *c, bool image, const struct rc_meta *m, json_t *spec)
+{
+    json_t *used = json_array();
+
+    for (size_t i = 0; i < c->want.n_pools; i++) {
+        const struct rc_pool *p = &c->want.pools[i];
+        const char *ref = image ? p->spec.image_ref.name : p->spec.expiry_policy_ref.name;
+
+        if (ref && strcmp(ref, m->name) == 0 && strcmp(p->meta.namespace, m->namespace) == 0)
+            json_array_append_new(used, json_string(p->meta.name));
+    }
+    return json_pack("{s:s,s:s,s:{s:s,s:s},s:o,s:{s:[{s:s,s:s,s:s,s:s}],s:o}}", "apiVersion",
+                     RC_API_VERSION, "kind", image ? "ImageVersion" : "ExpiryPolicy", "metadata",
+                     "name", m->name, "namespace", m->namespace, "spec", spec, "status",
+                     "conditions", "type", "Ready", "status", "True", "reason", "Valid", "message",
+                     json_array_size(used) ? "in use" : "not used by any pool", "usedBy", used);
+}
+
+static json_t *iv_object(struct ctl *c, const struct rc_image_version *iv)
+{
+    const struct rc_image_version_spec *s = &iv->spec;
+
+    return ref_object(c, true, &iv->meta,
+                      json_pack("{s:s,s:s,s:s,s:s,s:s}", "subscriptionId",
+                                s->gallery_subscription_id ? s->gallery_subscription_id : "",
+                                "resourceGroup",
+                                s->gallery_resource_group ? s->gallery_resource_group : "",
+                                "gallery", s->gallery_name ? s->gallery_name : "",
+                                "imageDefinition", s->image_definition ? s->image_definition : "",
+                                "version", s->version ? s->version : "latest"));
+}
+
+static json_t *ep_object(struct ctl *c, const struct rc_expiry_policy *ep)
+{
+    return ref_object(c, false, &ep->meta,
+                      json_pack("{s:I,s:I,s:i}", "maxAgeSeconds",
+                                (json_int_t)(ep->spec.max_age_ms / 1000), "forceAfterSeconds",
+                                (json_int_t)(ep->spec.force_after_ms / 1000), "maintenanceWindows",
+                                (int)ep->spec.n_windows));
+}
+
+/* GET /api/v1/namespaces/{ns}/{imageversions|expirypolicies}[/{name}]. */
+static void serve_refs(struct ctl *c, bool image, const char *ns, const char *name,
+                       struct httpd_resp *resp)
+{
+    json_t *items = json_array();
+    size_t n = image ? c->want.n_images : c->want.n_policies;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct rc_meta *m = image ? &c->want.images[i].meta : &c->want.policies[i].meta;
+        json_t *obj;
+
+        if (strcmp(m->namespace, ns) != 0 || (name && strcmp(m->name, name) != 0))
+            continue;
+        obj = image ? iv_object(c, &c->want.images[i]) : ep_object(c, &c->want.policies[i]);
+        if (name) {
+            json_decref(items);
+            resp->body = dump(obj, &resp->len);
+            resp->content_type = "application/json";
+            return;
+        }
+        json_array_append_new(items, obj);
+    }
+    if (name) {
+        json_decref(items);
+        resp->status = 404;
+        resp->body = strdup("{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":"
+                            "\"NotFound\",\"code\":404}\n");
+        resp->len = resp->body ? strlen(resp->body) : 0;
+        return;
+    }
+    resp->body = dump(json_pack("{s:s,s:s,s:o}", "apiVersion", RC_API_VERSION, "kind",
+                                image ? "ImageVersionList" : "ExpiryPolicyList", "items", items),
+                      &resp->len);
+    resp->content_type = "application/json";
+}
+
 static void serve(void *arg, const struct httpd_req *req, struct httpd_resp *resp)
 {
     struct ctl *c = arg;
@@ -929,6 +1319,10 @@ static void serve(void *arg, const struct httpd_req *req, struct httpd_resp *res
             resp->content_type = "application/json";
             return;
         }
+    } else if (n >= 2 &&
+               (strcmp(kind, "imageversions") == 0 || strcmp(kind, "expirypolicies") == 0)) {
+        serve_refs(c, strcmp(kind, "imageversions") == 0, ns, n == 3 ? name : NULL, resp);
+        return;
     } else {
         resp->status = 404;
         resp->body = strdup("not found\n");
@@ -1112,6 +1506,11 @@ int ctl_run(const struct ctl_opts *o)
     log_str(&l, "metrics", "/metrics");
     log_str(&l, "api", "/api/v1/namespaces/{ns}/workerpools");
     log_end(&l);
+    if (o->state_dir && mkdir(o->state_dir, 0700) < 0 && errno != EEXIST) {
+        rc = config_error("cannot create --state-dir ", o->state_dir);
+        goto out;
+    }
+    state_load(c);
     reload(c);
     uv_timer_start(&c->resync, on_resync, (uint64_t)o->resync_ms, (uint64_t)o->resync_ms);
     uv_run(&c->loop, UV_RUN_DEFAULT);
@@ -1138,6 +1537,8 @@ out:
     free(c->files);
     for (size_t i = 0; i < c->n_pools; i++) {
         free(c->pools[i].pool);
+        free(c->pools[i].halted_image);
+        free(c->pools[i].saved);
         json_decref(c->pools[i].status);
     }
     free(c->pools);

@@ -17,9 +17,26 @@
  * --max-deletions pools per change unless --allow-mass-delete (DESIGN.md §4
  * rule 4); an unreadable or empty tree deletes nothing.
  *
+ * Remembered facts: the planner's hand-offs that live outside ARM (status
+ * halted_image, desiredReplicas, the last scale time and, derived from it, the
+ * last scale-out and scale-in times: a new last_scale_ms went out when the
+ * decided size grew, in when it shrank) are kept per pool and passed back in
+ * every reconcile as rc_obs_pool. rc_obs_job.created_ms is filled from the
+ * job's properties.creationTime (else startTime) when rc_observe left it 0.
+ *
+ * --state-dir D: D/<namespace>/<name>.json per pool, {"pool", "remembered":
+ * {desiredReplicas, lastScaleMs, lastScaleOutMs, lastScaleInMs, haltedImage},
+ * "status": {...the /api status...}}, written only when it changed, atomically
+ * (temporary file, fsync, rename, fsync of the directory), removed when the
+ * pool is gone, loaded at start (a file that does not parse is ignored with
+ * event=state.ignored: everything in it can be re-derived from Azure except
+ * the remembered facts). No secret value is ever written there: the status
+ * holds none. /api also serves imageversions and expirypolicies (metadata, the
+ * main spec fields, status Ready/Valid and usedBy).
+ *
  * Not yet here (later increments): Kubernetes source, orphan collection of
  * resources whose manifest was never seen by this process, Event Grid hints,
- * autoscale signal polling, the state directory, the dashboard.
+ * autoscale signal polling, the dashboard.
  */
 #ifndef AZPOOL_CTL_RUN_H
 #define AZPOOL_CTL_RUN_H

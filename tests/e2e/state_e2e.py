@@ -1,0 +1,121 @@
+#!/usr/bin/python3
+"""`azpool run --state-dir` and the ImageVersion/ExpiryPolicy API, end to end
+against armsim (World from gitops_e2e.py).
+
+Checks: the state file of a converged pool holds its status and the planner's
+remembered facts (desiredReplicas), was written atomically (no temporary file
+left) and holds no secret value; after a restart that cannot reach ARM the
+status still comes from the file; a corrupt state file is ignored with a
+warning; `azpool get iv|ep` lists the objects of the manifests.
+
+Usage: state_e2e.py BUILD_DIR
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gitops_e2e as g  # noqa: E402
+
+check = g.check
+
+POLICY = """apiVersion: azpool.dev/v1alpha1
+kind: ExpiryPolicy
+metadata: {name: weekly, namespace: ci}
+spec:
+  maxAge: 168h
+  forceAfter: 192h
+---
+apiVersion: azpool.dev/v1alpha1
+kind: ImageVersion
+metadata: {name: golden, namespace: ci}
+spec:
+  gallery: {subscriptionId: %s, resourceGroup: rg-images, name: gal, imageDefinition: ubuntu}
+  version: latest
+""" % g.SUB
+
+
+def files_under(d):
+    out = []
+    for root, _, names in os.walk(d):
+        out += [os.path.join(root, n) for n in names]
+    return out
+
+
+def main():
+    w = g.World(sys.argv[1])
+    state = os.path.join(w.tmp, "state")
+    azpool = os.path.join(sys.argv[1], "azpool")
+    try:
+        w.write("runners.yaml", g.pool_yaml("runners", 2))
+        w.write("refs.yaml", POLICY)
+        w.start("--state-dir", state)
+        w.wait(lambda: w.ready("ci", "runners", 2), 60, "2 ready")
+        path = os.path.join(state, "ci", "runners.json")
+        w.wait(lambda: json.load(open(path))["status"]["readyReplicas"] == 2, 10,
+               "state file with 2 ready")
+        doc = json.load(open(path))
+        check("state file holds the status and the remembered desiredReplicas",
+              doc["pool"] == "ci/runners" and doc["remembered"]["desiredReplicas"] == 2 and
+              doc["status"]["replicas"] == 2, json.dumps(doc)[:300])
+        names = files_under(state)
+        check("atomic writes leave no temporary file",
+              names and not [n for n in names if n.endswith(".tmp")], str(names))
+        check("no secret value in the state directory",
+              all(g.SECRET not in open(n).read() for n in names))
+
+        # azpool get iv|ep against the listener
+        srv = f"http://127.0.0.1:{w.api_port}"
+        out = subprocess.run([azpool, "get", "ep", "-n", "ci", "--server", srv],
+                             capture_output=True, text=True, timeout=10)
+        check("azpool get ep lists the ExpiryPolicy",
+              out.returncode == 0 and "weekly" in out.stdout and "Valid" in out.stdout,
+              out.stdout + out.stderr)
+        out = subprocess.run([azpool, "get", "iv", "golden", "-n", "ci", "-o", "json",
+                              "--server", srv], capture_output=True, text=True, timeout=10)
+        iv = json.loads(out.stdout) if out.returncode == 0 else {}
+        check("azpool get iv NAME -o json is the ImageVersion with status",
+              iv.get("kind") == "ImageVersion" and iv["spec"]["gallery"] == "gal" and
+              iv["status"]["conditions"][0]["reason"] == "Valid", out.stdout + out.stderr)
+        code, _ = w.api("/api/v1/namespaces/ci/imageversions/nope")
+        check("an unknown ImageVersion is 404", code == 404, str(code))
+
+        # restart with ARM unreachable: the status can only come from the file
+        check("SIGTERM exit 0", w.stop() == 0)
+        good = w.base
+        w.base = "https://127.0.0.1:9"  # nothing listens: every ARM call fails
+        w.start("--state-dir", state)
+        w.base = good
+        p = w.pool("ci", "runners")
+        st = (p or {}).get("status") or {}
+        check("after a restart the status is loaded from the state directory",
+              st.get("readyReplicas") == 2 and st.get("replicas") == 2, str(p)[:300])
+        w.stop()
+
+        # a corrupt state file is ignored with a warning; the pool still converges
+        with open(path, "w") as f:
+            f.write("{not json")
+        w.start("--state-dir", state)
+        w.wait(lambda: w.ready("ci", "runners", 2), 60, "2 ready after corrupt state")
+        w.wait(lambda: json.load(open(path))["status"]["readyReplicas"] == 2, 10,
+               "state file rewritten")
+        log = open(w.ctl_log.name).read()
+        check("a corrupt state file is ignored with a warning and rewritten",
+              "event=state.ignored" in log)
+        w.stop()
+    except Exception as e:
+        check("suite ran to the end", False, repr(e))
+        try:
+            print(open(os.path.join(w.tmp, "azpool.log")).read()[-3000:])
+        except OSError:
+            pass
+    finally:
+        w.close()
+    print(f"{g.passed} passed, {g.failed} failed")
+    return 1 if g.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
