@@ -364,151 +364,433 @@ static const char *arm__image(const struct rc_pool *p, const char *image_id, cha
 
 /* ---- spec hash ---- */
 
-/* Lowercased string, or JSON null for NULL. */
-static json_t *arm__jlower(const char *s)
+/*
+ * The canonical form is the compact JSON text (keys sorted at every level,
+ * non-ASCII escaped) of
+ *
+ *   {"extensions": {<name>: {"autoUpgradeMinorVersion", "protectedSettings":
+ *    ref, "publisher", "settings", "type", "typeHandlerVersion"}},
+ *    "hybridWorkerAccount": lower, "identity": {"type": int, "userAssigned":
+ *    set(lower)}, "location": lower without spaces, "mode", "orchestration",
+ *    "os": {"adminUsername", "customData": ref, "sshPublicKeys": set,
+ *    "type"}, "patchMode", "subnetId": lower, "tags": {...}, "v": 1,
+ *    "vmSize": lower}
+ *
+ * with ref = null or {"key", "name"} and set = {<item>: true}. It is written
+ * directly (no json_t tree: planning hashes every pool on every plan), byte
+ * for byte as json_dumps(JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
+ * writes it: the hashes are stored in tags on Azure resources, so the text
+ * must never change. Like jansson, a string that is not valid UTF-8, a NULL
+ * key or set item fails the whole form (the hash is then ""), also in an
+ * entry a duplicate key overwrites; duplicate keys keep the last value. tests/unit/test_spec_hash.c
+ * checks the writer against the json_t construction it replaced.
+ */
+struct arm__text {
+    char *p;
+    size_t len, cap;
+    bool fail;
+    char small[1024];
+};
+
+static void arm__put(struct arm__text *t, const char *s, size_t n)
 {
-    char *low;
-    json_t *v;
+    if (t->fail)
+        return;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap * 2;
+        char *p;
 
-    if (!s)
-        return json_null();
-    low = arm__lower_dup(s);
-    if (!low)
-        return NULL;
-    v = json_string(low);
-    free(low);
-    return v;
-}
-
-static json_t *arm__jstr_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
-static json_t *arm__jref(const struct rc_secret_ref *ref)
-{
-    if (!ref->name)
-        return json_null();
-    return json_pack("{s:s, s:s?}", "name", ref->name, "key", ref->key);
-}
-
-/* A set of strings as an object with sorted keys (order does not matter). */
-static json_t *arm__jset(char *const *v, size_t n, bool lower)
-{
-    json_t *o = json_object();
-    size_t i;
-
-    if (!o)
-        return NULL;
-    for (i = 0; i < n; i++) {
-        char *k;
-        int r;
-
-        if (!v || !v[i])
-            goto fail;
-        k = lower ? arm__lower_dup(v[i]) : NULL;
-        if (lower && !k)
-            goto fail;
-        r = arm__set(o, lower ? k : v[i], json_true());
-        free(k);
-        if (r < 0)
-            goto fail;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        p = t->p == t->small ? malloc(cap) : realloc(t->p, cap);
+        if (!p) {
+            t->fail = true;
+            return;
+        }
+        if (t->p == t->small)
+            memcpy(p, t->small, t->len);
+        t->p = p;
+        t->cap = cap;
     }
-    return o;
-fail:
-    json_decref(o);
-    return NULL;
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
 }
 
-/* Location as Azure compares it: lowercase, no spaces ("West Europe" = "westeurope"). */
-static json_t *arm__jlocation(const char *s)
+/* Drops what was written after mark: an entry an object overwrites (duplicate
+ * key) is written anyway, because jansson refuses an invalid value before it
+ * is replaced. */
+static void arm__cut(struct arm__text *t, size_t mark)
 {
-    char *d;
-    size_t i, j;
-    json_t *v;
+    if (t->fail)
+        return;
+    t->len = mark;
+    t->p[mark] = '\0';
+}
 
-    if (!s)
-        return json_null();
-    d = malloc(strlen(s) + 1);
-    if (!d)
-        return NULL;
-    for (i = 0, j = 0; s[i]; i++)
-        if (s[i] != ' ')
+static void arm__lit(struct arm__text *t, const char *s)
+{
+    arm__put(t, s, strlen(s));
+}
+
+/* Length of the UTF-8 sequence at s (jansson's rules: no overlong forms, no
+ * surrogates, nothing above U+10FFFF) and its code point; 0 when invalid. */
+static size_t arm__utf8(const unsigned char *s, size_t avail, uint32_t *ret_cp)
+{
+    unsigned char u = s[0];
+    size_t n, i;
+    uint32_t v;
+
+    if (u < 0x80) {
+        *ret_cp = u;
+        return 1;
+    }
+    if (u >= 0xC2 && u <= 0xDF)
+        n = 2, v = u & 0x1F;
+    else if (u >= 0xE0 && u <= 0xEF)
+        n = 3, v = u & 0x0F;
+    else if (u >= 0xF0 && u <= 0xF4)
+        n = 4, v = u & 0x07;
+    else
+        return 0;
+    if (n > avail)
+        return 0;
+    for (i = 1; i < n; i++) {
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+        v = (v << 6) + (s[i] & 0x3F);
+    }
+    if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || (n == 2 && v < 0x80) ||
+        (n == 3 && v < 0x800) || (n == 4 && v < 0x10000))
+        return 0;
+    *ret_cp = v;
+    return n;
+}
+
+/* A JSON string as jansson dumps it with JSON_ENSURE_ASCII. */
+static void arm__str(struct arm__text *t, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t len = strlen(str), i = 0, run = 0;
+
+    arm__put(t, "\"", 1);
+    while (i < len && !t->fail) {
+        uint32_t cp;
+        size_t n = arm__utf8(s + i, len - i, &cp);
+        char seq[16];
+        const char *esc = seq;
+
+        if (n == 0) {
+            t->fail = true;
+            return;
+        }
+        if (cp != '\\' && cp != '"' && cp >= 0x20 && cp <= 0x7F) {
+            i += n;
+            run += n;
+            continue;
+        }
+        arm__put(t, str + i - run, run);
+        run = 0;
+        switch (cp) {
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\b':
+            esc = "\\b";
+            break;
+        case '\f':
+            esc = "\\f";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        default:
+            if (cp < 0x10000)
+                snprintf(seq, sizeof(seq), "\\u%04X", (unsigned)cp);
+            else
+                snprintf(seq, sizeof(seq), "\\u%04X\\u%04X",
+                         (unsigned)(0xD800 | ((cp - 0x10000) >> 10)),
+                         (unsigned)(0xDC00 | ((cp - 0x10000) & 0x3FF)));
+            break;
+        }
+        arm__lit(t, esc);
+        i += n;
+    }
+    arm__put(t, str + i - run, run);
+    arm__put(t, "\"", 1);
+}
+
+static void arm__str_or_null(struct arm__text *t, const char *s)
+{
+    if (s)
+        arm__str(t, s);
+    else
+        arm__lit(t, "null");
+}
+
+/* ASCII-lowercased (and without spaces when nospace: locations) string, or null. */
+static void arm__str_lower(struct arm__text *t, const char *s, bool nospace)
+{
+    char tmp[256], *d = tmp;
+    size_t n, i, j;
+
+    if (!s) {
+        arm__lit(t, "null");
+        return;
+    }
+    n = strlen(s);
+    if (n >= sizeof(tmp)) {
+        d = malloc(n + 1);
+        if (!d) {
+            t->fail = true;
+            return;
+        }
+    }
+    for (i = 0, j = 0; i < n; i++)
+        if (!nospace || s[i] != ' ')
             d[j++] = arm__lower_c(s[i]);
     d[j] = '\0';
-    v = json_string(d);
-    free(d);
+    arm__str(t, d);
+    if (d != tmp)
+        free(d);
+}
+
+static void arm__ref(struct arm__text *t, const struct rc_secret_ref *ref)
+{
+    if (!ref->name) {
+        arm__lit(t, "null");
+        return;
+    }
+    arm__lit(t, "{\"key\":");
+    arm__str_or_null(t, ref->key);
+    arm__lit(t, ",\"name\":");
+    arm__str(t, ref->name);
+    arm__put(t, "}", 1);
+}
+
+/* Sorted order of n keys (by strcmp, then position: the last of equal keys
+ * is the one an object keeps); NULL keys fail. Returns a new array or NULL
+ * (t->fail set when that is an error). */
+struct arm__key {
+    const char *k;
+    size_t i;
+};
+
+static int arm__key_cmp(const void *a, const void *b)
+{
+    const struct arm__key *x = a, *y = b;
+    int d = strcmp(x->k, y->k);
+
+    if (d)
+        return d;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static struct arm__key *arm__sorted(struct arm__text *t, size_t n,
+                                    const char *(*key)(const void *, size_t), const void *arr)
+{
+    struct arm__key *v;
+    size_t i;
+
+    if (n == 0 || t->fail)
+        return NULL;
+    v = malloc(n * sizeof(*v));
+    if (!v) {
+        t->fail = true;
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        v[i].k = key(arr, i);
+        v[i].i = i;
+        if (!v[i].k) {
+            t->fail = true;
+            free(v);
+            return NULL;
+        }
+    }
+    if (n > 1)
+        qsort(v, n, sizeof(*v), arm__key_cmp);
     return v;
 }
 
-static json_t *arm__canonical(const struct rc_pool *p)
+static const char *arm__item_key(const void *arr, size_t i)
+{
+    return ((char *const *)arr)[i];
+}
+
+static const char *arm__ext_key(const void *arr, size_t i)
+{
+    return ((const struct rc_extension *)arr)[i].name;
+}
+
+static const char *arm__tag_key(const void *arr, size_t i)
+{
+    return ((const struct rc_kv *)arr)[i].key;
+}
+
+/* A set of strings: {"<item>":true,...} (lowercased items when lower). */
+static void arm__set_text(struct arm__text *t, char *const *items, size_t n, bool lower)
+{
+    char **low = NULL;
+    struct arm__key *v;
+    size_t i, out = 0;
+
+    if (n && !items) {
+        t->fail = true;
+        return;
+    }
+    if (lower && n) {
+        low = calloc(n, sizeof(char *));
+        if (!low) {
+            t->fail = true;
+            return;
+        }
+        for (i = 0; i < n && !t->fail; i++) {
+            if (!items[i])
+                t->fail = true;
+            else if (!(low[i] = arm__lower_dup(items[i])))
+                t->fail = true;
+        }
+    }
+    v = arm__sorted(t, n, arm__item_key, lower ? (const void *)low : (const void *)items);
+    arm__put(t, "{", 1);
+    for (i = 0; v && i < n; i++) {
+        if (i + 1 < n && strcmp(v[i].k, v[i + 1].k) == 0)
+            continue;
+        if (out++)
+            arm__put(t, ",", 1);
+        arm__str(t, v[i].k);
+        arm__lit(t, ":true");
+    }
+    arm__put(t, "}", 1);
+    free(v);
+    for (i = 0; low && i < n; i++)
+        free(low[i]);
+    free(low);
+}
+
+static void arm__extension_text(struct arm__text *t, const struct rc_extension *e)
+{
+    arm__lit(t, "{\"autoUpgradeMinorVersion\":");
+    arm__lit(t, e->auto_upgrade_minor_version ? "true" : "false");
+    arm__lit(t, ",\"protectedSettings\":");
+    arm__ref(t, &e->protected_settings);
+    arm__lit(t, ",\"publisher\":");
+    arm__str_or_null(t, e->publisher);
+    arm__lit(t, ",\"settings\":");
+    if (e->settings) {
+        char *s = json_dumps(e->settings,
+                             JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+
+        if (!s)
+            t->fail = true;
+        else
+            arm__lit(t, s);
+        free(s);
+    } else {
+        arm__lit(t, "null");
+    }
+    arm__lit(t, ",\"type\":");
+    arm__str_or_null(t, e->type);
+    arm__lit(t, ",\"typeHandlerVersion\":");
+    arm__str_or_null(t, e->type_handler_version);
+    arm__put(t, "}", 1);
+}
+
+static void arm__canonical(struct arm__text *t, const struct rc_pool *p)
 {
     const struct rc_pool_spec *s = &p->spec;
-    json_t *exts, *tags, *ident;
-    size_t i;
+    struct arm__key *v;
+    size_t i, out = 0;
+    char num[32];
 
-    exts = json_object();
-    tags = json_object();
-    if (!exts || !tags)
-        goto fail;
-    for (i = 0; i < s->n_extensions; i++) {
-        const struct rc_extension *e = &s->extensions[i];
+    arm__lit(t, "{\"extensions\":{");
+    v = arm__sorted(t, s->n_extensions, arm__ext_key, s->extensions);
+    for (i = 0; v && i < s->n_extensions; i++) {
+        bool dup = i + 1 < s->n_extensions && strcmp(v[i].k, v[i + 1].k) == 0;
+        size_t mark = t->len;
 
-        if (!e->name ||
-            arm__set(exts, e->name,
-                     json_pack("{s:o, s:o, s:o, s:b, s:O?, s:o}", "publisher",
-                               arm__jstr_or_null(e->publisher), "type", arm__jstr_or_null(e->type),
-                               "typeHandlerVersion", arm__jstr_or_null(e->type_handler_version),
-                               "autoUpgradeMinorVersion", (int)e->auto_upgrade_minor_version,
-                               "settings", e->settings, "protectedSettings",
-                               arm__jref(&e->protected_settings))) < 0)
-            goto fail;
+        if (!dup && out++)
+            arm__put(t, ",", 1);
+        arm__str(t, v[i].k);
+        arm__put(t, ":", 1);
+        arm__extension_text(t, &s->extensions[v[i].i]);
+        if (dup)
+            arm__cut(t, mark);
     }
-    for (i = 0; i < s->n_tags; i++)
-        if (!s->tags[i].key ||
-            arm__set(tags, s->tags[i].key, arm__jstr_or_null(s->tags[i].value)) < 0)
-            goto fail;
-    ident = json_pack("{s:i, s:o}", "type", (int)arm__identity_type(p), "userAssigned",
-                      arm__jset(s->identity.user_assigned, s->identity.n_user_assigned, true));
-    return json_pack(
-        "{s:i, s:s, s:s, s:o, s:o, s:o, s:o,"
-        " s:{s:s, s:o, s:o, s:o},"
-        " s:o, s:o, s:o, s:o}",
-        "v", 1, "mode", s->mode == RC_MODE_SCALESET ? "ScaleSet" : "VirtualMachines",
-        "orchestration", arm__flexible(p) ? "Flexible" : "Uniform", "location",
-        arm__jlocation(s->location), "vmSize", arm__jlower(s->vm_size), "subnetId",
-        arm__jlower(s->subnet_id), "identity", ident, "os", "type",
-        arm__windows(p) ? "Windows" : "Linux", "adminUsername",
-        arm__jstr_or_null(s->os_profile.admin_username), "sshPublicKeys",
-        arm__jset(s->os_profile.ssh_public_keys, s->os_profile.n_ssh_public_keys, false),
-        "customData", arm__jref(&s->os_profile.custom_data), "patchMode",
-        arm__jstr_or_null(s->patch_mode), "extensions", exts, "hybridWorkerAccount",
-        arm__jlower(s->hybrid_worker.automation_account_id), "tags", tags);
-fail:
-    json_decref(exts);
-    json_decref(tags);
-    return NULL;
+    free(v);
+    arm__lit(t, "},\"hybridWorkerAccount\":");
+    arm__str_lower(t, s->hybrid_worker.automation_account_id, false);
+    snprintf(num, sizeof(num), "%d", (int)arm__identity_type(p));
+    arm__lit(t, ",\"identity\":{\"type\":");
+    arm__lit(t, num);
+    arm__lit(t, ",\"userAssigned\":");
+    arm__set_text(t, s->identity.user_assigned, s->identity.n_user_assigned, true);
+    arm__lit(t, "},\"location\":");
+    arm__str_lower(t, s->location, true);
+    arm__lit(t, s->mode == RC_MODE_SCALESET ? ",\"mode\":\"ScaleSet\""
+                                            : ",\"mode\":\"VirtualMachines\"");
+    arm__lit(t, arm__flexible(p) ? ",\"orchestration\":\"Flexible\""
+                                 : ",\"orchestration\":\"Uniform\"");
+    arm__lit(t, ",\"os\":{\"adminUsername\":");
+    arm__str_or_null(t, s->os_profile.admin_username);
+    arm__lit(t, ",\"customData\":");
+    arm__ref(t, &s->os_profile.custom_data);
+    arm__lit(t, ",\"sshPublicKeys\":");
+    arm__set_text(t, s->os_profile.ssh_public_keys, s->os_profile.n_ssh_public_keys, false);
+    arm__lit(t, arm__windows(p) ? ",\"type\":\"Windows\"}" : ",\"type\":\"Linux\"}");
+    arm__lit(t, ",\"patchMode\":");
+    arm__str_or_null(t, s->patch_mode);
+    arm__lit(t, ",\"subnetId\":");
+    arm__str_lower(t, s->subnet_id, false);
+    arm__lit(t, ",\"tags\":{");
+    v = arm__sorted(t, s->n_tags, arm__tag_key, s->tags);
+    for (i = 0, out = 0; v && i < s->n_tags; i++) {
+        bool dup = i + 1 < s->n_tags && strcmp(v[i].k, v[i + 1].k) == 0;
+        size_t mark = t->len;
+
+        if (!dup && out++)
+            arm__put(t, ",", 1);
+        arm__str(t, v[i].k);
+        arm__put(t, ":", 1);
+        arm__str_or_null(t, s->tags[v[i].i].value);
+        if (dup)
+            arm__cut(t, mark);
+    }
+    free(v);
+    arm__lit(t, "},\"v\":1,\"vmSize\":");
+    arm__str_lower(t, s->vm_size, false);
+    arm__put(t, "}", 1);
 }
 
 void rc_arm_spec_hash(const struct rc_pool *p, char *buf, size_t size)
 {
-    json_t *c;
-    char *text;
+    struct arm__text t;
 
     if (!buf || size == 0)
         return;
     buf[0] = '\0';
     if (!p)
         return;
-    c = arm__canonical(p);
-    if (!c)
-        return;
-    text = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-    json_decref(c);
-    if (!text)
-        return;
-    (void)arm__fmt(buf, size, "%016" PRIx64, rc_hash64(text, strlen(text)));
-    free(text);
+    t.p = t.small;
+    t.len = 0;
+    t.cap = sizeof(t.small);
+    t.fail = false;
+    t.small[0] = '\0';
+    arm__canonical(&t, p);
+    if (!t.fail)
+        (void)arm__fmt(buf, size, "%016" PRIx64, rc_hash64(t.p, t.len));
+    if (t.p != t.small)
+        free(t.p);
 }
 
 /* ---- ids ---- */
