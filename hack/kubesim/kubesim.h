@@ -137,6 +137,7 @@ void ks_watch_consume(struct ks_watch *w, size_t n);
 bool ks_watch_done(const struct ks_watch *w);
 /* Periodic: timeouts and bookmarks. */
 void ks_watch_tick(struct ks_watch *w, int64_t now_ms);
+void ks_watches_tick(int64_t now_ms);   /* ks_watch_tick on every live watch */
 void ks_watch_free(struct ks_watch *w); /* unregisters; NULL is fine */
 /* The server's wake-up hook: called when w has new bytes or ended. ctx = what the server set. */
 void ks_watch_set_ctx(struct ks_watch *w, void *ctx);
