@@ -43,7 +43,7 @@ ok() {
 bad() {
     n=$((n + 1)) fail=$((fail + 1))
     echo "FAIL $n - $1"
-    [ $# -gt 1 ] && printf '%s\n' "$2" | head -c 1500 | sed 's/^/    | /'
+    [ $# -gt 1 ] && printf '%s\n' "$2" | head -n 15 | cut -c1-240 | sed 's/^/    | /'
 }
 finish() {
     echo "$pass passed, $fail failed"
@@ -148,7 +148,7 @@ kubectl_checks() { # VERSION-TAG KUBECTL
     else
         bad "kubectl $v apply -f crds/" "$(cat "$o")"
     fi
-    if run "$o" "$K" wait --for=condition=Established --timeout=20s crd/workerpools.azpool.dev; then
+    if run "$o" "$K" wait --for=condition=Established --timeout=20s customresourcedefinitions/workerpools.azpool.dev; then
         ok "kubectl $v wait --for=condition=Established crd/workerpools.azpool.dev"
     else
         bad "kubectl $v wait --for=condition=Established crd/workerpools.azpool.dev" "$(cat "$o")"
@@ -241,20 +241,25 @@ kubectl_checks() { # VERSION-TAG KUBECTL
     fi
 
     # scale
-    if run "$o" "$K" scale wp/x -n "$ns" --replicas=5 && grep -qx 'workerpool.azpool.dev/x scaled' "$o" &&
-        run "$o" "$K" get wp x -n "$ns" -o json && [ "$(jp spec.replicas <"$o")" = 5 ] && [ "$(jp metadata.generation <"$o")" = 2 ]; then
+    local sr sg
+    run "$o.s" "$K" scale wp/x -n "$ns" --replicas=5
+    run "$o" "$K" get wp x -n "$ns" -o json
+    sr=$(jp spec.replicas <"$o") sg=$(jp metadata.generation <"$o")
+    if grep -qx 'workerpool.azpool.dev/x scaled' "$o.s" && [ "$sr" = 5 ] && [ "$sg" = 2 ]; then
         ok "kubectl $v scale wp/x --replicas=5: spec.replicas 5, generation 2"
     else
-        bad "kubectl $v scale wp/x --replicas=5: expected 'scaled', spec.replicas 5, generation 2" "$(cat "$o")"
+        bad "kubectl $v scale wp/x --replicas=5: expected 'scaled', spec.replicas 5, generation 2; got spec.replicas '$sr', generation '$sg'" "$(cat "$o.s")"
     fi
 
     # status via kubectl (>= 1.24 only)
     if [ "$v" != 120 ]; then
-        if run "$o" "$K" patch wp x -n "$ns" --subresource=status --type=merge -p '{"status":{"replicas":3}}' &&
-            run "$o" "$K" get wp x -n "$ns" -o json && [ "$(jp status.replicas <"$o")" = 3 ] && [ "$(jp metadata.generation <"$o")" = 2 ]; then
+        run "$o.s" "$K" patch wp x -n "$ns" --subresource=status --type=merge -p '{"status":{"replicas":3}}'
+        run "$o" "$K" get wp x -n "$ns" -o json
+        sr=$(jp status.replicas <"$o") sg=$(jp metadata.generation <"$o")
+        if grep -qx 'workerpool.azpool.dev/x patched' "$o.s" && [ "$sr" = 3 ] && [ "$sg" = 2 ]; then
             ok "kubectl $v patch --subresource=status --type=merge: status.replicas 3, generation unchanged"
         else
-            bad "kubectl $v patch --subresource=status --type=merge" "$(cat "$o")"
+            bad "kubectl $v patch --subresource=status --type=merge: expected 'patched', status.replicas 3, generation 2; got status.replicas '$sr', generation '$sg'" "$(cat "$o.s")"
         fi
         if ! run "$o" "$K" patch wp x -n "$ns" -p '{"spec":{"replicas":4}}' && grep -q 'UnsupportedMediaType\|unknown format\|415' "$o"; then
             ok "kubectl $v patch (default strategic) on a CR: 415 UnsupportedMediaType"
