@@ -919,7 +919,9 @@ static json_t *body_json(struct call *c, bool yaml)
     }
     char err[256] = "";
     json_t *j;
-    if (yaml) {
+    if (c->r->content_type && strstr(c->r->content_type, "protobuf")) {
+        j = ks_proto_decode(c->r->body, c->r->body_len, err, sizeof(err));
+    } else if (yaml) {
         j = ks_yaml_load(c->r->body, c->r->body_len, err, sizeof(err));
     } else {
         json_error_t jerr;

@@ -188,6 +188,11 @@ json_t *ks_json_patch(const json_t *doc, const json_t *ops, char *err, size_t er
 /* YAML (or JSON) text to json_t; NULL on error with a message. */
 json_t *ks_yaml_load(const char *text, size_t len, char *err, size_t errsize);
 
+/* ---- proto.c ---- */
+/* application/vnd.kubernetes.protobuf body (kubectl's typed create of namespaces, configmaps,
+ * secrets, serviceaccounts) to JSON: metadata basics and the data maps only. New or NULL. */
+json_t *ks_proto_decode(const char *body, size_t len, char *err, size_t errsize);
+
 /* ---- certs.c ---- */
 int ks_certs_ensure(const char *dir, char *err, size_t errsize);
 
