@@ -8,6 +8,15 @@
  * case-insensitively). Entries of one key are adjacent; distinct keys are not
  * in alphabetical order. Keys point
  * into want/have, which outlive the index.
+ *
+ * Building is dominated by memory traffic over ~100,000 scattered key
+ * strings, so each key is read once: keys are added in array order, and a
+ * key equal (strcmp) to the one added just before (the instances of one
+ * scale set are usually listed together) continues that entry's run and
+ * takes its hash without hashing. Only run heads are sorted (by hash,
+ * position), then each run is laid out behind its head: the result is the
+ * (hash, position) order a sort of every entry would give, and a run is
+ * checked against its hash group once, through its head.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -69,31 +78,69 @@ static int idx_reserve(struct rp_index *ix, size_t n)
     return ix->v ? 0 : -RC_ENOMEM;
 }
 
+/* Entries must be added in increasing idx. */
 static void idx_add(struct rp_index *ix, const char *key, size_t idx)
 {
+    struct rp_ent *e, *prev;
+
     if (!key)
         return;
-    ix->v[ix->n].key = key;
-    ix->v[ix->n].hash = ci_hash(key);
-    ix->v[ix->n].idx = idx;
+    e = &ix->v[ix->n];
+    prev = ix->n ? e - 1 : NULL;
+    e->key = key;
+    e->idx = idx;
+    e->cont = prev && (prev->key == key || strcmp(prev->key, key) == 0);
+    e->hash = e->cont ? prev->hash : ci_hash(key);
     ix->n++;
 }
 
-/* Sorts by (hash, position) - integer compares only - then checks each run
- * of equal hashes with one key comparison per entry, re-sorting a run by key
- * in the (rare) case of a collision, and marks entries equal to their
- * predecessor so that a lookup compares one key only. */
-static void idx_sort(struct rp_index *ix)
+/* Sorts by (hash, position) - integer compares only, over run heads (see the
+ * top) - then checks each run of equal hashes with one key comparison per
+ * added run, re-sorting a group by key in the (rare) case of a collision, and
+ * marks entries equal to their predecessor so that a lookup compares one key
+ * only. Returns 0 or -RC_ENOMEM. */
+static int idx_sort(struct rp_index *ix)
 {
-    size_t i, j, k;
+    size_t i, j, k, n_heads = 0;
 
-    if (ix->n > 1)
-        qsort(ix->v, ix->n, sizeof(*ix->v), ent_cmp);
+    if (ix->n > 1) {
+        struct rp_ent *heads, *out;
+
+        for (i = 0; i < ix->n; i++)
+            n_heads += ix->v[i].cont ? 0 : 1;
+        heads = malloc(n_heads * sizeof(*heads));
+        out = malloc(ix->n * sizeof(*out));
+        if (!heads || !out) {
+            free(heads);
+            free(out);
+            return -RC_ENOMEM;
+        }
+        /* a head's idx field holds its position in v while sorting */
+        for (i = 0, j = 0; i < ix->n; i++) {
+            if (!ix->v[i].cont) {
+                heads[j] = ix->v[i];
+                heads[j].idx = i;
+                j++;
+            }
+        }
+        if (n_heads > 1)
+            qsort(heads, n_heads, sizeof(*heads), ent_cmp);
+        for (i = 0, k = 0; i < n_heads; i++) {
+            j = heads[i].idx;
+            do
+                out[k++] = ix->v[j++];
+            while (j < ix->n && ix->v[j].cont);
+        }
+        free(heads);
+        free(ix->v);
+        ix->v = out;
+    }
     for (i = 0; i < ix->n; i = j) {
         bool mixed = false;
 
         for (j = i + 1; j < ix->n && ix->v[j].hash == ix->v[i].hash; j++) {
-            if (!eq_ci(ix->v[j].key, ix->v[i].key))
+            /* a continuation equals its run's head, checked before it */
+            if (!ix->v[j].cont && !eq_ci(ix->v[j].key, ix->v[i].key))
                 mixed = true;
         }
         if (mixed)
@@ -102,6 +149,7 @@ static void idx_sort(struct rp_index *ix)
         for (k = i + 1; k < j; k++)
             ix->v[k].same = !mixed || eq_ci(ix->v[k].key, ix->v[k - 1].key);
     }
+    return 0;
 }
 
 size_t rp_index_range(const struct rp_index *ix, const char *key, size_t *ret_end)
@@ -223,18 +271,11 @@ int rp_world_build(struct rp_world *w, const struct rc_desired *want,
         rp_fmt(w->want_keys[i], len, "%s/%s", p->meta.namespace, p->meta.name);
         idx_add(&w->want, w->want_keys[i], i);
     }
-    idx_sort(&w->inst_ss);
-    idx_sort(&w->inst_pool);
-    idx_sort(&w->inst_name);
-    idx_sort(&w->ss_id);
-    idx_sort(&w->ss_pool);
-    idx_sort(&w->nic_id);
-    idx_sort(&w->nic_name);
-    idx_sort(&w->nic_pool);
-    idx_sort(&w->workers);
-    idx_sort(&w->jobs);
-    idx_sort(&w->opools);
-    idx_sort(&w->want);
+    if (idx_sort(&w->inst_ss) < 0 || idx_sort(&w->inst_pool) < 0 || idx_sort(&w->inst_name) < 0 ||
+        idx_sort(&w->ss_id) < 0 || idx_sort(&w->ss_pool) < 0 || idx_sort(&w->nic_id) < 0 ||
+        idx_sort(&w->nic_name) < 0 || idx_sort(&w->nic_pool) < 0 || idx_sort(&w->workers) < 0 ||
+        idx_sort(&w->jobs) < 0 || idx_sort(&w->opools) < 0 || idx_sort(&w->want) < 0)
+        goto fail;
     return 0;
 fail:
     rp_world_release(w);

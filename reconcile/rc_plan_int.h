@@ -29,6 +29,7 @@ struct rp_ent {
     uint64_t hash;   /* of the lowercased key */
     size_t idx;      /* position in the indexed array */
     bool same;       /* same key as the entry before */
+    bool cont;       /* while building: same key (strcmp) as the entry added before */
 };
 
 struct rp_index {
