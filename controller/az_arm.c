@@ -491,7 +491,12 @@ static void on_response(void *arg, const struct http_response *resp)
     update_budget(a, b, resp);
     if (resp->status == 429) {
         int64_t pause = ra >= 0 ? ra : 5000;
-        uint64_t until = uv_now(a->loop) + (uint64_t)pause;
+        uint64_t until;
+
+        /* The loop time is cached from the start of this turn; a pause counted
+         * from it could end before Retry-After has passed since the answer. */
+        uv_update_time(a->loop);
+        until = uv_now(a->loop) + (uint64_t)pause;
 
         a->stats.throttled++;
         if (until > a->paused_until[b]) {
