@@ -949,7 +949,28 @@ static int schema_check(struct call *c, json_t *obj, const char *name)
 {
     if (!c->rt->schema)
         return 0;
-    ks_schema_prune_default(c->rt->schema, obj);
+    const char *fv = ks_query(c->r, "fieldValidation");
+    json_t *unknown = fv && !strcmp(fv, "Strict") ? json_array() : NULL;
+    ks_schema_prune_default(c->rt->schema, obj, unknown);
+    if (json_array_size(unknown)) {
+        char msg[2048] = "";
+        size_t off = 0, i;
+        json_t *e;
+        json_array_foreach(unknown, i, e)
+        {
+            int k = snprintf(msg + off, sizeof(msg) - off, "%sunknown field \"%s\"", i ? ", " : "",
+                             json_string_value(e));
+            if (k < 0 || (size_t)k >= sizeof(msg) - off)
+                break;
+            off += (size_t)k;
+        }
+        json_decref(unknown);
+        status_err(c->w, 400, "BadRequest", NULL,
+                   "%s in version \"%s\" cannot be handled as a %s: strict decoding error: %s",
+                   c->rt->kind, c->rt->version, c->rt->kind, msg);
+        return -1;
+    }
+    json_decref(unknown);
     json_t *causes = json_array();
     int n = ks_schema_validate(c->rt->schema, obj, causes);
     if (!n) {

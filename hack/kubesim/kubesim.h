@@ -55,6 +55,8 @@
  *   validation of type, required, enum, minimum/maximum (+exclusive), minLength/maxLength,
  *   pattern (POSIX ERE), minItems/maxItems, minProperties/maxProperties, nullable,
  *   x-kubernetes-int-or-string; 422 Invalid with details.causes like the real server.
+ *   fieldValidation=Strict: unknown fields give 400 "strict decoding error: unknown field
+ *   \"spec.x\"" (Warn/Ignore/absent: pruned silently, no Warning header).
  *   NOT implemented: CEL x-kubernetes-validations, format checks, list-type uniqueness.
  * - PATCH: application/merge-patch+json, application/json-patch+json, application/apply-patch+yaml
  *   (server-side apply WITHOUT field ownership: the applied object is merged into the live one,
@@ -173,8 +175,9 @@ const struct ks_event *ks_store_history(uint64_t after_rv, size_t *ret_n);
 extern void (*ks_store_on_event)(const struct ks_event *ev);
 
 /* ---- schema.c: structural schema (openAPIV3Schema) ---- */
-/* Prunes unknown fields and applies defaults in place (obj is the whole CR). */
-void ks_schema_prune_default(const json_t *schema, json_t *obj);
+/* Prunes unknown fields and applies defaults in place (obj is the whole CR). The dotted paths of
+ * pruned fields are appended to ret_unknown (a json array) when it is not NULL. */
+void ks_schema_prune_default(const json_t *schema, json_t *obj, json_t *ret_unknown);
 /* Validates obj; appends causes {"reason","message","field"} to causes (a json array).
  * Returns the number of causes added. */
 int ks_schema_validate(const json_t *schema, const json_t *obj, json_t *causes);

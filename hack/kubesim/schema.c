@@ -21,7 +21,8 @@ static bool flag(const json_t *s, const char *k)
 
 /* ---- pruning and defaulting ---- */
 
-static void prune_default(const json_t *s, json_t *v, bool root, int depth)
+static void prune_default(const json_t *s, json_t *v, bool root, int depth, const char *path,
+                          json_t *unknown)
 {
     if (!s || depth > MAX_DEPTH)
         return;
@@ -42,9 +43,14 @@ static void prune_default(const json_t *s, json_t *v, bool root, int depth)
             const json_t *cs = json_object_get(props, k);
             if (!cs && json_is_object(addl))
                 cs = addl;
+            char cp[1024];
+            snprintf(cp, sizeof(cp), "%s%s%s", path, *path ? "." : "", k);
             if (!cs) {
-                if (!keep)
+                if (!keep) {
+                    if (unknown)
+                        json_array_append_new(unknown, json_string(cp));
                     json_object_del(v, k);
+                }
                 continue;
             }
             if (json_is_null(c) && !flag(cs, "nullable")) {
@@ -55,14 +61,14 @@ static void prune_default(const json_t *s, json_t *v, bool root, int depth)
                     json_object_del(v, k);
                 continue;
             }
-            prune_default(cs, c, false, depth + 1);
+            prune_default(cs, c, false, depth + 1, cp, unknown);
         }
         json_object_foreach((json_t *)props, k, c)
         {
             const json_t *d = json_object_get(c, "default");
             if (d && !json_object_get(v, k)) {
                 json_t *nd = json_deep_copy(d);
-                prune_default(c, nd, false, depth + 1);
+                prune_default(c, nd, false, depth + 1, "", NULL);
                 json_object_set_new(v, k, nd);
             }
         }
@@ -70,13 +76,18 @@ static void prune_default(const json_t *s, json_t *v, bool root, int depth)
         const json_t *items = json_object_get(s, "items");
         size_t i;
         json_t *c;
-        json_array_foreach(v, i, c) prune_default(items, c, false, depth + 1);
+        json_array_foreach(v, i, c)
+        {
+            char cp[1024];
+            snprintf(cp, sizeof(cp), "%s[%zu]", path, i);
+            prune_default(items, c, false, depth + 1, cp, unknown);
+        }
     }
 }
 
-void ks_schema_prune_default(const json_t *schema, json_t *obj)
+void ks_schema_prune_default(const json_t *schema, json_t *obj, json_t *ret_unknown)
 {
-    prune_default(schema, obj, true, 0);
+    prune_default(schema, obj, true, 0, "", ret_unknown);
 }
 
 /* ---- validation ---- */
