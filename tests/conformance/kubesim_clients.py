@@ -132,9 +132,10 @@ def admin(path):
     return r[1], json.loads(r[0].data or b'{}')
 
 
-def collect(api, ns, rv, seconds, **kw):
-    """Watch ns from rv for at most `seconds` (server-side timeoutSeconds); return the events."""
-    out = []
+def collect(api, ns, rv, seconds, into=None, **kw):
+    """Watch ns from rv for at most `seconds` (server-side timeoutSeconds); return the events
+    (appended to `into` as they arrive when given, for a watcher thread)."""
+    out = [] if into is None else into
     w = watch.Watch()
     for ev in w.stream(api.list_namespaced_custom_object, G, V, ns, P, resource_version=rv,
                        timeout_seconds=seconds, **kw):
@@ -245,7 +246,7 @@ def suite():
         last = api.get_namespaced_custom_object(G, V, ns, P, 'p')['metadata']['resourceVersion']
 
         def live():
-            got.extend(collect(api, ns, last, 4))
+            collect(api, ns, last, 4, into=got)
         t = threading.Thread(target=live)
         t.start()
         time.sleep(0.7)

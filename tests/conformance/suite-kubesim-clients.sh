@@ -149,9 +149,9 @@ kubectl_checks() { # VERSION-TAG KUBECTL
         bad "kubectl $v apply -f crds/" "$(cat "$o")"
     fi
     if run "$o" "$K" wait --for=condition=Established --timeout=20s customresourcedefinitions/workerpools.azpool.dev; then
-        ok "kubectl $v wait --for=condition=Established crd/workerpools.azpool.dev"
+        ok "kubectl $v wait --for=condition=Established customresourcedefinitions/workerpools.azpool.dev"
     else
-        bad "kubectl $v wait --for=condition=Established crd/workerpools.azpool.dev" "$(cat "$o")"
+        bad "kubectl $v wait --for=condition=Established customresourcedefinitions/workerpools.azpool.dev" "$(cat "$o")"
     fi
     if run "$o" "$K" apply -f "$tmp/namespaces.yaml" && [ "$(grep -cE '^namespace/[a-z0-9]+ (created|unchanged|configured)$' "$o")" = 5 ]; then
         ok "kubectl $v apply of 5 Namespaces (build ci automation k120 k132)"
