@@ -60,6 +60,12 @@
  *   and 10 instances fit; items past it are refused with -RC_ELIMIT, the ones
  *   before stay), strings up to 8 KiB, 1,000 tags per resource, 256 MiB of
  *   JSON text.
+ * - Shared strings (rc_observed.h): an instance's scale_set_id, image,
+ *   provisioning_state and power_state are interned in have->shared, an
+ *   open-addressing set of exact strings (case kept: "Succeeded" and
+ *   "succeeded" are two entries). When the set cannot grow, the string stays
+ *   private to its instance; rc_observed_release() frees a field unless the
+ *   set holds that very pointer.
  */
 #include "rc_observed.h"
 
@@ -181,6 +187,103 @@ static char *dup_n(struct obs_ctx *c, const char *s, size_t n)
 static char *dup_s(struct obs_ctx *c, const char *s)
 {
     return s ? dup_n(c, s, strlen(s)) : NULL;
+}
+
+/* ---- shared strings ---- */
+
+struct rc_strtab {
+    char **v;      /* open addressing by rc_hash64; NULL is an empty slot */
+    size_t n, cap; /* cap is 0 or a power of two; n <= cap / 2 */
+};
+
+/* The slot holding the string s[0..len), else the empty slot to put it in. */
+static size_t strtab_slot(const struct rc_strtab *t, const char *s, size_t len)
+{
+    size_t m = t->cap - 1, i = (size_t)rc_hash64(s, len) & m;
+
+    while (t->v[i] && (strncmp(t->v[i], s, len) != 0 || t->v[i][len] != '\0'))
+        i = (i + 1) & m;
+    return i;
+}
+
+/* True when p is the set's own copy (not merely an equal string). */
+static bool strtab_owns(const struct rc_strtab *t, const char *p)
+{
+    return p && t && t->cap && t->v[strtab_slot(t, p, strlen(p))] == p;
+}
+
+static bool strtab_grow(struct rc_strtab *t)
+{
+    size_t cap = t->cap ? t->cap * 2 : 256, i;
+    struct rc_strtab nt = {NULL, t->n, cap};
+
+    nt.v = calloc(cap, sizeof(char *));
+    if (!nt.v)
+        return false;
+    for (i = 0; i < t->cap; i++)
+        if (t->v[i])
+            nt.v[strtab_slot(&nt, t->v[i], strlen(t->v[i]))] = t->v[i];
+    free(t->v);
+    *t = nt;
+    return true;
+}
+
+static void strtab_free(struct rc_strtab *t)
+{
+    size_t i;
+
+    if (!t)
+        return;
+    for (i = 0; i < t->cap; i++)
+        free(t->v[i]);
+    free(t->v);
+    free(t);
+}
+
+/* Frees a string field unless it is shared. */
+static void free_field(const struct rc_strtab *t, char *p)
+{
+    if (!strtab_owns(t, p))
+        free(p);
+}
+
+/* The shared copy of s[0..len): found, else added (s itself when own is set,
+ * which is then taken; else a new copy). A string that cannot be added stays
+ * private (own) or is a private copy. NULL (with c->nomem) on ENOMEM. */
+static char *intern(struct obs_ctx *c, char *s, size_t len, bool own)
+{
+    struct rc_strtab *t = c->have->shared;
+    size_t i;
+
+    if (!t) {
+        t = calloc(1, sizeof(*t));
+        c->have->shared = t;
+    }
+    if (t && (t->cap || strtab_grow(t))) {
+        i = strtab_slot(t, s, len);
+        if (t->v[i]) {
+            if (own)
+                free(s);
+            return t->v[i];
+        }
+        if ((t->n + 1) * 2 > t->cap) {
+            if (!strtab_grow(t))
+                return own ? s : dup_n(c, s, len);
+            i = strtab_slot(t, s, len);
+        }
+        if (!own && !(s = dup_n(c, s, len)))
+            return NULL;
+        t->v[i] = s;
+        t->n++;
+        return s;
+    }
+    return own ? s : dup_n(c, s, len);
+}
+
+/* intern() of a string taken from the caller (NULL stays NULL). */
+static char *intern_take(struct obs_ctx *c, char *s)
+{
+    return s ? intern(c, s, strlen(s), true) : NULL;
 }
 
 /* Member lookup: exact, else case-insensitive. */
@@ -399,18 +502,18 @@ static void ext_release(struct rc_obs_extension *e)
     memset(e, 0, sizeof(*e));
 }
 
-static void instance_release(struct rc_obs_instance *x)
+static void instance_release(const struct rc_strtab *t, struct rc_obs_instance *x)
 {
     free(x->id);
     free(x->name);
     free(x->instance_id);
-    free(x->scale_set_id);
+    free_field(t, x->scale_set_id);
     free(x->vm_id);
     free(x->computer_name);
-    free(x->image);
+    free_field(t, x->image);
     free(x->spec_hash);
-    free(x->provisioning_state);
-    free(x->power_state);
+    free_field(t, x->provisioning_state);
+    free_field(t, x->power_state);
     free(x->nic_id);
     for (size_t i = 0; i < x->n_extensions; i++)
         ext_release(&x->extensions[i]);
@@ -511,7 +614,7 @@ void rc_observed_release(struct rc_observed *have)
     for (size_t i = 0; i < have->n_scale_sets; i++)
         scale_set_release(&have->scale_sets[i]);
     for (size_t i = 0; i < have->n_instances; i++)
-        instance_release(&have->instances[i]);
+        instance_release(have->shared, &have->instances[i]);
     for (size_t i = 0; i < have->n_nics; i++)
         nic_release(&have->nics[i]);
     for (size_t i = 0; i < have->n_workers; i++)
@@ -535,7 +638,19 @@ void rc_observed_release(struct rc_observed *have)
     free(have->templates);
     free(have->jobs);
     free(have->pools);
+    strtab_free(have->shared);
     memset(have, 0, sizeof(*have));
+}
+
+int rc_observed_set_str(struct rc_observed *have, char **field, const char *value)
+{
+    char *d = NULL;
+
+    if (value && !(d = rc_strdup(value)))
+        return -RC_ENOMEM;
+    free_field(have ? have->shared : NULL, *field);
+    *field = d;
+    return 0;
 }
 
 const char *rc_inst_state_name(enum rc_inst_state s)
@@ -989,7 +1104,7 @@ static int parse_instance(struct obs_ctx *c, const json_t *item, const char *id,
         const char *last = v + strlen("/virtualMachines/");
         const char *ss = find_last_ci(id, "/virtualMachineScaleSets/");
 
-        x.scale_set_id = dup_n(c, id, (size_t)(v - id));
+        x.scale_set_id = intern(c, (char *)id, (size_t)(v - id), false);
         x.instance_id = dup_s(c, iid ? iid : last);
         if (name) {
             x.name = dup_s(c, name);
@@ -1010,17 +1125,23 @@ static int parse_instance(struct obs_ctx *c, const json_t *item, const char *id,
 
         x.name = dup_s(c, name ? name : (slash ? slash + 1 : id));
         if (ssid && *ssid) {
-            x.scale_set_id = dup_s(c, ssid);
+            x.scale_set_id = intern(c, (char *)ssid, strlen(ssid), false);
             x.instance_id = dup_s(c, iid ? iid : x.name);
         }
     }
     x.vm_id = dup_s(c, vmid);
     x.computer_name = dup_s(c, cn);
-    x.provisioning_state = dup_s(c, ps ? ps : f.prov);
-    x.power_state = f.power;
+    if (ps) {
+        x.provisioning_state = intern(c, (char *)ps, strlen(ps), false);
+    } else {
+        x.provisioning_state = intern_take(c, f.prov);
+        f.prov = NULL; /* taken */
+    }
+    x.power_state = intern_take(c, f.power);
     f.power = NULL;
+    x.image = intern_take(c, x.image);
     x.unhealthy = f.unhealthy;
-    x.state = derive_state(ps ? ps : f.prov, f.failed, f.unhealthy, x.power_state);
+    x.state = derive_state(x.provisioning_state, f.failed, f.unhealthy, x.power_state);
     x.created_ms = created ? created : tag_time(c, &x.own, RC_TAG_CREATED_AT);
     x.expires_ms = tag_time(c, &x.own, RC_TAG_EXPIRES_AT);
     x.draining_since_ms = tag_time(c, &x.own, RC_TAG_DRAINING);
@@ -1041,7 +1162,7 @@ static int parse_instance(struct obs_ctx *c, const json_t *item, const char *id,
 bad:
     free(f.power);
     free(f.prov);
-    instance_release(&x);
+    instance_release(c->have->shared, &x);
     return -1;
 }
 

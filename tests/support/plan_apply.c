@@ -371,7 +371,7 @@ static int apply_instances(struct rc_observed *h, const struct rc_action *a, boo
                 continue;
             if (reimage) {
                 o->state = RC_INST_PROVISIONING;
-                set_str(&o->image, ss->image);
+                (void)rc_observed_set_str(h, &o->image, ss->image); /* may be shared */
                 o->latest_model = true;
                 (void)now;
             } else {
@@ -417,8 +417,8 @@ static int apply_vm_put(struct rc_observed *h, const struct rc_action *a, int64_
         o->created_ms = now;
     }
     o->state = RC_INST_PROVISIONING;
-    set_str(&o->provisioning_state, "Creating");
-    set_str(&o->image, image);
+    (void)rc_observed_set_str(h, &o->provisioning_state, "Creating"); /* may be shared */
+    (void)rc_observed_set_str(h, &o->image, image);
     o->latest_model = true;
     if (tags) {
         pa_set_tags(&o->own, tags);
