@@ -264,6 +264,13 @@ MUTATIONS = [
     ("policy-status-example", EX_HRW, 0, {"status": {
         "observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True",
                                                  "reason": "Valid", "message": ""}]}}, "accept"),
+    # what controller/ctl_run.c ref_object() shows for ImageVersions and ExpiryPolicies
+    ("image-status-controller-shape", EX_ADO, 0, {"status": {
+        "conditions": [{"type": "Ready", "status": "True", "reason": "Valid",
+                        "message": "in use"}], "usedBy": ["ado-agents"]}}, "accept"),
+    ("policy-status-controller-shape", EX_HRW, 0, {"status": {
+        "conditions": [{"type": "Ready", "status": "True", "reason": "Valid",
+                        "message": "not used by any pool"}], "usedBy": []}}, "accept"),
     # --- WorkerPool (hybrid-linux: VirtualMachines, HRW) ---
     ("hrw-group-slash", EX_HRW, 1, {"spec.registration.hybridRunbookWorker.group": "a/b"},
      "reject"),
