@@ -7,16 +7,18 @@
 # (google-cloud-cli's kubectl.1.32, called directly because /usr/bin/kubectl is a dispatcher that
 # picks a binary by the server's /version; KUBECTL_132 overrides), each in its own namespace k120 /
 # k132:
-#   apply crds/ (+ wait Established), apply namespaces, apply manifests/examples (twice: created,
-#   then unchanged), apply a pool x, get (default, -o wide, -o yaml, -o json), get -w on the
+#   version (server /version), apply crds/ (+ wait Established), apply namespaces, apply
+#   manifests/examples (twice: created, then unchanged), get azpool -A (category), apply a pool x, get (default, -o wide, -o yaml, -o json), get -w on the
 #   collection and on x (a change made meanwhile must show up), describe (with an Event created
 #   through the API), scale wp/x --replicas=5, status through /status (python; and kubectl patch
-#   --subresource=status with 1.32), wait --for=condition=Ready (started before Ready is set),
+#   --subresource=status with 1.32), wait --for=condition=Ready (started before Ready is set; then
+#   the STATUS printer column shows Ready's reason),
 #   apply of an invalid WorkerPool rejected with the field path, an unknown field (Strict with 1.32,
 #   pruned with 1.20), delete, delete that waits for a finalizer;
 # then the python3-kubernetes checks of tests/conformance/kubesim_clients.py (create, 409, 422
 # causes, status/scale subresources, stale-RV conflict, watch with resourceVersion, bookmarks,
-# 410 after POST /_kubesim/compact handled by relist + rewatch, /_kubesim/watches/drop).
+# 410 after POST /_kubesim/compact handled by relist + rewatch, /_kubesim/watches/drop); finally a
+# second kubesim with --tls, reached by both kubectl versions and python through the CA in its kubeconfig.
 #
 # Every check is numbered; prints "N passed, N failed" last, exits 1 on any failure. A missing
 # kubesim binary is a failure (not a skip). HOME is the temp dir so kubectl's discovery cache never
@@ -142,6 +144,11 @@ kubectl_checks() { # VERSION-TAG KUBECTL
         return
     fi
     echo "# kubectl $v: $("$K" version --client 2>/dev/null | head -1)"
+    if run "$o" "$K" version && grep -qE '^Server Version: (v1\.[0-9]+\.[0-9]+|version\.Info\{Major:"1", Minor:"[0-9]+")' "$o"; then
+        ok "kubectl $v version: Server Version from /version"
+    else
+        bad "kubectl $v version: expected a 'Server Version:' line (GET /version)" "$(cat "$o")"
+    fi
 
     if run "$o" "$K" apply -f crds/ && [ "$(grep -cE '^customresourcedefinition.apiextensions.k8s.io/[a-z]+.azpool.dev (created|unchanged|configured)$' "$o")" = 3 ]; then
         ok "kubectl $v apply -f crds/: 3 CRDs created/unchanged"
@@ -167,6 +174,13 @@ kubectl_checks() { # VERSION-TAG KUBECTL
         ok "kubectl $v apply -f manifests/examples/ again: all $example_docs unchanged"
     else
         bad "kubectl $v apply -f manifests/examples/ again: expected all unchanged" "$(cat "$o")"
+    fi
+
+    if run "$o" "$K" get azpool -A && grep -qE '^ci +workerpool\.azpool\.dev/github-runners ' "$o" &&
+        grep -qE '^build +imageversion\.azpool\.dev/ado-agent-ubuntu ' "$o" && grep -qE ' +expirypolicy\.azpool\.dev/' "$o"; then
+        ok "kubectl $v get azpool -A (the CRDs' category): WorkerPools, ImageVersions and ExpiryPolicies"
+    else
+        bad "kubectl $v get azpool -A: expected rows for workerpool/imageversion/expirypolicy .azpool.dev" "$(cat "$o")"
     fi
 
     pool "$ns" x 2 >"$tmp/x-$v.yaml"
@@ -286,6 +300,12 @@ kubectl_checks() { # VERSION-TAG KUBECTL
         bad "kubectl $v wait --for=condition=Ready returned before Ready was set" "$(cat "$o.wait")"
     fi
 
+    if run "$o" "$K" get wp x -n "$ns" && grep -qE '^x +ScaleSet +.* Converged +[0-9]+[smh]$' "$o"; then
+        ok "kubectl $v get wp x after Ready: STATUS column = Ready's reason (Converged), via the jsonPath filter"
+    else
+        bad "kubectl $v get wp x after Ready: expected STATUS 'Converged' (.status.conditions[?(@.type==\"Ready\")].reason)" "$(cat "$o")"
+    fi
+
     # invalid WorkerPool: 422 with the field path, nothing stored
     pool "$ns" bad -1 >"$tmp/bad-$v.yaml"
     if ! run "$o" "$K" apply -f "$tmp/bad-$v.yaml" && grep -q 'spec.replicas' "$o" && grep -qi 'invalid' "$o" &&
@@ -356,6 +376,41 @@ while IFS= read -r line; do
 done <"$tmp/py.out"
 if grep -q Traceback "$tmp/py.out"; then
     bad "python client checks stopped with an exception" "$(grep -A30 Traceback "$tmp/py.out" | tail -15)"
+fi
+
+# ---- --tls: a second kubesim serving HTTPS with its own CA in the kubeconfig ----
+kill -0 "$kspid" 2>/dev/null && ok "kubesim still running after the plain-HTTP checks" || bad "kubesim died during the suite" "$(tail -20 "$tmp/ks.log")"
+kill "$kspid" 2>/dev/null
+wait "$kspid" 2>/dev/null
+kspid=
+tport=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$tmp/kst"
+"$KS" --port "$tport" --dir "$tmp/kst" --tls >"$tmp/kst.log" 2>&1 &
+kspid=$!
+for _ in $(seq 100); do
+    grep -q 'kubesim listening on' "$tmp/kst.log" 2>/dev/null && break
+    kill -0 "$kspid" 2>/dev/null || break
+    sleep 0.1
+done
+if grep -q "kubesim listening on https://127.0.0.1:$tport" "$tmp/kst.log" && grep -q 'certificate-authority-data' "$tmp/kst/kubeconfig" 2>/dev/null; then
+    ok "kubesim --tls prints 'kubesim listening on https://127.0.0.1:$tport', kubeconfig has certificate-authority-data"
+    export KUBECONFIG=$tmp/kst/kubeconfig
+    for kv in "120 $K120" "132 $K132"; do
+        set -- $kv
+        if [ -x "$2" ] && run "$tmp/out" "$2" get namespaces && grep -qE '^default ' "$tmp/out"; then
+            ok "kubectl $1 over TLS (CA from the kubeconfig): get namespaces lists default"
+        else
+            bad "kubectl $1 over TLS: get namespaces (expected a row for default)" "$(cat "$tmp/out" 2>/dev/null)"
+        fi
+    done
+    if "$PY" -c 'from kubernetes import client, config; config.load_kube_config(); print(sorted(n.metadata.name for n in client.CoreV1Api().list_namespace().items))' >"$tmp/out" 2>&1 &&
+        grep -q "'default'" "$tmp/out"; then
+        ok "python3-kubernetes over TLS: list_namespace includes default"
+    else
+        bad "python3-kubernetes over TLS: list_namespace" "$(tail -5 "$tmp/out")"
+    fi
+else
+    bad "kubesim --tls did not start (no https listening line or no certificate-authority-data in kubeconfig)" "$(cat "$tmp/kst.log")"
 fi
 
 kill -0 "$kspid" 2>/dev/null && ok "kubesim still running at the end" || bad "kubesim died during the suite" "$(tail -20 "$tmp/ks.log")"
