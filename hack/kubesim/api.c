@@ -1137,14 +1137,19 @@ static bool has_finalizers(const json_t *obj)
 
 static void finish_delete(struct call *c, const json_t *stored, const char *name)
 {
+    char key[300] = "";
+    bool crd = !strcmp(c->rt->key, "apiextensions.k8s.io/customresourcedefinitions");
+    if (crd) { /* read before the store frees stored */
+        const json_t *spec = json_object_get(stored, "spec");
+        const char *g = json_string_value(json_object_get(spec, "group"));
+        const char *pl =
+            json_string_value(json_object_get(json_object_get(spec, "names"), "plural"));
+        snprintf(key, sizeof(key), "%s/%s", g ? g : "", pl ? pl : "");
+    }
     json_t *last = json_deep_copy(stored);
     set_rv(last, ks_store_next_rv());
     ks_store_del(c->rt->key, store_ns(c), name, last);
-    if (!strcmp(c->rt->key, "apiextensions.k8s.io/customresourcedefinitions")) {
-        char key[300];
-        const json_t *spec = json_object_get(stored, "spec");
-        snprintf(key, sizeof(key), "%s/%s", json_string_value(json_object_get(spec, "group")),
-                 json_string_value(json_object_get(json_object_get(spec, "names"), "plural")));
+    if (crd) {
         purge(key, NULL);
         unregister_type(key);
     } else if (!strcmp(c->rt->key, "/namespaces")) {
@@ -2306,11 +2311,11 @@ void ks_dispatch(struct ks_req *r, struct ks_resp *w)
     } else if (!strcmp(m, "GET")) {
         do_get(&c);
     } else if (!strcmp(m, "POST") && !c.name) {
-        json_t *b = body_json(&c, false);
+        json_t *b = body_json(&c, r->content_type && strstr(r->content_type, "yaml"));
         if (b)
             do_create(&c, b);
     } else if (!strcmp(m, "PUT") && c.name) {
-        json_t *b = body_json(&c, false);
+        json_t *b = body_json(&c, r->content_type && strstr(r->content_type, "yaml"));
         json_t *old = b ? ks_store_get(c.rt->key, store_ns(&c), c.name) : NULL;
         if (!b)
             return;
