@@ -213,12 +213,18 @@ void rp_world_release(struct rp_world *w)
 int rp_world_build(struct rp_world *w, const struct rc_desired *want,
                    const struct rc_observed *have, bool by_pool)
 {
-    size_t i;
+    size_t i, n_ss = 0, n_pool = 0;
 
     memset(w, 0, sizeof(*w));
-    if (idx_reserve(&w->inst_ss, have->n_instances) < 0 ||
-        idx_reserve(&w->inst_pool, by_pool ? have->n_instances : 0) < 0 ||
-        idx_reserve(&w->inst_name, have->n_instances) < 0 ||
+    /* exact sizes: instances go to one of inst_ss/inst_name, few to inst_pool */
+    for (i = 0; i < have->n_instances; i++) {
+        const struct rc_obs_instance *o = &have->instances[i];
+
+        n_ss += o->scale_set_id ? 1 : 0;
+        n_pool += by_pool && o->own.managed && o->own.pool ? 1 : 0;
+    }
+    if (idx_reserve(&w->inst_ss, n_ss) < 0 || idx_reserve(&w->inst_pool, n_pool) < 0 ||
+        idx_reserve(&w->inst_name, have->n_instances - n_ss) < 0 ||
         idx_reserve(&w->ss_id, have->n_scale_sets) < 0 ||
         idx_reserve(&w->ss_pool, have->n_scale_sets) < 0 ||
         idx_reserve(&w->nic_id, have->n_nics) < 0 || idx_reserve(&w->nic_name, have->n_nics) < 0 ||
