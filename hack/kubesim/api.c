@@ -1816,6 +1816,19 @@ static void do_watch(struct call *c)
         status_err(c->w, 400, "BadRequest", NULL, "invalid resource version: %s", rvs);
         return;
     }
+    if (rv > ks_store_rv()) {
+        char m[160];
+        snprintf(m, sizeof(m), "Too large resource version: %llu, current: %llu", rv,
+                 (unsigned long long)ks_store_rv());
+        watch_emit(wt, "ERROR",
+                   json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:{s:[{s:s,s:s}],s:i},s:i}", "kind",
+                             "Status", "apiVersion", "v1", "metadata", "status", "Failure",
+                             "message", m, "reason", "Timeout", "details", "causes", "reason",
+                             "ResourceVersionTooLarge", "message", "Too large resource version",
+                             "retryAfterSeconds", 1, "code", 504));
+        wt->done = true;
+        return;
+    }
     if (rv < ks_store_compacted_rv()) {
         char m[128];
         snprintf(m, sizeof(m), "too old resource version: %llu (%llu)", rv,
@@ -2369,9 +2382,15 @@ void ks_api_init(void)
     builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
             "CustomResourceDefinition", false, "crd crds");
     ks_store_on_event = on_event;
-    seed_namespace("default");
-    seed_namespace("kube-system");
-    seed_namespace("kube-public");
+    size_t n;
+    json_t **crds = ks_store_list("apiextensions.k8s.io/customresourcedefinitions", NULL, &n);
+    for (size_t i = 0; i < n; i++) /* state loaded from --state */
+        crd_apply_type(crds[i]);
+    free(crds);
+    const char *seed[] = {"default", "kube-system", "kube-public"};
+    for (size_t i = 0; i < sizeof(seed) / sizeof(seed[0]); i++)
+        if (!ks_store_get("/namespaces", NULL, seed[i]))
+            seed_namespace(seed[i]);
 }
 
 void ks_api_release(void)

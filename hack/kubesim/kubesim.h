@@ -3,7 +3,7 @@
  * azpool.dev). One process, one thread, one libwebsockets context, one vhost on 127.0.0.1:--port
  * (plain HTTP, or HTTPS with its own CA under --dir with --tls). Command line:
  *
- *   kubesim --port P --dir D [--tls] [--bookmark-seconds N] [--history N]
+ *   kubesim --port P --dir D [--tls] [--bookmark-seconds N] [--history N] [--state FILE]
  *
  * writes D/kubeconfig (server URL, user "kubesim" with token "kubesim-token", with --tls the CA as
  * certificate-authority-data), prints exactly "kubesim listening on http(s)://127.0.0.1:P" when
@@ -35,7 +35,9 @@
  *   (--history, default 10000). Watches from resourceVersion X replay history entries with rv > X;
  *   if X is older than the oldest kept entry - 1 (the "compacted" RV) the watch starts with 200,
  *   sends one ERROR 410 Expired event ("too old resource version: X (Y)") and ends.
- * - Nothing is persisted; a restart is an empty world.
+ * - --state FILE: loaded at start when it exists (objects, RV counter; CRD types re-registered),
+ *   saved on SIGTERM/SIGINT. Without it a restart is an empty world. kill -9 loses the changes
+ *   since the last clean exit. After a load every watch from an older RV gets 410.
  *
  * Implemented (see the report / suite tests/conformance/suite-kubesim-api.sh):
  * - /version, /api, /apis, /api/v1, /apis/<g>/<v> (legacy), aggregated discovery v2 and v2beta1
@@ -68,6 +70,8 @@
  * - Watch: ?watch=1|true, resourceVersion (unset/0: synthetic ADDED), allowWatchBookmarks (a
  *   BOOKMARK every --bookmark-seconds, default 10), timeoutSeconds, label/field selectors,
  *   410 after compaction, Table events (columnDefinitions in the first event only).
+ *   A watch from an RV above the current one: one ERROR 504 Timeout "Too large resource version:
+ *   X, current: Y" (cause ResourceVersionTooLarge) at once (the real server waits 3 s), then end.
  *   sendInitialEvents/resourceVersionMatch on a watch: 422 (clients fall back to list+watch).
  * - Table output for list/get/watch with the CRD's additionalPrinterColumns (priority kept),
  *   default Name/Age (Name/Data/Age for configmaps... built-ins get Name + Age only).
@@ -169,6 +173,10 @@ void ks_store_del(const char *key, const char *ns, const char *name, json_t *las
 /* Objects of key (ns NULL = all), sorted by namespace then name: new array of BORROWED objects. */
 json_t **ks_store_list(const char *key, const char *ns, size_t *ret_n);
 size_t ks_store_count(void);
+/* --state FILE: every object and the RV counter as JSON (written to FILE.tmp, then renamed).
+ * Loading sets the compacted RV to the loaded RV (no history survives). 0 or -1. */
+int ks_store_save(const char *path);
+int ks_store_load(const char *path, char *err, size_t errsize);
 /* History after rv (exclusive), oldest first: BORROWED, valid until the next write. */
 const struct ks_event *ks_store_history(uint64_t after_rv, size_t *ret_n);
 /* Called for every new event (api.c fans it out to watches). */
@@ -206,6 +214,7 @@ struct ks_config {
     bool tls;
     int bookmark_seconds; /* default 10 */
     size_t history;       /* default 10000 */
+    const char *state;    /* --state FILE or NULL */
 };
 int ks_server_run(const struct ks_config *cfg);
 void ks_server_drop_watches(int *ret_n); /* admin: end every watch */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
@@ -15,7 +16,7 @@
 static void usage(void)
 {
     fprintf(stderr, "usage: kubesim --port P --dir D [--tls] [--bookmark-seconds N] "
-                    "[--history N]\n");
+                    "[--history N] [--state FILE]\n");
 }
 
 static int write_kubeconfig(const struct ks_config *cfg)
@@ -96,6 +97,8 @@ int main(int argc, char **argv)
             cfg.dir = v;
         else if (!strcmp(a, "--bookmark-seconds"))
             cfg.bookmark_seconds = atoi(v);
+        else if (!strcmp(a, "--state"))
+            cfg.state = v;
         else if (!strcmp(a, "--history"))
             cfg.history = (size_t)strtoull(v, NULL, 10);
         else {
@@ -121,8 +124,20 @@ int main(int argc, char **argv)
         return 1;
     }
     ks_store_init(cfg.history);
+    if (cfg.state && access(cfg.state, R_OK) == 0) {
+        char err[512];
+        if (ks_store_load(cfg.state, err, sizeof(err)) < 0) {
+            fprintf(stderr, "kubesim: cannot load state %s\n", err);
+            ks_store_release();
+            return 1;
+        }
+    }
     ks_api_init();
     int rc = ks_server_run(&cfg);
+    if (rc == 0 && cfg.state && ks_store_save(cfg.state) < 0) {
+        fprintf(stderr, "kubesim: cannot save state to %s\n", cfg.state);
+        rc = -1;
+    }
     ks_api_release();
     ks_store_release();
     return rc == 0 ? 0 : 1;

@@ -199,3 +199,54 @@ const struct ks_event *ks_store_history(uint64_t after_rv, size_t *ret_n)
     *ret_n = nhist - lo;
     return hist + lo;
 }
+
+int ks_store_save(const char *path)
+{
+    json_t *items = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(objs, k, v)
+    {
+        json_array_append_new(items, json_pack("{s:s,s:O}", "k", k, "o", v));
+    }
+    char rvb[32];
+    snprintf(rvb, sizeof(rvb), "%llu", (unsigned long long)cur_rv);
+    json_t *doc = json_pack("{s:s,s:o}", "resourceVersion", rvb, "objects", items);
+    char tmp[1100];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int r = (doc && json_dump_file(doc, tmp, JSON_COMPACT) == 0 && rename(tmp, path) == 0) ? 0 : -1;
+    json_decref(doc);
+    return r;
+}
+
+int ks_store_load(const char *path, char *err, size_t errsize)
+{
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, 0, &jerr);
+    if (!doc) {
+        snprintf(err, errsize, "%s: %s (line %d)", path, jerr.text, jerr.line);
+        return -1;
+    }
+    const char *rvs = json_string_value(json_object_get(doc, "resourceVersion"));
+    json_t *items = json_object_get(doc, "objects");
+    if (!rvs || !json_is_array(items)) {
+        snprintf(err, errsize, "%s: not a kubesim state file", path);
+        json_decref(doc);
+        return -1;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(items, i, e)
+    {
+        const char *k = json_string_value(json_object_get(e, "k"));
+        json_t *o = json_object_get(e, "o");
+        if (k && json_is_object(o))
+            json_object_set(objs, k, o);
+    }
+    cur_rv = strtoull(rvs, NULL, 10);
+    if (cur_rv < 1)
+        cur_rv = 1;
+    compacted_rv = cur_rv; /* no history survives a restart: older watches get 410 */
+    json_decref(doc);
+    return 0;
+}

@@ -311,6 +311,10 @@ check "POST /_kubesim/watches/drop: dropped >= 1 and the open watch ends" "$([ "
 curl -sN "$B/api/v1/namespaces/t1/configmaps?watch=1&resourceVersion=0&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true" >"$wlog"
 check "watch with sendInitialEvents: 422 (clients fall back to list+watch)" "$(jq -e '.code==422' "$wlog" >/dev/null; echo $?)" "$(cat "$wlog")"
 
+curl -sN "$B/api/v1/namespaces/t1/configmaps?watch=1&resourceVersion=999999" >"$wlog"
+check "watch from an RV above the current one: ERROR 504 'Too large resource version', then the end" \
+    "$([ "$(wc -l <"$wlog")" = 1 ] && [ "$(jq -r .object.code "$wlog")" = 504 ] && jq -r .object.message "$wlog" | grep -q '^Too large resource version: 999999'; echo $?)" "$(cat "$wlog")"
+
 # ---- CRD and namespace removal ----
 req DELETE /apis/apiextensions.k8s.io/v1/customresourcedefinitions/workerpools.azpool.dev
 check "deleting the CRD: its objects and its API go (404)" "$([ "$code" = 200 ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "$B$WP/ssa")" = 404 ] &&
@@ -334,5 +338,24 @@ fi
 kill "${pids[1]}" 2>/dev/null
 wait "${pids[1]}" 2>/dev/null
 check "SIGTERM: exit status 0" "$?"
+
+# ---- --state: objects, CRD types and the RV counter survive a clean restart ----
+port3=$(freeport)
+start "$tmp/c" "$port3" --state "$tmp/c/state.json"
+B=http://127.0.0.1:$port3
+req POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions "$(cat "$ROOT/crds/workerpools.yaml")" application/yaml
+req POST /apis/azpool.dev/v1alpha1/namespaces/default/workerpools "$(echo "$pool" | sed 's/,"colour":"red"//')"
+srv=$(j .metadata.resourceVersion)
+kill "${pids[2]}"
+wait "${pids[2]}"
+st=$?
+start "$tmp/c" "$port3" --state "$tmp/c/state.json"
+req GET /apis/azpool.dev/v1alpha1/namespaces/default/workerpools/p1
+code1=$code
+req POST /api/v1/namespaces/default/configmaps '{"metadata":{"name":"after"}}'
+check "--state: SIGTERM saves (exit 0), restart serves the WorkerPool with the same RV, new writes get larger RVs" \
+    "$([ "$st" = 0 ] && [ "$code1" = 200 ] && [ "$(j .metadata.resourceVersion)" -gt "$srv" ]; echo $?)" "exit=$st get=$code1 rv $srv -> $(j .metadata.resourceVersion)"
+curl -sN "$B/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=2" >"$wlog"
+check "--state: a watch from before the restart gets 410 Expired" "$([ "$(jq -r .object.code "$wlog")" = 410 ]; echo $?)" "$(cat "$wlog")"
 
 finish
