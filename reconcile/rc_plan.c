@@ -830,7 +830,7 @@ void rp_decide(struct rp_ctx *c)
     size_t i, nc = 0;
     int n = c->desired, surge, unav, avail = 0, good = 0, live = 0, good_surplus, room = 0;
     int del_live = 0, del_good = 0, g;
-    bool blocked_avail = false;
+    bool blocked_avail = false, any_old = false;
 
     surge = rc_intstr_resolve(&ro->max_surge, n, true);
     unav = rc_intstr_resolve(&ro->max_unavailable, n, false);
@@ -879,11 +879,16 @@ void rp_decide(struct rp_ctx *c)
     for (i = 0; i < c->n; i++) {
         if (c->v[i].live)
             cand[nc++] = &c->v[i];
+        any_old = any_old || (c->v[i].live && c->v[i].old);
     }
-    qsort(cand, nc, sizeof(*cand), rp_victim_cmp);
     good_surplus = good - g > 0 ? good - g : 0;
     if (c->canary_phase)
         good_surplus = good - n > 0 ? good - n : 0;
+    /* nothing old and no surplus (a converged pool): the loop below removes
+     * nothing, in any order */
+    if (!any_old && good_surplus == 0)
+        nc = 0;
+    qsort(cand, nc, sizeof(*cand), rp_victim_cmp);
     for (i = 0; i < nc; i++) {
         struct rp_inst *x = cand[i];
         bool must;
