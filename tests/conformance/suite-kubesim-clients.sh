@@ -165,6 +165,13 @@ kubectl_checks() { # VERSION-TAG KUBECTL
     else
         bad "kubectl $v apply of 5 Namespaces" "$(cat "$o")"
     fi
+    # kubectl create of a built-in: 1.32 sends it as protobuf (Content-Type application/vnd.kubernetes.protobuf)
+    if run "$o" "$K" create namespace "c$v" && grep -qx "namespace/c$v created" "$o" &&
+        run "$o" "$K" get namespace "c$v" -o json && [ "$(jp metadata.name <"$o")" = "c$v" ]; then
+        ok "kubectl $v create namespace c$v (1.32: protobuf body): created and readable"
+    else
+        bad "kubectl $v create namespace c$v" "$(cat "$o")"
+    fi
     if run "$o" "$K" apply -f manifests/examples/ && [ "$(grep -cE '\.azpool\.dev/[a-z0-9-]+ (created|unchanged|configured)$' "$o")" = "$example_docs" ]; then
         ok "kubectl $v apply -f manifests/examples/: $example_docs objects"
     else
