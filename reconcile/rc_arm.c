@@ -476,10 +476,18 @@ static void arm__str(struct arm__text *t, const char *str)
     arm__put(t, "\"", 1);
     while (i < len && !t->fail) {
         uint32_t cp;
-        size_t n = arm__utf8(s + i, len - i, &cp);
+        size_t n;
         char seq[16];
         const char *esc = seq;
 
+        /* the common case: printable ASCII written as is */
+        while (i < len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\') {
+            i++;
+            run++;
+        }
+        if (i == len)
+            break;
+        n = arm__utf8(s + i, len - i, &cp);
         if (n == 0) {
             t->fail = true;
             return;
