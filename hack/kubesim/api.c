@@ -24,7 +24,7 @@
 struct ks_rtype {
     char key[300]; /* "<group>/<plural>" */
     char *group, *version, *plural, *singular, *kind, *list_kind;
-    bool namespaced, builtin, status_sub, scale_sub;
+    bool namespaced, builtin, status_sub, scale_sub, generation;
     char *spec_repl, *status_repl, *label_sel; /* scale paths (".spec.replicas") */
     json_t *short_names, *categories;          /* arrays, OWNED */
     json_t *schema;                            /* openAPIV3Schema, OWNED, NULL for built-ins */
@@ -284,7 +284,15 @@ static void builtin(const char *group, const char *version, const char *plural,
             json_array_append_new(rt->short_names, json_string(s));
     }
     rt->categories = json_array();
-    rt->status_sub = !strcmp(plural, "customresourcedefinitions") || !strcmp(plural, "namespaces");
+    rt->status_sub = !strcmp(plural, "customresourcedefinitions") ||
+                     !strcmp(plural, "namespaces") || !strcmp(plural, "deployments") ||
+                     !strcmp(plural, "services") || !strcmp(plural, "pods");
+    rt->generation = !strcmp(plural, "customresourcedefinitions") || !strcmp(plural, "deployments");
+    if (!strcmp(plural, "deployments")) {
+        rt->scale_sub = true;
+        rt->spec_repl = xstrdup(".spec.replicas");
+        rt->status_repl = xstrdup(".status.replicas");
+    }
     register_type(rt);
 }
 
@@ -331,6 +339,7 @@ static struct ks_rtype *type_from_crd(const json_t *crd)
     rt->categories = json_is_array(cat) ? json_deep_copy(cat) : json_array();
     const json_t *sub = json_object_get(ver, "subresources");
     rt->status_sub = json_object_get(sub, "status") != NULL;
+    rt->generation = true;
     const json_t *scale = json_object_get(sub, "scale");
     if (scale) {
         rt->scale_sub = true;
@@ -1441,7 +1450,7 @@ static void do_create(struct call *c, json_t *obj)
     json_object_del(m, "generateName");
     if (gen && *gen)
         json_object_set_new(m, "generateName", json_string(gen));
-    if (!c->rt->builtin || is_crd)
+    if (c->rt->generation)
         json_object_set_new(m, "generation", json_integer(1));
     else
         json_object_del(m, "generation");
@@ -2378,7 +2387,17 @@ void ks_api_init(void)
     builtin("", "v1", "secrets", "secret", "Secret", true, NULL);
     builtin("", "v1", "events", "event", "Event", true, "ev");
     builtin("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, "sa");
+    builtin("", "v1", "services", "service", "Service", true, "svc");
+    builtin("", "v1", "pods", "pod", "Pod", true, "po");
+    builtin("apps", "v1", "deployments", "deployment", "Deployment", true, "deploy");
     builtin("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, NULL);
+    builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false,
+            NULL);
+    builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding",
+            "ClusterRoleBinding", false, NULL);
+    builtin("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, NULL);
+    builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true,
+            NULL);
     builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
             "CustomResourceDefinition", false, "crd crds");
     ks_store_on_event = on_event;

@@ -44,7 +44,11 @@
  *   when the Accept list names it first-acceptable, /openapi/v2 (tiny protobuf, octet-stream),
  *   /openapi/v3 -> 404 (so kubectl falls back to v2 and client-side merge patch for CRs).
  * - Built-ins: namespaces (cluster), configmaps, secrets, events, serviceaccounts (core v1),
- *   leases (coordination.k8s.io/v1), customresourcedefinitions (apiextensions.k8s.io/v1, cluster).
+ *   leases (coordination.k8s.io/v1), customresourcedefinitions (apiextensions.k8s.io/v1, cluster);
+ *   stored without semantics (no controllers, no defaults, no validation) so that
+ *   `kubectl apply -k manifests/` works: services, pods (core v1), deployments (apps/v1, with
+ *   generation, /status and /scale), clusterroles, clusterrolebindings, roles, rolebindings
+ *   (rbac.authorization.k8s.io/v1).
  *   Namespaces "default", "kube-system", "kube-public" exist at start. Objects in a missing
  *   namespace: 404 like the real server ("namespaces \"x\" not found").
  * - CRUD: POST 201 (generateName, 409 AlreadyExists, 500 when resourceVersion is set), GET, PUT
