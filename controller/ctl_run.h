@@ -54,9 +54,9 @@ struct ctl_opts {
     const char *imds_endpoint;
     const char *secrets_dir;
     const char *state_dir; /* --state-dir: NULL keeps status in memory only */
-    const char *listen; /* default 127.0.0.1:9440 */
-    int64_t resync_ms;  /* default 5 min */
-    int max_deletions;  /* default 1 */
+    const char *listen;    /* default 127.0.0.1:9440 */
+    int64_t resync_ms;     /* default 5 min */
+    int max_deletions;     /* default 1 */
     bool allow_mass_delete;
     int log_level; /* enum log_level */
 };
