@@ -324,11 +324,17 @@ kubectl_checks() { # VERSION-TAG KUBECTL
     # unknown field: 1.32 sends fieldValidation=Strict (400 naming it); 1.20 sends none (server default Warn: pruned)
     pool "$ns" extra 1 '  colour: blue' >"$tmp/extra-$v.yaml"
     if [ "$v" = 120 ]; then
-        if run "$o" "$K" apply -f "$tmp/extra-$v.yaml" && run "$o" "$K" get wp extra -n "$ns" -o json &&
+        if run "$o.a" "$K" apply -f "$tmp/extra-$v.yaml" && run "$o" "$K" get wp extra -n "$ns" -o json &&
             ! jp spec.colour <"$o" >/dev/null && [ "$(jp spec.replicas <"$o")" = 1 ]; then
             ok "kubectl $v apply with unknown field spec.colour (no fieldValidation): created, field pruned"
         else
-            bad "kubectl $v apply with unknown field spec.colour: expected created with spec.colour pruned" "$(cat "$o")"
+            bad "kubectl $v apply with unknown field spec.colour: expected created with spec.colour pruned" "$(cat "$o.a" "$o")"
+        fi
+        # the server default is Warn (>= 1.25): header 'Warning: 299 - "unknown field \"spec.colour\""', printed by kubectl
+        if grep -q 'Warning: unknown field "spec.colour"' "$o.a"; then
+            ok "kubectl $v apply with unknown field (server default fieldValidation=Warn): prints the server's 'Warning: unknown field \"spec.colour\"'"
+        else
+            bad "kubectl $v apply with unknown field: expected the Warning header 'unknown field \"spec.colour\"' (POST without fieldValidation = Warn) to be printed" "$(cat "$o.a")"
         fi
     else
         if ! run "$o" "$K" apply -f "$tmp/extra-$v.yaml" && grep -q 'unknown field "spec.colour"' "$o"; then
