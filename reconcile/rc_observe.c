@@ -192,8 +192,9 @@ static char *dup_s(struct obs_ctx *c, const char *s)
 /* ---- shared strings ---- */
 
 struct rc_strtab {
-    char **v;      /* open addressing by rc_hash64; NULL is an empty slot */
-    size_t n, cap; /* cap is 0 or a power of two; n <= cap / 2 */
+    char **v;      /* open addressing by rc_hash64 of the text; NULL is an empty slot */
+    char **byptr;  /* the same strings by address (ownership checks on release) */
+    size_t n, cap; /* cap is 0 or a power of two (both arrays); n <= cap / 2 */
 };
 
 /* The slot holding the string s[0..len), else the empty slot to put it in. */
@@ -206,24 +207,46 @@ static size_t strtab_slot(const struct rc_strtab *t, const char *s, size_t len)
     return i;
 }
 
+static size_t strtab_pslot(const struct rc_strtab *t, const char *p)
+{
+    uint64_t h = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15ULL;
+    size_t m = t->cap - 1, i = (size_t)(h ^ (h >> 29)) & m;
+
+    while (t->byptr[i] && t->byptr[i] != p)
+        i = (i + 1) & m;
+    return i;
+}
+
 /* True when p is the set's own copy (not merely an equal string). */
 static bool strtab_owns(const struct rc_strtab *t, const char *p)
 {
-    return p && t && t->cap && t->v[strtab_slot(t, p, strlen(p))] == p;
+    return p && t && t->cap && t->byptr[strtab_pslot(t, p)] == p;
+}
+
+static void strtab_put(struct rc_strtab *t, size_t slot, char *s)
+{
+    t->v[slot] = s;
+    t->byptr[strtab_pslot(t, s)] = s;
+    t->n++;
 }
 
 static bool strtab_grow(struct rc_strtab *t)
 {
     size_t cap = t->cap ? t->cap * 2 : 256, i;
-    struct rc_strtab nt = {NULL, t->n, cap};
+    struct rc_strtab nt = {NULL, NULL, 0, cap};
 
     nt.v = calloc(cap, sizeof(char *));
-    if (!nt.v)
+    nt.byptr = calloc(cap, sizeof(char *));
+    if (!nt.v || !nt.byptr) {
+        free(nt.v);
+        free(nt.byptr);
         return false;
+    }
     for (i = 0; i < t->cap; i++)
         if (t->v[i])
-            nt.v[strtab_slot(&nt, t->v[i], strlen(t->v[i]))] = t->v[i];
+            strtab_put(&nt, strtab_slot(&nt, t->v[i], strlen(t->v[i])), t->v[i]);
     free(t->v);
+    free(t->byptr);
     *t = nt;
     return true;
 }
@@ -237,6 +260,7 @@ static void strtab_free(struct rc_strtab *t)
     for (i = 0; i < t->cap; i++)
         free(t->v[i]);
     free(t->v);
+    free(t->byptr);
     free(t);
 }
 
@@ -273,8 +297,7 @@ static char *intern(struct obs_ctx *c, char *s, size_t len, bool own)
         }
         if (!own && !(s = dup_n(c, s, len)))
             return NULL;
-        t->v[i] = s;
-        t->n++;
+        strtab_put(t, i, s);
         return s;
     }
     return own ? s : dup_n(c, s, len);
