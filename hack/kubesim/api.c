@@ -1344,6 +1344,25 @@ static void do_update(struct call *c, const json_t *old, json_t *nobj, const cha
     resp_json(c->w, 200, res);
 }
 
+/* RFC 1123 subdomain: lowercase alphanumerics, '-' and '.', <= 253, alphanumeric at both ends
+ * of every dot-separated label. */
+static bool dns_subdomain(const char *s)
+{
+    size_t n = strlen(s);
+    if (!n || n > KS_MAX_NAME)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        bool an = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+        if (!an && ch != '-' && ch != '.')
+            return false;
+        bool edge = i == 0 || i == n - 1 || s[i - 1] == '.' || s[i + 1] == '.';
+        if (edge && !an)
+            return false;
+    }
+    return true;
+}
+
 /* Creates obj (TAKEN). Answers 201 or an error. */
 static void do_create(struct call *c, json_t *obj)
 {
@@ -1373,9 +1392,29 @@ static void do_create(struct call *c, json_t *obj)
         snprintf(nameb, sizeof(nameb), "%s", name);
     }
     name = nameb;
-    if (strlen(name) > KS_MAX_NAME) {
-        invalid1(c, name, "metadata.name", "FieldValueInvalid",
-                 "Invalid value: must be no more than 253 characters");
+    if (!dns_subdomain(name)) {
+        char msg[600];
+        snprintf(msg, sizeof(msg),
+                 "Invalid value: \"%.253s\": a lowercase RFC 1123 subdomain must consist of lower "
+                 "case alphanumeric characters, '-' or '.', and must start and end with an "
+                 "alphanumeric character (e.g. 'example.com', regex used for validation is "
+                 "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+                 name);
+        invalid1(c, name, "metadata.name", "FieldValueInvalid", msg);
+        json_decref(obj);
+        return;
+    }
+    const char *bav = json_string_value(json_object_get(obj, "apiVersion"));
+    const char *bkind = json_string_value(json_object_get(obj, "kind"));
+    if (!c->rt->builtin && ((bav && strcmp(bav, c->av)) || (bkind && strcmp(bkind, c->rt->kind)))) {
+        status_err(c->w, 400, "BadRequest", NULL,
+                   "the API version in the data (%s) does not match the expected API version "
+                   "(%s)",
+                   bav ? bav : "", c->av);
+        if (bav && !strcmp(bav, c->av))
+            status_err(c->w, 400, "BadRequest", NULL,
+                       "the kind in the data (%s) does not match the expected kind (%s)", bkind,
+                       c->rt->kind);
         json_decref(obj);
         return;
     }

@@ -63,7 +63,9 @@
  *   x-kubernetes-int-or-string; 422 Invalid with details.causes like the real server.
  *   fieldValidation=Strict: unknown fields give 400 "strict decoding error: unknown field
  *   \"spec.x\"" (Warn/Ignore/absent: pruned silently, no Warning header).
- *   NOT implemented: CEL x-kubernetes-validations, format checks, list-type uniqueness.
+ *   x-kubernetes-validations: CEL subset of cel.c (rule, message, reason, fieldPath; transition
+ *   rules with oldSelf and messageExpression are skipped), causes like the real server.
+ *   NOT implemented: format checks, list-type uniqueness, CEL cost limits.
  * - PATCH: application/merge-patch+json, application/json-patch+json, application/apply-patch+yaml
  *   (server-side apply WITHOUT field ownership: the applied object is merged into the live one,
  *   fieldManager required, creates when absent, never conflicts, no managedFields),
@@ -193,6 +195,11 @@ void ks_schema_prune_default(const json_t *schema, json_t *obj, json_t *ret_unkn
 /* Validates obj; appends causes {"reason","message","field"} to causes (a json array).
  * Returns the number of causes added. */
 int ks_schema_validate(const json_t *schema, const json_t *obj, json_t *causes);
+
+/* ---- cel.c: x-kubernetes-validations rules ---- */
+/* 1 = the rule holds for self, 0 = it fails, -1 = not evaluable here (syntax this evaluator does
+ * not know, oldSelf, a non-bool result): callers treat -1 as passing. */
+int ks_cel_eval(const char *rule, const json_t *self);
 
 /* ---- patch.c ---- */
 /* RFC 7386 merge patch of target (modified in place / replaced): returns the new value (new ref).

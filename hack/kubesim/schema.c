@@ -207,6 +207,8 @@ static bool type_ok(const char *t, const json_t *v)
     return true;
 }
 
+static void cel_rules(const json_t *s, const json_t *v, const char *path, struct vctx *c);
+
 static void validate(const json_t *s, const json_t *v, const char *path, struct vctx *c, int depth)
 {
     char vb[256], nb[64];
@@ -214,6 +216,7 @@ static void validate(const json_t *s, const json_t *v, const char *path, struct 
         return;
     const char *field = *path ? path : "<root>";
     const char *t = json_string_value(json_object_get(s, "type"));
+    int before = c->n;
     if (json_is_null(v)) {
         if (flag(s, "nullable") || !t)
             return;
@@ -354,6 +357,42 @@ static void validate(const json_t *s, const json_t *v, const char *path, struct 
             snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", k);
             validate(cs, cv, p, c, depth + 1);
         }
+    }
+    if (c->n == before)
+        cel_rules(s, v, path, c);
+}
+
+static void cel_rules(const json_t *s, const json_t *v, const char *path, struct vctx *c)
+{
+    const json_t *rules = json_object_get(s, "x-kubernetes-validations");
+    size_t i;
+    json_t *r;
+    json_array_foreach(rules, i, r)
+    {
+        const char *rule = json_string_value(json_object_get(r, "rule"));
+        if (!rule || ks_cel_eval(rule, v) != 0)
+            continue;
+        const char *msg = json_string_value(json_object_get(r, "message"));
+        const char *reason = json_string_value(json_object_get(r, "reason"));
+        const char *fp = json_string_value(json_object_get(r, "fieldPath"));
+        char m[1200], field[1024];
+        if (msg)
+            snprintf(m, sizeof(m), "%s", msg);
+        else
+            snprintf(m, sizeof(m), "failed rule: %s", rule);
+        if (fp && *fp)
+            snprintf(field, sizeof(field), "%s%s%s", path, fp[0] == '.' || fp[0] == '[' ? "" : ".",
+                     fp);
+        else
+            snprintf(field, sizeof(field), "%s", *path ? path : "<root>");
+        if (reason && !strcmp(reason, "FieldValueForbidden"))
+            add_cause(c, reason, field, "Forbidden: %s", m);
+        else if (reason && !strcmp(reason, "FieldValueRequired"))
+            add_cause(c, reason, field, "Required value: %s", m);
+        else if (reason && !strcmp(reason, "FieldValueDuplicate"))
+            add_cause(c, reason, field, "Duplicate value: %s", m);
+        else
+            add_cause(c, "FieldValueInvalid", field, "Invalid value: \"%s\": %s", type_name(v), m);
     }
 }
 
