@@ -336,6 +336,28 @@ def suite():
               code == 200 and isinstance(body, dict) and body.get('dropped', 0) >= 1 and bool(ended),
               'got %r %r, watch ended: %r' % (code, body, ended))
 
+    # all namespaces: the cluster-wide list and watch a controller uses
+    with Section('all namespaces'):
+        allp = api.list_cluster_custom_object(G, V, P)
+        nss = sorted({i['metadata']['namespace'] for i in allp['items']})
+        got = []
+        rva = allp['metadata']['resourceVersion']
+
+        def watch_all():
+            w = watch.Watch()
+            for ev in w.stream(api.list_cluster_custom_object, G, V, P, resource_version=rva, timeout_seconds=3):
+                got.append(ev)
+        t = threading.Thread(target=watch_all)
+        t.start()
+        time.sleep(0.5)
+        api.patch_namespaced_custom_object(G, V, 'ci', P, 'github-runners', {'metadata': {'labels': {'seen': 'py'}}})
+        t.join()
+        real = [(ev['type'], ev['raw_object']['metadata'].get('namespace'), ev['raw_object']['metadata'].get('name'))
+                for ev in got if ev['type'] != 'BOOKMARK']
+        check('python list/watch across namespaces (/apis/azpool.dev/v1alpha1/workerpools): several namespaces, '
+              'a change in ci arrives', len(nss) >= 3 and 'py' in nss and real == [('MODIFIED', 'ci', 'github-runners')],
+              'namespaces %r, events %r' % (nss, real))
+
     # field selector on list
     with Section('field selector on list'):
         api.create_namespaced_custom_object(G, V, ns, P, pool(ns, 'q', 1))

@@ -197,6 +197,25 @@ kubectl_checks() { # VERSION-TAG KUBECTL
         bad "kubectl $v apply WorkerPool $ns/x" "$(cat "$o")"
     fi
 
+    # apply of a changed manifest: merge patch, "configured"; generation follows spec changes only
+    pool "$ns" x 3 >"$tmp/x3-$v.yaml"
+    local gen
+    run "$o.a" "$K" apply -f "$tmp/x3-$v.yaml"
+    run "$o" "$K" get wp x -n "$ns" -o json
+    if grep -qx 'workerpool.azpool.dev/x configured' "$o.a" && [ "$(jp spec.replicas <"$o")" = 3 ] && [ "$(jp metadata.generation <"$o")" = 2 ]; then
+        ok "kubectl $v apply of x with replicas 3: configured (merge patch), spec.replicas 3, generation 2"
+    else
+        bad "kubectl $v apply of a changed x: expected 'configured', spec.replicas 3, generation 2; got spec.replicas '$(jp spec.replicas <"$o")', generation '$(jp metadata.generation <"$o")'" "$(cat "$o.a")"
+    fi
+    sed -i 's/^metadata: {name: x, namespace: \(k[0-9]*\)}$/metadata: {name: x, namespace: \1, labels: {tier: test}}/' "$tmp/x3-$v.yaml"
+    run "$o.a" "$K" apply -f "$tmp/x3-$v.yaml"
+    run "$o" "$K" get wp -n "$ns" -l tier=test -o json
+    if grep -qx 'workerpool.azpool.dev/x configured' "$o.a" && [ "$(jp items.0.metadata.name <"$o")" = x ] && [ "$(jp items.0.metadata.generation <"$o")" = 2 ]; then
+        ok "kubectl $v apply adding a label: configured, generation stays 2; get -l tier=test finds x"
+    else
+        bad "kubectl $v apply adding label tier=test: expected 'configured', get -l tier=test listing x with generation 2" "$(cat "$o.a" "$o")"
+    fi
+
     # get (Table)
     if run "$o" "$K" get wp -n "$ns" && head -1 "$o" | grep -qE '^NAME +MODE +REPLICAS +READY +UPDATED +IMAGE +STATUS +AGE$' &&
         grep -qE '^x +ScaleSet ' "$o"; then
@@ -215,8 +234,8 @@ kubectl_checks() { # VERSION-TAG KUBECTL
         bad "kubectl $v get wp -A: expected rows '$ns x' and 'ci github-runners'" "$(cat "$o")"
     fi
     if run "$o" "$K" get wp x -n "$ns" -o yaml &&
-        [ "$("$PY" -c 'import sys,yaml; o=yaml.safe_load(open(sys.argv[1])); m=o["metadata"]; print(o["kind"], m["name"], m.get("generation"), bool(m.get("uid")), bool(m.get("resourceVersion")), bool(m.get("creationTimestamp")), o["spec"]["replicas"], "kubectl.kubernetes.io/last-applied-configuration" in m.get("annotations",{}))' "$o" 2>&1)" = "WorkerPool x 1 True True True 2 True" ]; then
-        ok "kubectl $v get wp x -o yaml: kind, uid, resourceVersion, creationTimestamp, generation 1, spec.replicas 2, last-applied annotation"
+        [ "$("$PY" -c 'import sys,yaml; o=yaml.safe_load(open(sys.argv[1])); m=o["metadata"]; print(o["kind"], m["name"], m.get("generation"), bool(m.get("uid")), bool(m.get("resourceVersion")), bool(m.get("creationTimestamp")), o["spec"]["replicas"], "kubectl.kubernetes.io/last-applied-configuration" in m.get("annotations",{}))' "$o" 2>&1)" = "WorkerPool x 2 True True True 3 True" ]; then
+        ok "kubectl $v get wp x -o yaml: kind, uid, resourceVersion, creationTimestamp, generation 2, spec.replicas 3, last-applied annotation"
     else
         bad "kubectl $v get wp x -o yaml" "$(cat "$o")"
     fi
@@ -266,10 +285,10 @@ kubectl_checks() { # VERSION-TAG KUBECTL
     run "$o.s" "$K" scale wp/x -n "$ns" --replicas=5
     run "$o" "$K" get wp x -n "$ns" -o json
     sr=$(jp spec.replicas <"$o") sg=$(jp metadata.generation <"$o")
-    if grep -qx 'workerpool.azpool.dev/x scaled' "$o.s" && [ "$sr" = 5 ] && [ "$sg" = 2 ]; then
-        ok "kubectl $v scale wp/x --replicas=5: spec.replicas 5, generation 2"
+    if grep -qx 'workerpool.azpool.dev/x scaled' "$o.s" && [ "$sr" = 5 ] && [ "$sg" = 3 ]; then
+        ok "kubectl $v scale wp/x --replicas=5: spec.replicas 5, generation 3"
     else
-        bad "kubectl $v scale wp/x --replicas=5: expected 'scaled', spec.replicas 5, generation 2; got spec.replicas '$sr', generation '$sg'" "$(cat "$o.s")"
+        bad "kubectl $v scale wp/x --replicas=5: expected 'scaled', spec.replicas 5, generation 3; got spec.replicas '$sr', generation '$sg'" "$(cat "$o.s")"
     fi
 
     # status via kubectl (>= 1.24 only)
@@ -277,10 +296,10 @@ kubectl_checks() { # VERSION-TAG KUBECTL
         run "$o.s" "$K" patch wp x -n "$ns" --subresource=status --type=merge -p '{"status":{"replicas":3}}'
         run "$o" "$K" get wp x -n "$ns" -o json
         sr=$(jp status.replicas <"$o") sg=$(jp metadata.generation <"$o")
-        if grep -qx 'workerpool.azpool.dev/x patched' "$o.s" && [ "$sr" = 3 ] && [ "$sg" = 2 ]; then
+        if grep -qx 'workerpool.azpool.dev/x patched' "$o.s" && [ "$sr" = 3 ] && [ "$sg" = 3 ]; then
             ok "kubectl $v patch --subresource=status --type=merge: status.replicas 3, generation unchanged"
         else
-            bad "kubectl $v patch --subresource=status --type=merge: expected 'patched', status.replicas 3, generation 2; got status.replicas '$sr', generation '$sg'" "$(cat "$o.s")"
+            bad "kubectl $v patch --subresource=status --type=merge: expected 'patched', status.replicas 3, generation 3; got status.replicas '$sr', generation '$sg'" "$(cat "$o.s")"
         fi
         if ! run "$o" "$K" patch wp x -n "$ns" -p '{"spec":{"replicas":4}}' && grep -q 'UnsupportedMediaType\|unknown format\|415' "$o"; then
             ok "kubectl $v patch (default strategic) on a CR: 415 UnsupportedMediaType"
