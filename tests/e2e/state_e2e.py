@@ -6,7 +6,8 @@ Checks: the state file of a converged pool holds its status and the planner's
 remembered facts (desiredReplicas), was written atomically (no temporary file
 left) and holds no secret value; after a restart that cannot reach ARM the
 status still comes from the file; a corrupt state file is ignored with a
-warning; `azpool get iv|ep` lists the objects of the manifests.
+warning; `azpool get iv|ep` lists the objects of the manifests; a halted
+VirtualMachines rollout (known only to the controller) survives kill -9.
 
 Usage: state_e2e.py BUILD_DIR
 """
@@ -15,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gitops_e2e as g  # noqa: E402
@@ -35,6 +37,29 @@ spec:
   gallery: {subscriptionId: %s, resourceGroup: rg-images, name: gal, imageDefinition: ubuntu}
   version: latest
 """ % g.SUB
+
+
+def vm_pool(version, canary=False):
+    y = g.pool_yaml("hv", 2).replace("version: latest", f"version: {version}").replace(
+        "  replicas:", "  mode: VirtualMachines\n  replicas:")
+    y += "  rollout:\n    maxSurge: 1\n    maxUnavailable: 0\n"
+    if canary:
+        y += "    canary: {replicas: 1, soakSeconds: 600}\n"
+    return y
+
+
+def admin(w, path, body):
+    req = urllib.request.Request(f"{w.base}/_armsim/{path}", method="POST",
+                                 data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, context=w.ctx) as r:
+        return r.status
+
+
+def degraded(w, name):
+    st = (w.pool("ci", name) or {}).get("status") or {}
+    c = [c for c in st.get("conditions", []) if c["type"] == "Degraded"]
+    return c[0]["reason"] if c and c[0]["status"] == "True" else None
 
 
 def files_under(d):
@@ -104,6 +129,26 @@ def main():
         log = open(w.ctl_log.name).read()
         check("a corrupt state file is ignored with a warning and rewritten",
               "event=state.ignored" in log)
+
+        # a halted VirtualMachines rollout lives only in the controller's memory
+        # (rc_obs_pool.halted_image): it must survive kill -9 through the file
+        w.write("hv.yaml", vm_pool("22.04.1"))
+        w.wait(lambda: w.ready("ci", "hv", 2), 60, "hv ready")
+        admin(w, "compute/failnext", {"count": 1, "code": "AllocationFailed"})
+        w.write("hv.yaml", vm_pool("22.04.2", canary=True))
+        w.wait(lambda: degraded(w, "hv") == "RolloutHalted", 60, "hv RolloutHalted")
+        hv = os.path.join(state, "ci", "hv.json")
+        w.wait(lambda: "22.04.2" in json.load(open(hv))["remembered"].get("haltedImage", ""),
+               10, "haltedImage in the state file")
+        check("a halted VirtualMachines rollout is remembered in the state file", True)
+        w.ctl.kill()  # SIGKILL
+        w.ctl.wait()
+        seq = w.last_seq()
+        w.start("--state-dir", state)
+        time.sleep(5)
+        check("after kill -9 and restart the halt holds: Degraded, no write (no new canary)",
+              degraded(w, "hv") == "RolloutHalted" and w.writes(seq) == [],
+              str(w.writes(seq)))
         w.stop()
     except Exception as e:
         check("suite ran to the end", False, repr(e))
