@@ -1123,8 +1123,12 @@ static int fill_status(struct rp_ctx *c)
         else if (x->outdated)
             is->reason = "OutdatedImage";
     }
-    /* by name, so the status does not change with the order ARM lists in */
-    if (st->n_instances > 1)
+    /* by name, so the status does not change with the order ARM lists in
+     * (ARM lists a scale set's instances in order: check before sorting) */
+    for (i = 1; i < st->n_instances; i++)
+        if (inst_status_cmp(&st->instances[i - 1], &st->instances[i]) > 0)
+            break;
+    if (i < st->n_instances)
         qsort(st->instances, st->n_instances, sizeof(*st->instances), inst_status_cmp);
     return 0;
 }
