@@ -340,6 +340,14 @@ kubectl_checks() { # VERSION-TAG KUBECTL
     else
         bad "kubectl $v apply of invalid WorkerPool (spec.replicas -1): expected an error naming spec.replicas" "$(cat "$o")"
     fi
+    # a CEL rule (x-kubernetes-validations on spec.image): 422 naming the field and the rule's message
+    pool "$ns" cel 1 | sed 's/^  image: .*/  image: {publisher: Canonical, offer: ubuntu}/' >"$tmp/cel-$v.yaml"
+    if ! run "$o" "$K" apply -f "$tmp/cel-$v.yaml" && grep -q 'spec.image' "$o" &&
+        grep -q 'image needs either id or publisher, offer and sku' "$o" && ! run "$o.g" "$K" get wp cel -n "$ns"; then
+        ok "kubectl $v apply violating the CEL rule on spec.image: rejected with spec.image and the rule's message"
+    else
+        bad "kubectl $v apply with image {publisher, offer} (no sku): expected 422 naming spec.image with 'image needs either id or publisher, offer and sku'" "$(cat "$o")"
+    fi
     # unknown field: 1.32 sends fieldValidation=Strict (400 naming it); 1.20 sends none (server default Warn: pruned)
     pool "$ns" extra 1 '  colour: blue' >"$tmp/extra-$v.yaml"
     if [ "$v" = 120 ]; then
