@@ -11,6 +11,10 @@ maintenance window. armsim's admin API backdates instances' timeCreated.
    more than the budget (1) missing from replicas Succeeded.
 3. Window closed again: an instance backdated past forceAfter (80h) is
    replaced regardless; the others stay.
+4. A busy expired VM (tag azpool.busy=true; a VirtualMachines pool, because
+   armsim has no PUT of a scale-set instance, which the planner's drain tag of
+   a Uniform instance needs) is tagged draining and deleted only once
+   drain.timeoutSeconds have passed (request log vs. azpool.draining-since).
 armsim runs 60x faster than the wall clock the controller plans with, so the
 ages carry margins of hours.
 
@@ -29,6 +33,8 @@ import gitops_e2e as g  # noqa: E402
 
 check = g.check
 REPLICAS = 3
+VMS = f"/subscriptions/{g.SUB}/resourceGroups/{g.RG}/providers/Microsoft.Compute/virtualMachines"
+DRAIN_S = 6
 
 
 def policy(open_now):
@@ -46,8 +52,10 @@ spec:
 """
 
 
-def pool():
-    return g.pool_yaml("exp", REPLICAS) + "  expiryPolicyRef: {name: daily}\n"
+def pool(name="exp", n=REPLICAS):
+    return g.pool_yaml(name, n) + (
+        "  expiryPolicyRef: {name: daily}\n  busy: {tag: {}}\n  drain: {timeoutSeconds: %d}\n"
+        % DRAIN_S)
 
 
 def instances(w):
@@ -79,6 +87,10 @@ class Sampler(threading.Thread):
                 ok = [i for i in inst if i["properties"]["provisioningState"] == "Succeeded"]
                 self.samples.append((len(inst), len(ok)))
             time.sleep(0.1)
+
+
+def ms(ts):
+    return datetime.datetime.fromisoformat(ts.rstrip("Z")[:23] + "+00:00").timestamp() * 1000
 
 
 def ids(w):
@@ -132,6 +144,38 @@ def main():
                "forced replacement")
         check(f"past forceAfter: replaced outside the window ({time.time() - t0:.0f}s)", True)
         check("the instances not past forceAfter stay", keep <= ids(w), str(ids(w)))
+
+        # a busy expired VM (tag azpool.busy=true, set by its workload) is
+        # drained, and deleted only once drain.timeoutSeconds have passed.
+        # (VirtualMachines mode: armsim has no PUT of a scale-set instance.)
+        w.write("policy.yaml", policy(True))
+        w.write("drn.yaml", pool("drn", 2).replace("  replicas:",
+                                                   "  mode: VirtualMachines\n  replicas:"))
+        w.wait(lambda: w.ready("ci", "drn", 2), 60, "drn ready")
+        code, vms = w.arm("GET", f"{VMS}?api-version=2024-11-01")
+        inst = sorted([v for v in vms["value"] if v["name"].startswith("drn-")],
+                      key=lambda v: v["name"])[0]
+        tags = dict(inst.get("tags") or {}, **{"azpool.busy": "true"})
+        code, _ = w.arm("PATCH", inst["id"] + "?api-version=2024-11-01", {"tags": tags})
+        seq = w.last_seq()
+        backdate(w, inst, 30)
+        drained = {}
+
+        def gone():
+            c, x = w.arm("GET", inst["id"] + "?api-version=2024-11-01")
+            if c == 200 and (x.get("tags") or {}).get("azpool.draining-since"):
+                drained["at"] = x["tags"]["azpool.draining-since"]
+            return c == 404 and w.ready("ci", "drn", 2)
+        w.wait(gone, 90, "busy expired VM drained and replaced")
+        deletes = [e for e in w.writes(seq) if e["method"] == "DELETE" and
+                   e["path"].endswith("/" + inst["name"])]
+        since = ms(drained["at"]) if drained else None
+        first = ms(deletes[0]["time"]) if deletes else None
+        print(f"# drain tag {drained.get('at')}, first delete {deletes[0]['time'] if deletes else None}")
+        check("setup: the workload marks a VM busy", code in (200, 201), str(code))
+        check(f"busy: drained first, deleted only after drain.timeoutSeconds ({DRAIN_S}s)",
+              since and first and first - since >= DRAIN_S * 1000 - 1,
+              f"drain at {since}, delete at {first}")
         check("SIGTERM exit 0", w.stop() == 0)
     except Exception as e:
         check("suite ran to the end", False, repr(e))
