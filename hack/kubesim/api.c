@@ -133,6 +133,7 @@ static void resp_json(struct ks_resp *w, int status, json_t *body)
 void ks_resp_release(struct ks_resp *w)
 {
     json_decref(w->json);
+    json_decref(w->warnings);
     free(w->raw);
     ks_watch_free(w->watch);
     memset(w, 0, sizeof(*w));
@@ -959,9 +960,10 @@ static int schema_check(struct call *c, json_t *obj, const char *name)
     if (!c->rt->schema)
         return 0;
     const char *fv = ks_query(c->r, "fieldValidation");
-    json_t *unknown = fv && !strcmp(fv, "Strict") ? json_array() : NULL;
+    bool strict = fv && !strcmp(fv, "Strict");
+    json_t *unknown = fv && !strcmp(fv, "Ignore") ? NULL : json_array();
     ks_schema_prune_default(c->rt->schema, obj, unknown);
-    if (json_array_size(unknown)) {
+    if (strict && json_array_size(unknown)) {
         char msg[2048] = "";
         size_t off = 0, i;
         json_t *e;
@@ -978,6 +980,18 @@ static int schema_check(struct call *c, json_t *obj, const char *name)
                    "%s in version \"%s\" cannot be handled as a %s: strict decoding error: %s",
                    c->rt->kind, c->rt->version, c->rt->kind, msg);
         return -1;
+    }
+    if (json_array_size(unknown)) {
+        if (!c->w->warnings)
+            c->w->warnings = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(unknown, i, e)
+        {
+            char m[1200];
+            snprintf(m, sizeof(m), "unknown field \"%s\"", json_string_value(e));
+            json_array_append_new(c->w->warnings, json_string(m));
+        }
     }
     json_decref(unknown);
     json_t *causes = json_array();

@@ -62,7 +62,8 @@
  *   pattern (POSIX ERE), minItems/maxItems, minProperties/maxProperties, nullable,
  *   x-kubernetes-int-or-string; 422 Invalid with details.causes like the real server.
  *   fieldValidation=Strict: unknown fields give 400 "strict decoding error: unknown field
- *   \"spec.x\"" (Warn/Ignore/absent: pruned silently, no Warning header).
+ *   \"spec.x\""; Warn or absent (the server default): pruned, with a header
+ *   Warning: 299 - "unknown field \"spec.x\"" per field; Ignore: pruned silently.
  *   x-kubernetes-validations: CEL subset of cel.c (rule, message, reason, fieldPath; transition
  *   rules with oldSelf and messageExpression are skipped), causes like the real server.
  *   NOT implemented: format checks, list-type uniqueness, CEL cost limits.
@@ -131,6 +132,7 @@ struct ks_resp {
     size_t raw_len;
     const char *content_type; /* static string; default "application/json" */
     struct ks_watch *watch;   /* OWNED: when set the server streams this watch */
+    json_t *warnings;         /* OWNED array of strings or NULL: one "Warning: 299 - ..." each */
 };
 
 const char *ks_query(const struct ks_req *r, const char *name);

@@ -40,6 +40,7 @@ struct pss {
     int status;
     char ctype[96];
     struct ks_watch *watch; /* streaming answer */
+    json_t *warnings;       /* strings for Warning headers */
 };
 
 static struct lws_context *g_ctx;
@@ -51,6 +52,7 @@ static void pss_clear(struct pss *p)
     free(p->body);
     free(p->out);
     ks_watch_free(p->watch);
+    json_decref(p->warnings);
     memset(p, 0, sizeof(*p));
 }
 
@@ -202,6 +204,8 @@ static int handle(struct lws *wsi, struct pss *p)
         p->out_len = w.raw_len;
         w.raw = NULL;
     }
+    p->warnings = w.warnings;
+    w.warnings = NULL;
     ks_resp_release(&w);
     p->pending = true;
     return on_writable(wsi, p);
@@ -230,6 +234,26 @@ static long build_headers(struct lws *wsi, struct pss *p, unsigned char *start, 
     if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-cache, private", 17, &q, end))
         return -1;
+    size_t i;
+    json_t *e;
+    json_array_foreach(p->warnings, i, e)
+    {
+        /* 299 - "<text with \" and \\ escaped>" */
+        char v[1024];
+        size_t o = 0;
+        const char *t = json_string_value(e);
+        o += (size_t)snprintf(v, sizeof(v), "299 - \"");
+        for (; t && *t && o + 4 < sizeof(v); t++) {
+            if (*t == '"' || *t == '\\')
+                v[o++] = '\\';
+            v[o++] = *t;
+        }
+        v[o++] = '"';
+        v[o] = 0;
+        if (lws_add_http_header_by_name(
+                wsi, (const unsigned char *)"warning:", (const unsigned char *)v, (int)o, &q, end))
+            return -1;
+    }
     if (p->close_after && lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
                                                       (const unsigned char *)"close", 5, &q, end))
         return -1;
