@@ -97,7 +97,9 @@
  *    go). Worker groups are never deleted (no tags; others may use them).
  *  - A scale set is created only when the desired size is > 0.
  *  - Performance: lookups go through hash-sorted indexes built once per plan
- *    (rc_plan_index.c); 10,000 pools x 10 instances plan in ~0.2 s.
+ *    (rc_plan_index.c, each key read once); the spec hash is written as text
+ *    without jansson (rc_arm.c); converged pools skip the victim sort. 10,000
+ *    pools x 10 instances plan in ~55 ms on one core (make bench, target 100).
  *  - Contracts for the executor: every POST delete/reimage of a scale set
  *    names its instanceIds (never "all"); the HybridWorkerExtension body
  *    carries "$hybridServiceUrl:<automationAccountId>" as AutomationAccountURL
