@@ -7,14 +7,16 @@
 # (google-cloud-cli's kubectl.1.32, called directly because /usr/bin/kubectl is a dispatcher that
 # picks a binary by the server's /version; KUBECTL_132 overrides), each in its own namespace k120 /
 # k132:
-#   version (server /version), apply crds/ (+ wait Established), apply namespaces, apply
-#   manifests/examples (twice: created, then unchanged), get azpool -A (category), apply a pool x, get (default, -o wide, -o yaml, -o json), get -w on the
-#   collection and on x (a change made meanwhile must show up), describe (with an Event created
-#   through the API), scale wp/x --replicas=5, status through /status (python; and kubectl patch
-#   --subresource=status with 1.32), wait --for=condition=Ready (started before Ready is set; then
-#   the STATUS printer column shows Ready's reason),
-#   apply of an invalid WorkerPool rejected with the field path, an unknown field (Strict with 1.32,
-#   pruned with 1.20), delete, delete that waits for a finalizer;
+#   version (server /version), apply crds/ (+ wait Established), apply namespaces, create namespace
+#   (protobuf body from 1.32), apply manifests/examples (twice: created, then unchanged), get azpool -A
+#   (category), apply a pool x, apply it changed (configured; generation rules; -l selector), get
+#   (default, -o wide, -A, -o yaml, -o json), get -w on the collection and on x (a change made
+#   meanwhile must show up), describe (with an Event created through the API), scale wp/x
+#   --replicas=5, status through /status (python; kubectl patch --subresource=status and the 415 for
+#   strategic merge with 1.32), wait --for=condition=Ready (started before Ready is set; then the
+#   STATUS printer column shows Ready's reason), apply of an invalid WorkerPool rejected with the
+#   field path (schema minimum and a CEL rule), an unknown field (Strict error with 1.32; pruned plus
+#   the server's Warning with 1.20), delete, delete that waits for a finalizer;
 # then the python3-kubernetes checks of tests/conformance/kubesim_clients.py (create, 409, 422
 # causes, status/scale subresources, stale-RV conflict, watch with resourceVersion, bookmarks,
 # 410 after POST /_kubesim/compact handled by relist + rewatch, /_kubesim/watches/drop); finally a
