@@ -836,10 +836,15 @@ static void plan_and_execute(struct rec *r)
             ps->status = status_json(p, st);
             ps->gone = p->meta.deleting && st->replicas == 0 && plan.n_actions == 0;
             remember(ps, st);
-            if (ps->gone)
+            if (ps->gone) { /* a pool of that name created later starts afresh */
+                free(ps->halted_image);
+                ps->halted_image = NULL;
+                ps->desired_replicas = -1;
+                ps->last_scale_ms = ps->last_scale_out_ms = ps->last_scale_in_ms = 0;
                 state_remove(c, ps);
-            else
+            } else {
                 state_save(c, ps);
+            }
         }
         publish_replicas(c, p, st);
         if (st->progressing == RC_COND_TRUE)

@@ -149,6 +149,12 @@ def main():
         check("after kill -9 and restart the halt holds: Degraded, no write (no new canary)",
               degraded(w, "hv") == "RolloutHalted" and w.writes(seq) == [],
               str(w.writes(seq)))
+
+        # removing the manifest destroys the pool; its state file goes with it
+        os.remove(os.path.join(w.pools, "hv.yaml"))
+        w.wait(lambda: not os.path.exists(hv), 60, "hv.json removed")
+        check("a destroyed pool's state file is removed; the others stay",
+              os.path.exists(path) and w.pool("ci", "hv") is None)
         w.stop()
     except Exception as e:
         check("suite ran to the end", False, repr(e))
