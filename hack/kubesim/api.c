@@ -954,6 +954,55 @@ static json_t *strip_status_copy(const json_t *obj, bool drop_status)
     return c;
 }
 
+/* ObjectMeta as the real decoder sees it: unknown fields are pruned (and reported in unknown),
+ * labels and annotations must map to strings (else 400). */
+static int meta_check(struct call *c, json_t *obj, json_t *unknown)
+{
+    static const char *const known[] = {
+        "name",       "generateName",      "namespace",    "selfLink",
+        "uid",        "resourceVersion",   "generation",   "creationTimestamp",
+        "labels",     "deletionTimestamp", "annotations",  "deletionGracePeriodSeconds",
+        "finalizers", "ownerReferences",   "managedFields"};
+    json_t *m = json_object_get(obj, "metadata");
+    if (!json_is_object(m))
+        return 0;
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(m, tmp, k, v)
+    {
+        bool ok = false;
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+            if (!strcmp(k, known[i]))
+                ok = true;
+        if (!ok) {
+            char p[300];
+            snprintf(p, sizeof(p), "metadata.%s", k);
+            if (unknown)
+                json_array_append_new(unknown, json_string(p));
+            json_object_del(m, k);
+            continue;
+        }
+        if (!strcmp(k, "labels") || !strcmp(k, "annotations")) {
+            const char *lk;
+            json_t *lv;
+            json_object_foreach(v, lk, lv)
+            {
+                if (!json_is_string(lv)) {
+                    status_err(c->w, 400, "BadRequest", NULL,
+                               "%s in version \"%s\" cannot be handled as a %s: json: cannot "
+                               "unmarshal %s into Go struct field ObjectMeta.metadata.%s of type "
+                               "string",
+                               c->rt->kind, c->rt->version, c->rt->kind,
+                               json_is_number(lv) ? "number" : "value", k);
+                    return -1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 /* Schema pass for CRs: prune, default, validate. Answers 422 and returns -1 when invalid. */
 static int schema_check(struct call *c, json_t *obj, const char *name)
 {
@@ -962,6 +1011,10 @@ static int schema_check(struct call *c, json_t *obj, const char *name)
     const char *fv = ks_query(c->r, "fieldValidation");
     bool strict = fv && !strcmp(fv, "Strict");
     json_t *unknown = fv && !strcmp(fv, "Ignore") ? NULL : json_array();
+    if (meta_check(c, obj, unknown) < 0) {
+        json_decref(unknown);
+        return -1;
+    }
     ks_schema_prune_default(c->rt->schema, obj, unknown);
     if (strict && json_array_size(unknown)) {
         char msg[2048] = "";

@@ -31,6 +31,11 @@ struct ps {
     const json_t *self;
     bool bad; /* syntax error or unsupported construct */
     int depth;
+    struct {
+        char name[32];
+        const json_t *val; /* BORROWED element (NULL: unbound, evaluates to an error) */
+    } vars[8];             /* macro variables, innermost last */
+    int nvars;
 };
 
 static struct cv err(void)
@@ -298,6 +303,66 @@ static struct cv call(struct ps *s, const char *fn, struct cv *recv)
 
 static struct cv member(struct ps *s, bool presence);
 
+static bool var_lookup(struct ps *s, const char *id, struct cv *ret)
+{
+    for (int i = s->nvars - 1; i >= 0; i--) {
+        if (!strcmp(s->vars[i].name, id)) {
+            *ret = s->vars[i].val ? from_json(s->vars[i].val) : err();
+            return true;
+        }
+    }
+    return false;
+}
+
+/* recv.all(x, p), recv.exists(x, p), recv.exists_one(x, p): the body is evaluated once per
+ * element (list items, map keys) by re-reading it with x bound. */
+static struct cv macro(struct ps *s, const char *fn, const struct cv *recv)
+{
+    char var[32];
+    if (!ident(s, var, sizeof(var)) || !eat(s, ",") || s->nvars == 8) {
+        s->bad = true;
+        return err();
+    }
+    json_t *elems = json_array();
+    if (recv->t == V_LIST) {
+        json_array_extend(elems, recv->j);
+    } else if (recv->t == V_MAP) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(recv->j, k, v) json_array_append_new(elems, json_string(k));
+    }
+    const char *body = s->p;
+    const char *after = NULL;
+    int slot = s->nvars++;
+    snprintf(s->vars[slot].name, sizeof(s->vars[slot].name), "%s", var);
+    size_t ntrue = 0, nfalse = 0, nerr = 0, n = json_array_size(elems);
+    for (size_t i = 0; i < (n ? n : 1); i++) {
+        s->vars[slot].val = n ? json_array_get(elems, i) : NULL;
+        s->p = body;
+        struct cv r = expr(s);
+        if (r.t == V_BOOL)
+            r.i ? ntrue++ : nfalse++;
+        else
+            nerr++;
+        drop(&r);
+        after = s->p;
+    }
+    s->nvars--;
+    s->p = after;
+    json_decref(elems);
+    if (!eat(s, ")"))
+        s->bad = true;
+    if (recv->t != V_LIST && recv->t != V_MAP)
+        return err();
+    if (!n)
+        return mk_bool(!strcmp(fn, "all"));
+    if (!strcmp(fn, "all"))
+        return nfalse ? mk_bool(false) : nerr ? err() : mk_bool(true);
+    if (!strcmp(fn, "exists"))
+        return ntrue ? mk_bool(true) : nerr ? err() : mk_bool(false);
+    return nerr ? err() : mk_bool(ntrue == 1);
+}
+
 static struct cv primary(struct ps *s, bool presence)
 {
     ws(s);
@@ -336,12 +401,16 @@ static struct cv primary(struct ps *s, bool presence)
         }
         r = e ? err() : from_json(a);
         json_decref(a);
-    } else if (*s->p == '"' || *s->p == '\'') {
+    } else if (*s->p == '"' || *s->p == '\'' ||
+               ((*s->p == 'r' || *s->p == 'R') && (s->p[1] == '"' || s->p[1] == '\''))) {
+        bool raw = *s->p == 'r' || *s->p == 'R';
+        if (raw)
+            s->p++;
         char q = *s->p++;
         char buf[1024];
         size_t n = 0;
         while (*s->p && *s->p != q && n + 1 < sizeof(buf)) {
-            if (*s->p == '\\' && s->p[1]) {
+            if (!raw && *s->p == '\\' && s->p[1]) {
                 s->p++;
                 char c = *s->p++;
                 buf[n++] = c == 'n' ? '\n' : c == 't' ? '\t' : c;
@@ -374,6 +443,8 @@ static struct cv primary(struct ps *s, bool presence)
             r = mk_bool(id[0] == 't');
         } else if (!strcmp(id, "null")) {
             r.t = V_NULL;
+        } else if (var_lookup(s, id, &r)) {
+            /* macro variable */
         } else if (!strcmp(id, "self")) {
             r = from_json(s->self);
         } else if (!strcmp(id, "has")) {
@@ -411,7 +482,10 @@ static struct cv member(struct ps *s, bool presence)
                 return v;
             }
             if (eat(s, "(")) {
-                struct cv r = call(s, id, &v);
+                struct cv r =
+                    (!strcmp(id, "all") || !strcmp(id, "exists") || !strcmp(id, "exists_one"))
+                        ? macro(s, id, &v)
+                        : call(s, id, &v);
                 drop(&v);
                 v = r;
                 continue;
@@ -649,7 +723,10 @@ static struct cv expr(struct ps *s)
 
 int ks_cel_eval(const char *rule, const json_t *self)
 {
-    struct ps s = {rule, self, false, 0};
+    struct ps s;
+    memset(&s, 0, sizeof(s));
+    s.p = rule;
+    s.self = self;
     if (strstr(rule, "oldSelf"))
         return -1;
     struct cv v = expr(&s);

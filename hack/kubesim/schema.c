@@ -351,7 +351,7 @@ static void validate(const json_t *s, const json_t *v, const char *path, struct 
             const json_t *cs = json_object_get(props, k);
             if (!cs && json_is_object(addl))
                 cs = addl;
-            if (!cs || (depth == 0 && !strcmp(k, "metadata")))
+            if (!cs)
                 continue;
             char p[1024];
             snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", k);

@@ -315,6 +315,10 @@ curl -sN "$B/api/v1/namespaces/t1/configmaps?watch=1&resourceVersion=999999" >"$
 check "watch from an RV above the current one: ERROR 504 'Too large resource version', then the end" \
     "$([ "$(wc -l <"$wlog")" = 1 ] && [ "$(jq -r .object.code "$wlog")" = 504 ] && jq -r .object.message "$wlog" | grep -q '^Too large resource version: 999999'; echo $?)" "$(cat "$wlog")"
 
+# ---- the project's manifests against the CRDs served by kubesim (schema, metadata, CEL) ----
+"$PY" "$ROOT/tests/conformance/kubesim_corpus.py" "$B" "$ROOT" >"$tmp/corpus.out" 2>&1
+check "manifests/examples all accepted; every tests/cases/invalid case a schema can express rejected" "$?" "$(cat "$tmp/corpus.out")"
+
 # ---- CRD and namespace removal ----
 req DELETE /apis/apiextensions.k8s.io/v1/customresourcedefinitions/workerpools.azpool.dev
 check "deleting the CRD: its objects and its API go (404)" "$([ "$code" = 200 ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "$B$WP/ssa")" = 404 ] &&
