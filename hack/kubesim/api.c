@@ -780,9 +780,19 @@ static void watch_send_obj(struct ks_watch *w, const char *type, const json_t *o
 static void on_event(const struct ks_event *ev)
 {
     for (struct ks_watch *w = watches; w; w = w->next) {
-        if (w->done || strcmp(w->key, ev->key) || !watch_matches(w, ev->obj))
+        if (w->done || strcmp(w->key, ev->key))
             continue;
-        watch_send_obj(w, ev->type, ev->obj, ev->rv);
+        bool now = watch_matches(w, ev->obj);
+        if (ev->prev && !strcmp(ev->type, "MODIFIED") && (w->lsel || w->fsel)) {
+            bool before = watch_matches(w, ev->prev);
+            if (before && !now)
+                watch_send_obj(w, "DELETED", ev->obj, ev->rv);
+            else if (now)
+                watch_send_obj(w, before ? "MODIFIED" : "ADDED", ev->obj, ev->rv);
+            continue;
+        }
+        if (now)
+            watch_send_obj(w, ev->type, ev->obj, ev->rv);
     }
 }
 

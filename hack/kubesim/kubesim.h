@@ -76,7 +76,9 @@
  *   metadata.namespace, and for events involvedObject.*), limit/continue.
  * - Watch: ?watch=1|true, resourceVersion (unset/0: synthetic ADDED), allowWatchBookmarks (a
  *   BOOKMARK every --bookmark-seconds, default 10), timeoutSeconds, label/field selectors,
- *   410 after compaction, Table events (columnDefinitions in the first event only).
+ *   410 after compaction, Table events (columnDefinitions in the first event only). With a
+ *   selector, an object that starts/stops matching arrives as ADDED/DELETED (live events only,
+ *   not in a replay from history).
  *   A watch from an RV above the current one: one ERROR 504 Timeout "Too large resource version:
  *   X, current: Y" (cause ResourceVersionTooLarge) at once (the real server waits 3 s), then end.
  *   sendInitialEvents/resourceVersionMatch on a watch: 422 (clients fall back to list+watch).
@@ -164,6 +166,7 @@ struct ks_event {
     char type[10]; /* ADDED MODIFIED DELETED */
     char *key;     /* rtype key "<group>/<plural>" */
     json_t *obj;   /* OWNED copy */
+    json_t *prev;  /* MODIFIED: the state before, BORROWED and only during ks_store_on_event */
 };
 
 void ks_store_init(size_t history_max);

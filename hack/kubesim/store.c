@@ -103,7 +103,7 @@ static uint64_t obj_rv(const json_t *obj)
     return s ? strtoull(s, NULL, 10) : cur_rv;
 }
 
-static void record(const char *key, const char *type, const json_t *obj)
+static void record(const char *key, const char *type, const json_t *obj, json_t *prev)
 {
     if (nhist == hist_max)
         drop_oldest(hist_max / 10 ? hist_max / 10 : 1);
@@ -117,18 +117,27 @@ static void record(const char *key, const char *type, const json_t *obj)
         return;
     }
     nhist++;
+    e->prev = prev;
     if (ks_store_on_event)
         ks_store_on_event(e);
+    e->prev = NULL;
 }
 
 int ks_store_put(const char *key, const char *ns, const char *name, json_t *obj, const char *type)
 {
     char k[1024];
-    if (mkkey(k, sizeof(k), key, ns, name) < 0 || json_object_set(objs, k, obj) < 0) {
+    if (mkkey(k, sizeof(k), key, ns, name) < 0) {
         json_decref(obj);
         return -1;
     }
-    record(key, type, obj);
+    json_t *prev = json_incref(json_object_get(objs, k));
+    if (json_object_set(objs, k, obj) < 0) {
+        json_decref(prev);
+        json_decref(obj);
+        return -1;
+    }
+    record(key, type, obj, prev);
+    json_decref(prev);
     json_decref(obj);
     return 0;
 }
@@ -139,7 +148,7 @@ void ks_store_del(const char *key, const char *ns, const char *name, json_t *las
     if (mkkey(k, sizeof(k), key, ns, name) == 0)
         json_object_del(objs, k);
     if (last_state)
-        record(key, "DELETED", last_state);
+        record(key, "DELETED", last_state, NULL);
     json_decref(last_state);
 }
 

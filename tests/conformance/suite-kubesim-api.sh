@@ -308,6 +308,14 @@ req POST /_kubesim/watches/drop
 dropped=$(j .dropped)
 timeout 3 tail --pid=$wpid -f /dev/null
 check "POST /_kubesim/watches/drop: dropped >= 1 and the open watch ends" "$([ "$dropped" -ge 1 ] && ! kill -0 $wpid 2>/dev/null; echo $?)" "dropped=$dropped"
+curl -sN "$B/api/v1/namespaces/t1/configmaps?watch=1&labelSelector=app%3Da&resourceVersion=$(curl -s "$B/_kubesim/stats" | jq -r .resourceVersion)&timeoutSeconds=2" >"$wlog" &
+wpid=$!
+sleep 0.4
+req PATCH /api/v1/namespaces/t1/configmaps/c1 '{"metadata":{"labels":{"app":"z"}}}' application/merge-patch+json
+req PATCH /api/v1/namespaces/t1/configmaps/c1 '{"metadata":{"labels":{"app":"a"}}}' application/merge-patch+json
+wait $wpid
+check "watch with labelSelector app=a: c1 leaving the selector is DELETED, coming back is ADDED" \
+    "$([ "$(jq -r .type "$wlog" | tr '\n' ,)" = DELETED,ADDED, ]; echo $?)" "$(cat "$wlog")"
 curl -sN "$B/api/v1/namespaces/t1/configmaps?watch=1&resourceVersion=0&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true" >"$wlog"
 check "watch with sendInitialEvents: 422 (clients fall back to list+watch)" "$(jq -e '.code==422' "$wlog" >/dev/null; echo $?)" "$(cat "$wlog")"
 
