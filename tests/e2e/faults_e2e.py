@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gitops_e2e as g  # noqa: E402
 
 check = g.check
-SPEC = "/subscriptions/*:500=0.1,503=0.1,429=0.1,reset=0.05"
+SPEC = os.environ.get("FAULTS_SPEC", "/subscriptions/*:500=0.1,503=0.1,429=0.1,reset=0.05")
 IN_FLIGHT_MS = 50
 RES = f"/subscriptions/{g.SUB}/resourceGroups/{g.RG}"
 
@@ -40,10 +40,14 @@ def ms(ts):
     return datetime.datetime.fromisoformat(ts[:23] + "+00:00").timestamp() * 1000
 
 
+gaps = []  # of the requests counted in flight (ms after the 429)
+
+
 def pause_violations(log):
     """(429 seq, later seq, gap ms) for requests inside a bucket's pause."""
     mine = [e for e in log if e["principal"] == "azpool" and e["path"].startswith("/subscriptions")]
     bad, in_flight, n429 = [], 0, 0
+    gaps.clear()
     for i, e in enumerate(mine):
         if e["status"] != 429:
             continue
@@ -57,6 +61,7 @@ def pause_violations(log):
                 continue
             if gap < IN_FLIGHT_MS:
                 in_flight += 1
+                gaps.append(round(gap))
             else:
                 bad.append((e["seq"], f["seq"], f["method"], round(gap)))
     return bad, in_flight, n429
@@ -112,7 +117,8 @@ def main():
               codes.get(429, 0) > 0 and codes.get(503, 0) + codes.get(500, 0) > 0 and
               codes.get(599, 0) > 0, str(codes))
         bad, in_flight, n429 = pause_violations(log)
-        print(f"# {n429} 429s to azpool; {in_flight} requests already in flight")
+        print(f"# {n429} 429s to azpool; {in_flight} requests already in flight "
+              f"(logged {sorted(gaps)} ms after the 429)")
         check("no request sent to a bucket while it was paused by a 429", not bad, str(bad[:8]))
 
         faults(w, "")
