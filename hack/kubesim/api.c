@@ -289,6 +289,26 @@ static void builtin(const char *group, const char *version, const char *plural,
                      !strcmp(plural, "namespaces") || !strcmp(plural, "deployments") ||
                      !strcmp(plural, "services") || !strcmp(plural, "pods");
     rt->generation = !strcmp(plural, "customresourcedefinitions") || !strcmp(plural, "deployments");
+    /* printer columns of the real server for the built-ins people look at */
+    if (!strcmp(plural, "events"))
+        rt->columns = json_loads(
+            "[{\"name\":\"Last Seen\",\"type\":\"date\",\"jsonPath\":\".lastTimestamp\"},"
+            "{\"name\":\"Type\",\"type\":\"string\",\"jsonPath\":\".type\"},"
+            "{\"name\":\"Reason\",\"type\":\"string\",\"jsonPath\":\".reason\"},"
+            "{\"name\":\"Object\",\"type\":\"string\",\"jsonPath\":\".involvedObject.name\"},"
+            "{\"name\":\"Count\",\"type\":\"integer\",\"jsonPath\":\".count\"},"
+            "{\"name\":\"Message\",\"type\":\"string\",\"jsonPath\":\".message\"}]",
+            0, NULL);
+    else if (!strcmp(plural, "namespaces"))
+        rt->columns = json_loads(
+            "[{\"name\":\"Status\",\"type\":\"string\",\"jsonPath\":\".status.phase\"},"
+            "{\"name\":\"Age\",\"type\":\"date\",\"jsonPath\":\".metadata.creationTimestamp\"}]",
+            0, NULL);
+    else if (!strcmp(plural, "leases"))
+        rt->columns = json_loads(
+            "[{\"name\":\"Holder\",\"type\":\"string\",\"jsonPath\":\".spec.holderIdentity\"},"
+            "{\"name\":\"Age\",\"type\":\"date\",\"jsonPath\":\".metadata.creationTimestamp\"}]",
+            0, NULL);
     if (!strcmp(plural, "deployments")) {
         rt->scale_sub = true;
         rt->spec_repl = xstrdup(".spec.replicas");
