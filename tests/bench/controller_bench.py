@@ -431,6 +431,8 @@ def phase_rss(build, npools, nrep, scale, figures):
                f"azpool reporting {npools} pools ready", step=1)
         t_conv = time.time() - t0
         hwm, rss = b.status("VmHWM"), b.status("VmRSS")
+        mn, why = minimum_seconds(b, npools)
+        n429 = b.admin("counters").get("status", {}).get("429", 0)
         with urllib.request.urlopen(f"http://127.0.0.1:{b.api_port}/api/v1/namespaces/{NS}/"
                                     "workerpools", timeout=30) as r:
             list_bytes = len(r.read())
@@ -439,7 +441,8 @@ def phase_rss(build, npools, nrep, scale, figures):
                         f"pools={npools} replicas={nrep} vmhwm_mb={hwm / 1024:.1f} "
                         f"vmrss_mb={rss / 1024:.1f} vmhwm_at_readyz_mb={hwm_ready / 1024:.1f} "
                         f"vmhwm_after_one_api_list_mb={hwm_list / 1024:.1f} "
-                        f"api_list_bytes={list_bytes} converge_s={t_conv:.1f}", "VmHWM<=32MB"))
+                        f"api_list_bytes={list_bytes} converge_s={t_conv:.1f} converge_min_s={mn:.2f} "
+                        f"armsim_429={n429} {why}", "VmHWM<=32MB"))
     finally:
         b.close()
 
