@@ -1760,6 +1760,69 @@ static json_t *apply_merge(json_t *live, const json_t *applied) /* live TAKEN; d
     return live;
 }
 
+/* Server-side apply without managedFields: per object (and subresource) and field manager the
+ * last applied configuration is remembered (with the object's uid); fields a manager applied
+ * before and no longer applies are removed, whoever else set them since (no shared ownership). */
+static json_t *applied_cfg;
+
+static void applied_key(const struct call *c, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s\x1f%s\x1f%s\x1f%s", c->rt->key, store_ns(c) ? store_ns(c) : "", c->name,
+             c->sub ? c->sub : "");
+}
+
+static const json_t *applied_get(const struct call *c, const char *uid, const char *mgr)
+{
+    char k[1024];
+    applied_key(c, k, sizeof(k));
+    const json_t *e = json_object_get(applied_cfg, k);
+    const char *euid = json_string_value(json_object_get(e, "uid"));
+    if (!euid || !uid || strcmp(euid, uid))
+        return NULL;
+    return json_object_get(json_object_get(e, "managers"), mgr);
+}
+
+static void applied_put(const struct call *c, const char *uid, const char *mgr, const json_t *cfg)
+{
+    char k[1024];
+    if (!uid || !cfg)
+        return;
+    if (!applied_cfg)
+        applied_cfg = json_object();
+    applied_key(c, k, sizeof(k));
+    json_t *e = json_object_get(applied_cfg, k);
+    const char *euid = json_string_value(json_object_get(e, "uid"));
+    if (!e || !euid || strcmp(euid, uid)) {
+        e = json_pack("{s:s,s:{}}", "uid", uid, "managers");
+        if (!e || json_object_set_new(applied_cfg, k, e) < 0)
+            return;
+    }
+    json_object_set_new(json_object_get(e, "managers"), mgr, json_deep_copy(cfg));
+}
+
+static void remove_dropped(json_t *live, const json_t *prev, const json_t *now, int depth,
+                           const char *parent)
+{
+    const char *k;
+    json_t *pv;
+    json_object_foreach((json_t *)prev, k, pv)
+    {
+        if (depth == 0 && (!strcmp(k, "apiVersion") || !strcmp(k, "kind")))
+            continue;
+        if (depth == 1 && !strcmp(parent, "metadata") &&
+            (!strcmp(k, "name") || !strcmp(k, "namespace")))
+            continue;
+        const json_t *nv = json_object_get(now, k);
+        if (!nv) {
+            json_object_del(live, k);
+        } else if (json_is_object(pv) && json_is_object(nv)) {
+            json_t *lv = json_object_get(live, k);
+            if (json_is_object(lv))
+                remove_dropped(lv, pv, nv, depth + 1, k);
+        }
+    }
+}
+
 static void strip_smp_directives(json_t *v)
 {
     if (json_is_object(v)) {
@@ -1831,7 +1894,11 @@ static void do_patch(struct call *c)
             json_t *m = meta(p);
             if (!json_object_get(m, "name"))
                 json_object_set_new(m, "name", json_string(c->name));
+            json_t *cfg = json_deep_copy(p);
             do_create(c, p);
+            if (c->w->status == 201)
+                applied_put(c, mstr(c->w->json, "uid"), ks_query(c->r, "fieldManager"), cfg);
+            json_decref(cfg);
             return;
         }
         json_decref(p);
@@ -1851,17 +1918,25 @@ static void do_patch(struct call *c)
             return;
         }
     } else if (apply) {
+        const json_t *prev = applied_get(c, mstr(old, "uid"), ks_query(c->r, "fieldManager"));
+        if (json_is_object(prev) && json_is_object(p))
+            remove_dropped(base, prev, p, 0, "");
         res = apply_merge(base, p);
     } else {
         if (smp)
             strip_smp_directives(p);
         res = ks_merge_patch(base, p);
     }
-    json_decref(p);
+    json_t *cfg = apply ? p : NULL;
+    if (!apply)
+        json_decref(p);
     if (scale)
         scale_write(c, old, res);
     else
         do_update(c, old, res, c->sub, false);
+    if (cfg && c->w->status == 200)
+        applied_put(c, mstr(c->w->json, "uid"), ks_query(c->r, "fieldManager"), cfg);
+    json_decref(cfg);
 }
 
 /* ------------------------------------------------------------------ list / get / watch */
@@ -2550,6 +2625,8 @@ void ks_api_init(void)
 
 void ks_api_release(void)
 {
+    json_decref(applied_cfg);
+    applied_cfg = NULL;
     while (watches)
         ks_watch_free(watches);
     for (int i = 0; i < ntypes; i++)

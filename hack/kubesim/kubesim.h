@@ -68,8 +68,9 @@
  *   rules with oldSelf and messageExpression are skipped), causes like the real server.
  *   NOT implemented: format checks, list-type uniqueness, CEL cost limits.
  * - PATCH: application/merge-patch+json, application/json-patch+json, application/apply-patch+yaml
- *   (server-side apply WITHOUT field ownership: the applied object is merged into the live one,
- *   fieldManager required, creates when absent, never conflicts, no managedFields),
+ *   (server-side apply WITHOUT shared field ownership: the applied object is merged into the
+ *   live one and the fields this fieldManager applied last time but no longer applies are
+ *   removed; fieldManager required, creates when absent, never conflicts, no managedFields),
  *   application/strategic-merge-patch+json for built-ins only (treated as a merge patch,
  * $-directives dropped), 415 for CRs.
  * - List: labelSelector (=, ==, !=, in, notin, exists, !exists), fieldSelector (metadata.name,

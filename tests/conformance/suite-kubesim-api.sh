@@ -240,9 +240,12 @@ req PATCH "$WP/p1/scale" '{"spec":{"replicas":-1}}' application/merge-patch+json
 check "PATCH /scale negative: 422" "$([ "$code" = 422 ]; echo $?)" "$(cat "$tmp/body")"
 req PATCH "$WP/ssa?fieldManager=t" "$(echo "$pool" | sed 's/"p1"/"ssa"/; s/,"colour":"red"//')" application/apply-patch+yaml
 check "apply patch on a missing object: 201 created" "$([ "$code" = 201 ] && [ "$(j .metadata.name)" = ssa ]; echo $?)" "$(head -c 300 "$tmp/body")"
-req PATCH "$WP/ssa?fieldManager=t&force=true" '{"apiVersion":"azpool.dev/v1alpha1","kind":"WorkerPool","metadata":{"name":"ssa"},"spec":{"replicas":5}}' application/apply-patch+yaml
-check "apply patch on an existing object: merged (replicas 5, vmSize kept), generation 2" \
+req PATCH "$WP/ssa?fieldManager=t2&force=true" '{"apiVersion":"azpool.dev/v1alpha1","kind":"WorkerPool","metadata":{"name":"ssa","labels":{"l":"1"}},"spec":{"replicas":5}}' application/apply-patch+yaml
+check "apply patch by a second manager: merged (replicas 5, vmSize of the first kept), generation 2" \
     "$([ "$code" = 200 ] && [ "$(j .spec.replicas)" = 5 ] && [ "$(j .spec.vmSize)" = Standard_D2s_v5 ] && [ "$(j .metadata.generation)" = 2 ]; echo $?)" "$(head -c 300 "$tmp/body")"
+req PATCH "$WP/ssa?fieldManager=t2" '{"apiVersion":"azpool.dev/v1alpha1","kind":"WorkerPool","metadata":{"name":"ssa"},"spec":{}}' application/apply-patch+yaml
+check "the same manager applying without its label and replicas: both removed, vmSize kept" \
+    "$([ "$code" = 200 ] && [ "$(j .metadata.labels.l)" = null ] && [ "$(j .spec.replicas)" = null ] && [ "$(j .spec.vmSize)" = Standard_D2s_v5 ]; echo $?)" "$(j '{labels:.metadata.labels,replicas:.spec.replicas}')"
 req PATCH "$WP/ssa" '{"spec":{"replicas":5}}' application/apply-patch+yaml
 check "apply patch without fieldManager: 422 'fieldManager: Required value'" "$([ "$code" = 422 ] && j .message | grep -q 'fieldManager: Required value'; echo $?)" "$(cat "$tmp/body")"
 req PATCH "$WP/ssa?force=true" '{"spec":{"replicas":5}}' application/merge-patch+json
