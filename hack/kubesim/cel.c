@@ -294,7 +294,16 @@ static struct cv call(struct ps *s, const char *fn, struct cv *recv)
             s->bad = true;
         }
     } else {
-        s->bad = true; /* unknown function: the rule is skipped */
+        static const char *const known[] = {"size",       "duration",   "int",      "string",
+                                            "lowerAscii", "upperAscii", "contains", "startsWith",
+                                            "endsWith",   "matches"};
+        bool k = false;
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+            if (!strcmp(fn, known[i]))
+                k = true;
+        if (!k)
+            s->bad = true; /* unknown function: the rule is skipped */
+        /* a known function on a value of another type is an error value, as in CEL */
     }
     for (int i = 0; i < n; i++)
         drop(&args[i]);
