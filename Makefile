@@ -13,15 +13,17 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
             -Wvla -Wimplicit-fallthrough
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) $(SAN_FLAGS) \
-              -Ireconcile -Icontroller -DAZPOOL_VERSION='"$(VERSION)"' -MMD -MP
-ALL_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
 
+# Sanitizer builds (make asan): set before ALL_CFLAGS is expanded below.
 ifeq ($(SAN),1)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 HARDEN    := -fstack-protector-strong
 CFLAGS    := -O1 -g
 endif
+
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) $(SAN_FLAGS) \
+              -Ireconcile -Icontroller -DAZPOOL_VERSION='"$(VERSION)"' -MMD -MP
+ALL_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
 
 ifneq ($(V),1)
 Q := @

@@ -329,7 +329,8 @@ static int on_writable(struct lws *wsi, struct pss *p)
             return -1;
         }
         size_t n = body < CHUNK ? body : CHUNK;
-        memcpy(start + hl, p->out, n);
+        if (n) /* an empty response has no buffer: memcpy(NULL, 0) is undefined */
+            memcpy(start + hl, p->out, n);
         int w = lws_write(wsi, start, (size_t)hl + n, LWS_WRITE_HTTP_HEADERS);
         free(buf);
         if (w < (int)((size_t)hl + n))

@@ -270,10 +270,12 @@ def main():
               SECRET not in log and SECRET not in metrics)
     except Exception as e:  # a setup failure or timeout is a failed check, never a skip
         check("suite ran to the end", False, repr(e))
-        try:
-            print(open(os.path.join(w.tmp, "azpool.log")).read()[-3000:])
-        except OSError:
-            pass
+        for log in ("azpool.log", "armsim.log"):
+            try:
+                print(f"--- {log} (tail)")
+                print(open(os.path.join(w.tmp, log)).read()[-3000:])
+            except OSError:
+                pass
     finally:
         w.close()
     print(f"{passed} passed, {failed} failed")

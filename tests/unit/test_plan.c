@@ -516,7 +516,7 @@ static void test_arm_roundtrip_scale_set(void **state)
                         json_string("Succeeded"));
     json_array_append_new(list, vmss);
     for (i = 0; i < 2; i++) {
-        char id[RC_ARM_ID_MAX + 32], iid[8], name[16];
+        char id[RC_ARM_ID_MAX + 32], iid[16], name[24];
 
         snprintf(id, sizeof(id), "%s/virtualMachines/%d", p1.actions[0].target, i);
         snprintf(iid, sizeof(iid), "%d", i);
