@@ -984,6 +984,22 @@ static json_t *strip_status_copy(const json_t *obj, bool drop_status)
     return c;
 }
 
+static void invalid1(struct call *c, const char *name, const char *field, const char *reason,
+                     const char *msg);
+
+static bool label_value_ok(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0)
+        return true;
+    if (n > 63 || !isalnum((unsigned char)v[0]) || !isalnum((unsigned char)v[n - 1]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)v[i]) && v[i] != '-' && v[i] != '_' && v[i] != '.')
+            return false;
+    return true;
+}
+
 /* ObjectMeta as the real decoder sees it: unknown fields are pruned (and reported in unknown),
  * labels and annotations must map to strings (else 400). */
 static int meta_check(struct call *c, json_t *obj, json_t *unknown)
@@ -1013,11 +1029,44 @@ static int meta_check(struct call *c, json_t *obj, json_t *unknown)
             json_object_del(m, k);
             continue;
         }
-        if (!strcmp(k, "labels") || !strcmp(k, "annotations")) {
+        bool strfield = !strcmp(k, "name") || !strcmp(k, "namespace") ||
+                        !strcmp(k, "generateName") || !strcmp(k, "resourceVersion") ||
+                        !strcmp(k, "uid");
+        bool mapfield = !strcmp(k, "labels") || !strcmp(k, "annotations");
+        if ((strfield && !json_is_string(v)) ||
+            (mapfield && !json_is_object(v) && !json_is_null(v))) {
+            status_err(c->w, 400, "BadRequest", NULL,
+                       "%s in version \"%s\" cannot be handled as a %s: json: cannot unmarshal %s "
+                       "into Go struct field ObjectMeta.metadata.%s of type %s",
+                       c->rt->kind, c->rt->version, c->rt->kind,
+                       json_is_number(v)    ? "number"
+                       : json_is_boolean(v) ? "bool"
+                       : json_is_string(v)  ? "string"
+                       : json_is_array(v)   ? "array"
+                                            : "object",
+                       k, strfield ? "string" : "map[string]string");
+            return -1;
+        }
+        if (mapfield) {
             const char *lk;
             json_t *lv;
             json_object_foreach(v, lk, lv)
             {
+                if (json_is_string(lv) && !strcmp(k, "labels") &&
+                    !label_value_ok(json_string_value(lv))) {
+                    char lm[600];
+                    snprintf(lm, sizeof(lm),
+                             "Invalid value: \"%.80s\": a valid label must be an empty string or "
+                             "consist of alphanumeric characters, '-', '_' or '.', and must start "
+                             "and end with an alphanumeric character (e.g. 'MyValue',  or "
+                             "'my_value',  or '12345', regex used for validation is "
+                             "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+                             json_string_value(lv));
+                    char f[300];
+                    snprintf(f, sizeof(f), "metadata.labels");
+                    invalid1(c, mstr(obj, "name"), f, "FieldValueInvalid", lm);
+                    return -1;
+                }
                 if (!json_is_string(lv)) {
                     status_err(c->w, 400, "BadRequest", NULL,
                                "%s in version \"%s\" cannot be handled as a %s: json: cannot "
@@ -1469,6 +1518,19 @@ static void do_create(struct call *c, json_t *obj)
         return;
     }
     json_t *m = meta(obj);
+    const char *sf[] = {"name", "namespace", "generateName"};
+    for (size_t i = 0; i < sizeof(sf) / sizeof(sf[0]); i++) {
+        json_t *v = json_object_get(m, sf[i]);
+        if (v && !json_is_string(v) && !json_is_null(v)) {
+            status_err(c->w, 400, "BadRequest", NULL,
+                       "%s in version \"%s\" cannot be handled as a %s: json: cannot unmarshal %s "
+                       "into Go struct field ObjectMeta.metadata.%s of type string",
+                       c->rt->kind, c->rt->version, c->rt->kind,
+                       json_is_number(v) ? "number" : "value", sf[i]);
+            json_decref(obj);
+            return;
+        }
+    }
     const char *name = json_string_value(json_object_get(m, "name"));
     const char *gen = json_string_value(json_object_get(m, "generateName"));
     char nameb[300];
@@ -1489,6 +1551,19 @@ static void do_create(struct call *c, json_t *obj)
         snprintf(nameb, sizeof(nameb), "%s", name);
     }
     name = nameb;
+    bool is_ns = !strcmp(c->rt->key, "/namespaces");
+    if (is_ns && (strlen(name) > 63 || strchr(name, '.'))) {
+        char msg[400];
+        snprintf(msg, sizeof(msg),
+                 "Invalid value: \"%.63s\": a lowercase RFC 1123 label must consist of lower case "
+                 "alphanumeric characters or '-', and must start and end with an alphanumeric "
+                 "character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+                 "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+                 name);
+        invalid1(c, name, "metadata.name", "FieldValueInvalid", msg);
+        json_decref(obj);
+        return;
+    }
     if (!dns_subdomain(name)) {
         char msg[600];
         snprintf(msg, sizeof(msg),

@@ -66,7 +66,11 @@
  *   Warning: 299 - "unknown field \"spec.x\"" per field; Ignore: pruned silently.
  *   x-kubernetes-validations: CEL subset of cel.c (rule, message, reason, fieldPath; transition
  *   rules with oldSelf and messageExpression are skipped), causes like the real server.
- *   NOT implemented: format checks, list-type uniqueness, CEL cost limits.
+ *   x-kubernetes-list-type map/set uniqueness (FieldValueDuplicate). ObjectMeta: unknown
+ *   fields pruned (Strict: 400), name/namespace/labels types (400), label values, RFC 1123
+ *   names (namespaces: labels). tests/conformance/kubesim_corpus.py checks the verdicts against
+ *   crdcheck.py on 465 mutations of the examples (0 differences when written).
+ *   NOT implemented: format checks, CEL cost limits, messageExpression.
  * - PATCH: application/merge-patch+json, application/json-patch+json, application/apply-patch+yaml
  *   (server-side apply WITHOUT shared field ownership: the applied object is merged into the
  *   live one and the fields this fieldManager applied last time but no longer applies are

@@ -209,6 +209,62 @@ static bool type_ok(const char *t, const json_t *v)
 
 static void cel_rules(const json_t *s, const json_t *v, const char *path, struct vctx *c);
 
+/* x-kubernetes-list-type map (unique x-kubernetes-list-map-keys) and set (unique items). */
+static void list_unique(const json_t *s, const json_t *v, const char *path, struct vctx *c)
+{
+    const char *lt = json_string_value(json_object_get(s, "x-kubernetes-list-type"));
+    if (!lt || (strcmp(lt, "map") && strcmp(lt, "set")))
+        return;
+    const json_t *keys = json_object_get(s, "x-kubernetes-list-map-keys");
+    size_t n = json_array_size(v);
+    for (size_t i = 1; i < n && n <= 4096; i++) {
+        json_t *a = json_array_get(v, i);
+        for (size_t k = 0; k < i; k++) {
+            json_t *b = json_array_get(v, k);
+            bool same;
+            if (!strcmp(lt, "set")) {
+                same = json_equal(a, b);
+            } else {
+                same = json_is_object(a) && json_is_object(b);
+                size_t ki;
+                json_t *key;
+                json_array_foreach(keys, ki, key)
+                {
+                    const json_t *x = json_object_get(a, json_string_value(key));
+                    const json_t *y = json_object_get(b, json_string_value(key));
+                    if (!(x == y || (x && y && json_equal(x, y))))
+                        same = false;
+                }
+            }
+            if (!same)
+                continue;
+            char p[1024], vb[512] = "";
+            snprintf(p, sizeof(p), "%s[%zu]", path, i);
+            if (!strcmp(lt, "map")) {
+                size_t off = 0, ki;
+                json_t *key;
+                json_array_foreach(keys, ki, key)
+                {
+                    const json_t *x = json_object_get(a, json_string_value(key));
+                    char xv[256];
+                    value_str(x, xv, sizeof(xv));
+                    int w = snprintf(vb + off, sizeof(vb) - off, "%s\"%s\":%s", ki ? ", " : "",
+                                     json_string_value(key), xv);
+                    if (w < 0 || (size_t)w >= sizeof(vb) - off)
+                        break;
+                    off += (size_t)w;
+                }
+                add_cause(c, "FieldValueDuplicate", p,
+                          "Duplicate value: map[string]interface {}{%s}", vb);
+            } else {
+                value_str(a, vb, sizeof(vb));
+                add_cause(c, "FieldValueDuplicate", p, "Duplicate value: %s", vb);
+            }
+            break;
+        }
+    }
+}
+
 static void validate(const json_t *s, const json_t *v, const char *path, struct vctx *c, int depth)
 {
     char vb[256], nb[64];
@@ -318,6 +374,7 @@ static void validate(const json_t *s, const json_t *v, const char *path, struct 
             snprintf(p, sizeof(p), "%s[%zu]", path, i);
             validate(items, e, p, c, depth + 1);
         }
+        list_unique(s, v, path, c);
     }
     if (json_is_object(v)) {
         const json_t *mp = json_object_get(s, "maxProperties");

@@ -4,7 +4,10 @@
 fieldValidation=Strict, and every tests/cases/invalid case that a schema can express must be
 rejected with a 4xx for at least one of its documents. The cases crd_agree.py lists as not
 expressible are skipped, and 005 too (PyYAML and kubectl read `yes` as a bool, the core's YAML 1.2
-reader as a string). The CRDs must already be created. Exit 0 when all hold."""
+reader as a string). Then a differential check: crd_agree.py's MUTATIONS and 300 of its random
+mutations of the examples get the same accept/reject verdict from kubesim as from crdcheck.py's
+schema validator (whose CEL evaluator crd_agree proves against @bufbuild/cel).
+The CRDs must already be created. Exit 0 when all hold."""
 import glob
 import json
 import os
@@ -16,6 +19,8 @@ import yaml
 
 B, ROOT = sys.argv[1], sys.argv[2]
 sys.path.insert(0, os.path.join(ROOT, 'tests/conformance'))
+import crdcheck  # noqa: E402
+import crd_agree  # noqa: E402
 from crd_agree import NOT_EXPRESSIBLE  # noqa: E402
 
 PL = {'WorkerPool': 'workerpools', 'ImageVersion': 'imageversions', 'ExpiryPolicy': 'expirypolicies'}
@@ -36,12 +41,13 @@ def call(method, path, body=None):
 def post(doc):
     if not isinstance(doc, dict):
         return 400, {}
-    ns = (doc.get('metadata') or {}).get('namespace', 'default')
+    meta = doc.get('metadata') if isinstance(doc.get('metadata'), dict) else {}
+    ns = meta.get('namespace') if isinstance(meta.get('namespace'), str) else 'default'
     call('POST', '/api/v1/namespaces', {'metadata': {'name': ns}})
     pl = PL.get(doc.get('kind'), 'unknownkinds')
     code, body = call('POST', '/apis/azpool.dev/v1alpha1/namespaces/%s/%s?fieldValidation=Strict' % (ns, pl), doc)
     if code == 201:
-        call('DELETE', '/apis/azpool.dev/v1alpha1/namespaces/%s/%s/%s' % (ns, pl, doc['metadata']['name']))
+        call('DELETE', '/apis/azpool.dev/v1alpha1/namespaces/%s/%s/%s' % (ns, pl, body['metadata']['name']))
     return code, body
 
 
@@ -63,7 +69,27 @@ for f in sorted(glob.glob(ROOT + '/tests/cases/invalid/*.yaml')):
     codes = [post(d)[0] for d in docs]
     if not any(400 <= c < 500 for c in codes):
         missed.append('%s: %s' % (os.path.basename(f), codes))
+# differential: kubesim vs crdcheck on mutations of the examples
+crds = crdcheck.load_crds([os.path.join(ROOT, 'crds')])
+ex_docs = {}
+for f in sorted(glob.glob(ROOT + '/manifests/examples/*.yaml')):
+    ex_docs[os.path.basename(f)] = crdcheck.load_yaml_docs(open(f).read())
+cases = []
+for name, fname, idx, changes, _want in crd_agree.MUTATIONS:
+    cases.append((name, crd_agree.apply_changes(ex_docs[fname], idx, changes)))
+cases += crd_agree.fuzz_mutations(ex_docs, 1, 300)
+differ = []
+for name, docs in cases:
+    want, errs = crd_agree.crd_verdict(crds, crd_agree.dump_yaml_docs(docs))
+    codes = [post(d)[0] for d in docs]
+    got = 'reject' if any(400 <= c < 500 for c in codes) else 'accept'
+    if got != want:
+        differ.append('%s: kubesim %s %s, crdcheck %s %s' % (name, got, codes, want,
+                                                          crd_agree.fmt_errs(errs)[:200]))
+print('mutations compared: %d, verdicts differing: %d' % (len(cases), len(differ)))
+for d in differ[:20]:
+    print('  ' + d)
 print('examples rejected: %s' % bad_ex)
 print('invalid cases accepted: %s' % missed)
 print('invalid cases checked: %d' % checked)
-sys.exit(1 if bad_ex or missed or checked < 30 else 0)
+sys.exit(1 if bad_ex or missed or differ or checked < 30 else 0)
