@@ -178,6 +178,7 @@ static struct pstate *pstate(struct ctl *c, const char *pool, bool create)
 /* ---- remembered facts and the state directory ---- */
 
 static bool safe_part(const char *s);
+static struct mfile *mfile(struct ctl *c, const char *path);
 
 /* The planner's hand-offs from this plan's status (rc_plan.c header). A new
  * last_scale_ms is a scaling decision: it went out when the decided size grew,
@@ -295,7 +296,7 @@ static int state_paths(struct ctl *c, const char *pool, char *ret_dir, size_t ds
 
 /* The state file of a pool: its status (which holds no secret value: the
  * planner's status never carries one) and the remembered facts. */
-static void state_save(struct ctl *c, struct pstate *ps)
+static void state_save(struct ctl *c, struct pstate *ps, const struct rc_pool *p)
 {
     char dir[2048], file[4096];
     json_t *j;
@@ -313,6 +314,14 @@ static void state_save(struct ctl *c, struct pstate *ps)
     if (j && ps->halted_image)
         json_object_set_new(json_object_get(j, "remembered"), "haltedImage",
                             json_string(ps->halted_image));
+    /* The pool's manifest file as last read valid: a restart must still see
+     * that file go, else a manifest removed while the controller was down
+     * would leave the pool's resources behind (DESIGN.md §4 rules 2 and 4). */
+    for (size_t i = 0; j && p->meta.origin.file && i < c->n_files; i++)
+        if (c->files[i].text && strcmp(c->files[i].path, p->meta.origin.file) == 0)
+            json_object_set_new(j, "manifest",
+                                json_pack("{s:s,s:s%}", "file", c->files[i].path, "text",
+                                          c->files[i].text, c->files[i].len));
     text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     if (!text)
@@ -385,6 +394,17 @@ static void state_load_file(struct ctl *c, const char *ns, const char *file)
         ps->status = json_pack("{s:s,s:s,s:{s:s,s:s},s:O}", "apiVersion", RC_API_VERSION, "kind",
                                "WorkerPool", "metadata", "name", pool + strlen(want_pool),
                                "namespace", ns, "status", json_object_get(j, "status"));
+    {
+        const json_t *m = json_object_get(j, "manifest");
+        const char *mpath = json_string_value(json_object_get(m, "file"));
+        const json_t *mtext = json_object_get(m, "text");
+        struct mfile *f = mpath && json_is_string(mtext) ? mfile(c, mpath) : NULL;
+
+        if (f && !f->text) { /* present = false until the tree shows it */
+            f->text = strndup(json_string_value(mtext), json_string_length(mtext));
+            f->len = f->text ? json_string_length(mtext) : 0;
+        }
+    }
     free(ps->saved);
     ps->saved = text;
     text = NULL;
@@ -573,7 +593,7 @@ static void reload(struct ctl *c)
     struct rc_errs errs = {0};
     struct rc_err err = {0};
     char **files = NULL;
-    size_t n_files = 0, removed_pools = 0;
+    size_t n_files = 0, removed_pools = 0, present_pools;
     bool guard;
 
     if (ctl_list_manifests(c->o->source_dir, &files, &n_files, &err) < 0) {
@@ -594,6 +614,10 @@ static void reload(struct ctl *c)
         log_word(&l, "an empty tree deletes nothing; keeping the last good state");
         log_end(&l);
         ctl_files_free(files, n_files);
+        if (!c->synced) { /* at start, with manifests known from --state-dir */
+            c->synced = true;
+            enqueue_all(c);
+        }
         return;
     }
     for (size_t i = 0; i < c->n_files; i++)
@@ -628,6 +652,11 @@ static void reload(struct ctl *c)
     }
     ctl_files_free(files, n_files);
 
+    /* Files in the tree first: a pool that moved to another file is defined
+     * there, and that definition wins over its old file's (see below). */
+    for (size_t i = 0; i < c->n_files; i++)
+        if (c->files[i].present && c->files[i].text)
+            rc_decode_yaml(&want, c->files[i].path, c->files[i].text, c->files[i].len, &errs, NULL);
     /* Count the pools whose file is gone: the mass-deletion guard. */
     for (size_t i = 0; i < c->n_files; i++) {
         struct rc_desired scratch = {0};
@@ -636,7 +665,9 @@ static void reload(struct ctl *c)
             continue;
         rc_decode_yaml(&scratch, c->files[i].path, c->files[i].text, c->files[i].len, &errs, NULL);
         for (size_t k = 0; k < scratch.n_pools; k++)
-            if (!pool_gone(c, &scratch.pools[k]))
+            if (!pool_gone(c, &scratch.pools[k]) &&
+                !rc_desired_pool(&want, scratch.pools[k].meta.namespace,
+                                 scratch.pools[k].meta.name))
                 removed_pools++;
         rc_desired_release(&scratch);
     }
@@ -650,16 +681,29 @@ static void reload(struct ctl *c)
         log_word(&l, "keeping them; use --allow-mass-delete or --max-deletions to delete");
         log_end(&l);
     }
+    present_pools = want.n_pools;
     for (size_t i = 0; i < c->n_files; i++) {
         struct mfile *f = &c->files[i];
-        size_t before = want.n_pools;
+        size_t k = want.n_pools;
 
-        if (!f->text)
+        if (f->present || !f->text)
             continue;
         rc_decode_yaml(&want, f->path, f->text, f->len, &errs, NULL);
-        if (!f->present && !guard)
-            for (size_t k = before; k < want.n_pools; k++)
-                want.pools[k].meta.deleting = true;
+        while (k < want.n_pools) {
+            struct rc_pool *p = &want.pools[k];
+            bool moved = false;
+
+            for (size_t m = 0; m < present_pools && !moved; m++)
+                moved = strcmp(want.pools[m].meta.namespace, p->meta.namespace) == 0 &&
+                        strcmp(want.pools[m].meta.name, p->meta.name) == 0;
+            if (moved) { /* defined in a file of the tree: not a deletion */
+                rc_pool_release(p);
+                want.pools[k] = want.pools[--want.n_pools];
+                continue;
+            }
+            p->meta.deleting = !guard;
+            k++;
+        }
     }
     rc_validate_refs(&want, &errs);
     log_errs(&errs, "source.invalid");
@@ -843,7 +887,7 @@ static void plan_and_execute(struct rec *r)
                 ps->last_scale_ms = ps->last_scale_out_ms = ps->last_scale_in_ms = 0;
                 state_remove(c, ps);
             } else {
-                state_save(c, ps);
+                state_save(c, ps, p);
             }
         }
         publish_replicas(c, p, st);

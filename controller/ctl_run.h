@@ -26,7 +26,13 @@
  *
  * --state-dir D: D/<namespace>/<name>.json per pool, {"pool", "remembered":
  * {desiredReplicas, lastScaleMs, lastScaleOutMs, lastScaleInMs, haltedImage},
- * "status": {...the /api status...}}, written only when it changed, atomically
+ * "status": {...the /api status...}, "manifest": {"file", "text"}}, the last
+ * being the pool's manifest file as last read valid: at start those files are
+ * known but absent until the tree shows them, so a manifest removed while the
+ * controller was down still destroys its pool (within --max-deletions), and a
+ * pool whose file was renamed is found in its new file and kept (a pool
+ * defined in a file of the tree always wins over its old, absent file, also
+ * for a rename while running). Written only when it changed, atomically
  * (temporary file, fsync, rename, fsync of the directory), removed when the
  * pool is gone, loaded at start (a file that does not parse is ignored with
  * event=state.ignored: everything in it can be re-derived from Azure except

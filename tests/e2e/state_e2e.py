@@ -7,7 +7,9 @@ remembered facts (desiredReplicas), was written atomically (no temporary file
 left) and holds no secret value; after a restart that cannot reach ARM the
 status still comes from the file; a corrupt state file is ignored with a
 warning; `azpool get iv|ep` lists the objects of the manifests; a halted
-VirtualMachines rollout (known only to the controller) survives kill -9.
+VirtualMachines rollout (known only to the controller) survives kill -9; a
+manifest removed while the controller was down still destroys its pool after
+a restart (the state file keeps the pool's manifest), a renamed one does not.
 
 Usage: state_e2e.py BUILD_DIR
 """
@@ -155,6 +157,26 @@ def main():
         w.wait(lambda: not os.path.exists(hv), 60, "hv.json removed")
         check("a destroyed pool's state file is removed; the others stay",
               os.path.exists(path) and w.pool("ci", "hv") is None)
+
+        # while the controller is down: one manifest removed, another renamed
+        w.write("gone.yaml", g.pool_yaml("gone", 1))
+        w.wait(lambda: w.ready("ci", "gone", 1), 60, "gone ready")
+        w.wait(lambda: os.path.exists(os.path.join(state, "ci", "gone.json")), 10, "gone.json")
+        w.ctl.kill()
+        w.ctl.wait()
+        os.remove(os.path.join(w.pools, "gone.yaml"))
+        os.rename(os.path.join(w.pools, "runners.yaml"), os.path.join(w.pools, "moved.yaml"))
+        seq = w.last_seq()
+        w.start("--state-dir", state)
+        w.wait(lambda: w.arm("GET", f"{g.VMSS}/gone?api-version=2024-11-01")[0] == 404, 60,
+               "gone destroyed")
+        time.sleep(3)
+        wr = [(e["method"], e["path"].rsplit("/", 1)[-1]) for e in w.writes(seq)]
+        check("a manifest removed while the controller was down: its pool is destroyed "
+              "after the restart (no leak)", wr == [("DELETE", "gone")], str(wr))
+        check("a manifest renamed while it was down: that pool is kept, untouched",
+              w.ready("ci", "runners", 2) and
+              w.arm("GET", f"{g.VMSS}/runners?api-version=2024-11-01")[0] == 200)
         w.stop()
     except Exception as e:
         check("suite ran to the end", False, repr(e))
