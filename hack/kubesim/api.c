@@ -2030,7 +2030,7 @@ static json_t *list_body(struct call *c, json_t **objs, size_t n, const char *co
     }
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, json_deep_copy(objs[i]));
+        json_array_append(items, objs[i]); /* stored objects are never edited in place */
     json_t *l = json_pack("{s:s,s:s,s:{s:s},s:o}", "kind", c->rt->list_kind, "apiVersion", c->av,
                           "metadata", "resourceVersion", rvb, "items", items);
     if (cont && *cont)
