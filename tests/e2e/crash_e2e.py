@@ -12,6 +12,8 @@ still parse (atomic writes). At the end the controller runs undisturbed and:
   for a slot while the first was not yet deleted), and every VM PUT name is
   re-issued only to the same slot;
 - the scale set's capacity and instance count equal its desired size;
+- a third pool whose manifest is removed while the controller is down (at
+  the middle kill) is destroyed (its manifest is known from --state-dir);
 - nothing in the resource group is tagged for a pool beyond that;
 - a further resync issues zero writes.
 
@@ -109,6 +111,7 @@ def main():
     try:
         vms, ss = 3, 2
         manifests(w, vms, ss)
+        w.write("tmp.yaml", g.pool_yaml("tmp", 1))
         torn, restarts = [], 0
         t0 = time.time()
         for i in range(kills):
@@ -120,6 +123,10 @@ def main():
             time.sleep(rnd.uniform(0.0, 1.2))
             w.ctl.kill()  # SIGKILL: no shutdown path runs
             w.ctl.wait()
+            if i == kills // 2:  # removed while the controller is down
+                os.remove(os.path.join(w.pools, "tmp.yaml"))
+                print(f"# tmp.yaml removed after kill {i + 1}; its scale set answers "
+                      f"{w.arm('GET', f'{g.VMSS}/tmp?api-version=2024-11-01')[0]}")
             torn += state_files_parse(state)
         check(f"{kills} kill -9 during convergence, every state file still parses",
               restarts == kills and not torn, f"torn={torn}")
@@ -156,6 +163,8 @@ def main():
                   if (r.get("tags") or {}).get("azpool.managed-by") == "azpool"]
         want = len(vm_list) + len(nics) + 1
         disks = [t for t in tagged if "/disks/" in t.lower()]
+        check("the pool whose manifest was removed while the controller was down is gone",
+              w.arm("GET", f"{g.VMSS}/tmp?api-version=2024-11-01")[0] == 404)
         check("nothing else in the resource group is tagged for Azpool",
               len(tagged) - len(disks) == want and len(disks) <= len(vm_list),
               f"{len(tagged)} tagged, want {want} (+disks {len(disks)}): {tagged}")
