@@ -1658,9 +1658,8 @@ static void do_create(struct call *c, json_t *obj)
     json_object_set_new(m, "creationTimestamp", json_string(ts));
     json_object_del(m, "deletionTimestamp");
     json_object_del(m, "managedFields");
-    json_object_del(m, "generateName");
-    if (gen && *gen)
-        json_object_set_new(m, "generateName", json_string(gen));
+    if (!gen || !*gen) /* gen points into m: keep a given generateName as it is */
+        json_object_del(m, "generateName");
     if (c->rt->generation)
         json_object_set_new(m, "generation", json_integer(1));
     else
