@@ -439,10 +439,10 @@ if grep -q "kubesim listening on https://127.0.0.1:$tport" "$tmp/kst.log" && gre
     export KUBECONFIG=$tmp/kst/kubeconfig
     for kv in "120 $K120" "132 $K132"; do
         set -- $kv
-        if [ -x "$2" ] && run "$tmp/out" "$2" get namespaces && grep -qE '^default ' "$tmp/out"; then
-            ok "kubectl $1 over TLS (CA from the kubeconfig): get namespaces lists default"
+        if [ -x "$2" ] && run "$tmp/out" "$2" get namespaces && grep -qE '^default +Active ' "$tmp/out"; then
+            ok "kubectl $1 over TLS (CA from the kubeconfig): get namespaces lists default Active (STATUS column)"
         else
-            bad "kubectl $1 over TLS: get namespaces (expected a row for default)" "$(cat "$tmp/out" 2>/dev/null)"
+            bad "kubectl $1 over TLS: get namespaces (expected a row 'default Active')" "$(cat "$tmp/out" 2>/dev/null)"
         fi
     done
     if "$PY" -c 'from kubernetes import client, config; config.load_kube_config(); print(sorted(n.metadata.name for n in client.CoreV1Api().list_namespace().items))' >"$tmp/out" 2>&1 &&
