@@ -8,8 +8,8 @@ figure misses its target (then miss=yes and the line names the target missed); a
 "bench=controller-summary missed=..." lists the missed targets. Exit 0 when every figure was
 measured (missed targets are figures, not failures), 1 when a phase could not run.
 
-Phases (each with its own armsim and `azpool run --source dir:` on free ports in a temp dir;
-both processes are always stopped):
+Phases 1-3 share one armsim and `azpool run --source dir:`, phase 4 has its own pair (free
+ports, a temp dir; both processes are always stopped).
 
 1. converge: 100 ScaleSet pools x 10 instances from an empty world (one manifest per pool, all
    present when the controller starts). t0 = controller spawn; t_conv = first moment the
@@ -25,12 +25,14 @@ both processes are always stopped):
    ratio = t_conv / min, target <= 1.25.
 2. writes: azpool's non-GET requests in armsim's log during phase 1 / minimal writes (one PUT
    per pool, DESIGN.md §5); target 1.00. Throttled (429) and failed writes count as issued.
-3. latency: on the converged world of phase 1, the replicas of one pool are edited N times
-   (10 -> 11 -> 10 ..., atomic write + rename like git). Latency = armsim's log time of the
+3. latency: on the converged world of phase 1, the replicas of one pool (the middle one by
+   name, p0050, so the figure is not the best case of the controller's queue order) are edited
+   N times (10 -> 11 -> 10 ..., atomic write + rename like git), provisionSeconds set to 1. Latency = armsim's log time of the
    first azpool write whose path names that pool - the wall clock just before rename(2). Both
    clocks are CLOCK_REALTIME of this machine (armsim logs with ms resolution). Between edits
    the bench waits until the pool reports the new size ready, then a short random pause.
-   p50/p99 (nearest rank); target p99 < 100 ms.
+   p50/p99 (nearest rank); target p99 < 100 ms. Also printed: rename -> first azpool request of
+   any kind, and how many requests / distinct scale sets azpool sent before that write.
 4. rss: a fresh armsim and controller, 1000 pools x 10 instances; converged = armsim's world
    holds them all Succeeded, then the controller's /api reports each pool ready (one small GET
    per pool: the bench never asks for the 1000-pool list before the figure is read, because
@@ -38,7 +40,7 @@ both processes are always stopped):
    reported as vmhwm_after_one_api_list_mb). VmHWM (and VmRSS) of the controller from
    /proc/PID/status; target <= 32 MB.
 
-Environment knobs (defaults keep the whole bench near 2 minutes):
+Environment knobs (defaults: about 3.5 minutes on 2 cores; CBENCH_KEEP=1 keeps the temp dir):
   CBENCH_POOLS (100), CBENCH_REPLICAS (10), CBENCH_SCALE (10), CBENCH_PROVISION (30),
   CBENCH_EDITS (30), CBENCH_RSS_POOLS (1000), CBENCH_RSS_SCALE (60).
 """
