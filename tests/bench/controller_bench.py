@@ -27,7 +27,8 @@ ports, a temp dir; both processes are always stopped).
    per pool, DESIGN.md §5); target 1.00. Throttled (429) and failed writes count as issued.
 3. latency: on the converged world of phase 1, the replicas of one pool (the middle one by
    name, p0050, so the figure is not the best case of the controller's queue order) are edited
-   N times (10 -> 11 -> 10 ..., atomic write + rename like git), provisionSeconds set to 1. Latency = armsim's log time of the
+   N times (10 -> 11 -> 10 ..., atomic write + rename like git), provisionSeconds set to 1.
+   Latency = armsim's log time of the
    first azpool write whose path names that pool - the wall clock just before rename(2). Both
    clocks are CLOCK_REALTIME of this machine (armsim logs with ms resolution). Between edits
    the bench waits until the pool reports the new size ready, then a short random pause.
