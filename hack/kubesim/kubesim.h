@@ -15,7 +15,7 @@
  * connection, sends chunked event lines as the store emits them, ends on timeoutSeconds or on the
  * admin drop).
  *
- * URL grammar (api.c, ks_path_parse): /api/v1/..., /apis/<group>/<version>/..., then
+ * URL grammar (api.c, ks_dispatch): /api/v1/..., /apis/<group>/<version>/..., then
  * [namespaces/<ns>/]<plural>[/<name>[/<sub>]]; "namespaces/<name>" itself is the namespace object.
  * Admin: /_kubesim/... (below). Everything else is 404 with a Status body.
  *
@@ -53,8 +53,10 @@
  *   namespace: 404 like the real server ("namespaces \"x\" not found").
  * - CRUD: POST 201 (generateName, 409 AlreadyExists, 500 when resourceVersion is set), GET, PUT
  *   (RV required for CRs: 422; stale RV: 409 Conflict), DELETE (Status Success with details.uid, or
- *   deletionTimestamp + generation+1 when finalizers are present; propagationPolicy Foreground/
- *   Orphan finalizers are added and removed at once by the simulated GC), deletecollection.
+ *   deletionTimestamp + generation+1 when finalizers are present; propagationPolicy is accepted
+ *   and has no effect, as if the garbage collector removed its finalizer at once; preconditions
+ *   uid/resourceVersion: 409), deletecollection (with selectors). Deleting a namespace deletes
+ *   its objects at once (no Terminating phase).
  *   metadata.uid, creationTimestamp, generation (bumped only on changes outside metadata/status;
  *   and on deletion), /status and /scale subresources with the CRD's paths.
  * - CRD schema: prune unknown fields (unless x-kubernetes-preserve-unknown-fields), defaults,
@@ -75,8 +77,8 @@
  *   (server-side apply WITHOUT shared field ownership: the applied object is merged into the
  *   live one and the fields this fieldManager applied last time but no longer applies are
  *   removed; fieldManager required, creates when absent, never conflicts, no managedFields),
- *   application/strategic-merge-patch+json for built-ins only (treated as a merge patch,
- * $-directives dropped), 415 for CRs.
+ *   application/strategic-merge-patch+json for built-ins only (treated as a merge patch whose
+ *   directive keys starting with '$' are dropped), 415 for CRs.
  * - List: labelSelector (=, ==, !=, in, notin, exists, !exists), fieldSelector (metadata.name,
  *   metadata.namespace, and for events involvedObject.*), limit/continue.
  * - Watch: ?watch=1|true, resourceVersion (unset/0: synthetic ADDED), allowWatchBookmarks (a
@@ -88,7 +90,10 @@
  *   X, current: Y" (cause ResourceVersionTooLarge) at once (the real server waits 3 s), then end.
  *   sendInitialEvents/resourceVersionMatch on a watch: 422 (clients fall back to list+watch).
  * - Table output for list/get/watch with the CRD's additionalPrinterColumns (priority kept),
- *   default Name/Age (Name/Data/Age for configmaps... built-ins get Name + Age only).
+ *   else Name + Age; built-ins: Name + Age, except events (Last Seen, Type, Reason, Object, Count,
+ *   Message), namespaces (Status) and leases (Holder).
+ * - Request bodies: JSON, YAML (Content-Type *yaml*), and kubectl's protobuf creates of
+ *   namespaces/configmaps/secrets/serviceaccounts (proto.c). Responses are always JSON.
  *
  * Admin endpoints (no auth):
  *   POST /_kubesim/watches/drop   ends every watch stream (clean chunked end); {"dropped":N}
