@@ -459,6 +459,7 @@ static const char *cond_str(enum rc_cond s)
 
 static json_t *status_json(const struct rc_pool *p, const struct rc_pool_status *st)
 {
+    char selector[320];
     static const char *const types[] = {"Ready", "Progressing", "Degraded", "Stalled"};
     enum rc_cond conds[4] = {st->ready, st->progressing, st->degraded, st->stalled};
     json_t *conditions = json_array(), *instances = json_array(), *status;
@@ -486,6 +487,9 @@ static json_t *status_json(const struct rc_pool *p, const struct rc_pool_status 
         "currentImage", st->current_image ? st->current_image : "", "targetImage",
         st->target_image ? st->target_image : "", "conditions", conditions, "plan", "pending",
         st->pending, "summary", st->summary ? st->summary : "", "instances", instances);
+    /* For the scale subresource (labelSelectorPath .status.selector, DESIGN.md §2). */
+    snprintf(selector, sizeof(selector), "azpool.dev/pool=%s", p->meta.name);
+    json_object_set_new(status, "selector", json_string(selector));
     return json_pack("{s:s,s:s,s:{s:s,s:s},s:o}", "apiVersion", RC_API_VERSION, "kind",
                      "WorkerPool", "metadata", "name", p->meta.name, "namespace", p->meta.namespace,
                      "status", status);

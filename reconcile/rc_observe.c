@@ -1382,7 +1382,8 @@ static int parse_job(struct obs_ctx *c, const json_t *item, const char *id)
         get_str(c, props, "status", "properties.status", &status) < 0 ||
         get_obj(c, props, "parameters", "properties.parameters", &params) < 0 ||
         get_str(c, params, RC_ARM_JOB_PARAM_VM, "properties.parameters." RC_ARM_JOB_PARAM_VM, &vm) <
-            0)
+            0 ||
+        get_time(c, props, "creationTime", "properties.creationTime", &j.created_ms) < 0)
         goto bad;
     j.id = dup_s(c, id);
     j.name = dup_s(c, name ? name : strrchr(id, '/') + 1);

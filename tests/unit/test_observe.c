@@ -371,6 +371,7 @@ static void test_workers_jobs_templates(void **state)
         "'vmResourceId':'%s','workerName':'hw-0-a','workerType':'HybridV2'}},"
         "{'id':'%s/jobs/%s','name':'%s','type':'Microsoft.Automation/AutomationAccounts/Jobs',"
         "'properties':{'runbook':{'name':'Validate-Worker'},'status':'Failed',"
+        "'creationTime':'2026-11-23T09:30:00.1234567+00:00',"
         "'parameters':{'VmResourceId':'%s','Mode':'full'}}},"
         "{'id':'%s','type':'Microsoft.VirtualMachineImages/imageTemplates','location':'westeurope',"
         "'properties':{'lastRunStatus':{'startTime':'2026-11-23T08:00:00Z',"
@@ -395,6 +396,7 @@ static void test_workers_jobs_templates(void **state)
     assert_string_equal(h.jobs[0].status, "Failed");
     assert_string_equal(h.jobs[0].instance_id, VM_ID);
     assert_int_equal(h.jobs[0].attempt, 2);
+    assert_int_equal(h.jobs[0].created_ms, 1795426200123LL); /* creationTime, 7-digit fraction */
     assert_int_equal(h.n_templates, 1);
     assert_string_equal(h.templates[0].run_state, "Running");
     assert_int_equal(h.templates[0].run_start_ms, T("2026-11-23T08:00:00Z"));
