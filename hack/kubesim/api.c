@@ -2519,6 +2519,15 @@ void ks_dispatch(struct ks_req *r, struct ks_resp *w)
         admin(r, w);
         return;
     }
+    if (ks_cfg && ks_cfg->token &&
+        !(r->nseg == 1 && (!strcmp(r->seg[0], "version") || !strcmp(r->seg[0], "healthz") ||
+                           !strcmp(r->seg[0], "readyz") || !strcmp(r->seg[0], "livez")))) {
+        const char *a = r->authorization;
+        if (!a || strncasecmp(a, "Bearer ", 7) || strcmp(a + 7, ks_cfg->token)) {
+            status_err(w, 401, "Unauthorized", NULL, "Unauthorized");
+            return;
+        }
+    }
     if (r->nseg == 1 && !strcmp(r->seg[0], "version")) {
         resp_json(w, 200,
                   json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "major", "1", "minor", "32",

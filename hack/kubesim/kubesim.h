@@ -4,10 +4,13 @@
  * (plain HTTP, or HTTPS with its own CA under --dir with --tls). Command line:
  *
  *   kubesim --port P --dir D [--tls] [--bookmark-seconds N] [--history N] [--state FILE]
+ *           [--token T]
  *
  * writes D/kubeconfig (server URL, user "kubesim" with token "kubesim-token", with --tls the CA as
  * certificate-authority-data), prints exactly "kubesim listening on http(s)://127.0.0.1:P" when
- * ready, exits 0 on SIGTERM/SIGINT. Any Bearer token (or none) is accepted.
+ * ready, exits 0 on SIGTERM/SIGINT. Any Bearer token (or none) is accepted, unless --token T is
+ * given: then the kubeconfig carries T and other requests (except /_kubesim/, /healthz, /readyz,
+ * /livez, /version) get 401 Unauthorized (Status reason Unauthorized).
  *
  * Request flow: server.c collects a request (method, target, headers, body <= KS_MAX_BODY) into a
  * struct ks_req and calls ks_dispatch() (api.c), which answers through struct ks_resp: a JSON body
@@ -128,9 +131,10 @@ struct ks_req {
     int nseg;
     struct ks_kv query[KS_MAX_QUERY];
     int nquery;
-    const char *accept;       /* Accept header or NULL */
-    const char *content_type; /* Content-Type header or NULL */
-    const char *body;         /* raw body (NUL-terminated) or NULL */
+    const char *accept;        /* Accept header or NULL */
+    const char *content_type;  /* Content-Type header or NULL */
+    const char *authorization; /* Authorization header or NULL */
+    const char *body;          /* raw body (NUL-terminated) or NULL */
     size_t body_len;
     int64_t now_ms; /* wall clock at arrival */
 };
@@ -241,6 +245,7 @@ struct ks_config {
     int bookmark_seconds; /* default 10 */
     size_t history;       /* default 10000 */
     const char *state;    /* --state FILE or NULL */
+    const char *token;    /* --token T: required Bearer token (NULL: any or none accepted) */
 };
 int ks_server_run(const struct ks_config *cfg);
 void ks_server_drop_watches(int *ret_n); /* admin: end every watch */

@@ -16,7 +16,7 @@
 static void usage(void)
 {
     fprintf(stderr, "usage: kubesim --port P --dir D [--tls] [--bookmark-seconds N] "
-                    "[--history N] [--state FILE]\n");
+                    "[--history N] [--state FILE] [--token T]\n");
 }
 
 static int write_kubeconfig(const struct ks_config *cfg)
@@ -54,17 +54,19 @@ static int write_kubeconfig(const struct ks_config *cfg)
             cfg->tls ? "https" : "http", cfg->port);
     if (ca_b64)
         fprintf(f, "    certificate-authority-data: %s\n", ca_b64);
-    fprintf(f, "users:\n"
-               "- name: kubesim\n"
-               "  user:\n"
-               "    token: kubesim-token\n"
-               "contexts:\n"
-               "- name: kubesim\n"
-               "  context:\n"
-               "    cluster: kubesim\n"
-               "    user: kubesim\n"
-               "    namespace: default\n"
-               "current-context: kubesim\n");
+    fprintf(f,
+            "users:\n"
+            "- name: kubesim\n"
+            "  user:\n"
+            "    token: %s\n"
+            "contexts:\n"
+            "- name: kubesim\n"
+            "  context:\n"
+            "    cluster: kubesim\n"
+            "    user: kubesim\n"
+            "    namespace: default\n"
+            "current-context: kubesim\n",
+            cfg->token ? cfg->token : "kubesim-token");
     free(ca_b64);
     return fclose(f) == 0 ? 0 : -1;
 }
@@ -97,6 +99,8 @@ int main(int argc, char **argv)
             cfg.dir = v;
         else if (!strcmp(a, "--bookmark-seconds"))
             cfg.bookmark_seconds = atoi(v);
+        else if (!strcmp(a, "--token"))
+            cfg.token = v;
         else if (!strcmp(a, "--state"))
             cfg.state = v;
         else if (!strcmp(a, "--history"))
@@ -107,7 +111,11 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (cfg.port <= 0 || cfg.port > 65535 || !cfg.dir || strlen(cfg.dir) > 1000) {
+    bool token_ok =
+        !cfg.token || (*cfg.token && strlen(cfg.token) <= 200 &&
+                       strspn(cfg.token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
+                                         "rstuvwxyz0123456789._-") == strlen(cfg.token));
+    if (cfg.port <= 0 || cfg.port > 65535 || !cfg.dir || strlen(cfg.dir) > 1000 || !token_ok) {
         usage();
         return 1;
     }

@@ -151,7 +151,7 @@ static int handle(struct lws *wsi, struct pss *p)
     memset(&w, 0, sizeof(w));
     size_t tl = strlen(p->target);
     char *tbuf = malloc(2 * tl + 4);
-    char accept[2048], ctype[256];
+    char accept[2048], ctype[256], authz[1024];
     if (!tbuf)
         return -1;
     r.method = p->method;
@@ -160,6 +160,8 @@ static int handle(struct lws *wsi, struct pss *p)
         r.accept = accept;
     if (lws_hdr_copy(wsi, ctype, sizeof(ctype), WSI_TOKEN_HTTP_CONTENT_TYPE) > 0)
         r.content_type = ctype;
+    if (lws_hdr_copy(wsi, authz, sizeof(authz), WSI_TOKEN_HTTP_AUTHORIZATION) > 0)
+        r.authorization = authz;
     const char *bad = NULL;
     int bad_code = 400;
     if (parse_target(&r, p->target, tbuf, 2 * tl + 4) < 0) {

@@ -57,6 +57,7 @@ start() { # DIR PORT [ARGS...] -> waits for the listening line
     shift 2
     mkdir -p "$dir"
     "$KS" --port "$port" --dir "$dir" "$@" >"$dir/log" 2>&1 &
+    last_pid=$!
     pids+=($!)
     for _ in $(seq 100); do
         grep -q 'kubesim listening on' "$dir/log" 2>/dev/null && return 0
@@ -341,6 +342,7 @@ check "kubesim still running" "$(kill -0 "${pids[0]}"; echo $?)"
 # ---- TLS ----
 port2=$(freeport)
 if start "$tmp/b" "$port2" --tls; then
+    tls_pid=$last_pid
     line=$(head -n1 "$tmp/b/log")
     ca=$(awk '/certificate-authority-data:/ {print $2}' "$tmp/b/kubeconfig" | base64 -d 2>/dev/null)
     printf '%s\n' "$ca" >"$tmp/b/ca-from-kubeconfig.pem"
@@ -350,9 +352,19 @@ if start "$tmp/b" "$port2" --tls; then
 else
     bad "--tls: kubesim did not start" "$(cat "$tmp/b/log")"
 fi
-kill "${pids[1]}" 2>/dev/null
-wait "${pids[1]}" 2>/dev/null
+kill "${tls_pid:-0}" 2>/dev/null
+wait "${tls_pid:-0}" 2>/dev/null
 check "SIGTERM: exit status 0" "$?"
+
+# ---- --token ----
+port4=$(freeport)
+start "$tmp/d" "$port4" --token s3cret-1
+c1=$(curl -s -o "$tmp/body" -w '%{http_code}' "http://127.0.0.1:$port4/api/v1/namespaces")
+r1=$(j .reason)
+c2=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3cret-1' "http://127.0.0.1:$port4/api/v1/namespaces")
+c3=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' "http://127.0.0.1:$port4/api/v1/namespaces")
+check "--token: kubeconfig carries it; no or a wrong token 401 Unauthorized Status, the right one 200" \
+    "$([ "$c1" = 401 ] && [ "$r1" = Unauthorized ] && [ "$c2" = 200 ] && [ "$c3" = 401 ] && grep -q 'token: s3cret-1' "$tmp/d/kubeconfig"; echo $?)" "$c1 $r1 $c2 $c3"
 
 # ---- --state: objects, CRD types and the RV counter survive a clean restart ----
 port3=$(freeport)
@@ -361,8 +373,8 @@ B=http://127.0.0.1:$port3
 req POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions "$(cat "$ROOT/crds/workerpools.yaml")" application/yaml
 req POST /apis/azpool.dev/v1alpha1/namespaces/default/workerpools "$(echo "$pool" | sed 's/,"colour":"red"//')"
 srv=$(j .metadata.resourceVersion)
-kill "${pids[2]}"
-wait "${pids[2]}"
+kill "$last_pid"
+wait "$last_pid"
 st=$?
 start "$tmp/c" "$port3" --state "$tmp/c/state.json"
 req GET /apis/azpool.dev/v1alpha1/namespaces/default/workerpools/p1
@@ -370,7 +382,7 @@ code1=$code
 req POST /api/v1/namespaces/default/configmaps '{"metadata":{"name":"after"}}'
 check "--state: SIGTERM saves (exit 0), restart serves the WorkerPool with the same RV, new writes get larger RVs" \
     "$([ "$st" = 0 ] && [ "$code1" = 200 ] && [ "$(j .metadata.resourceVersion)" -gt "$srv" ]; echo $?)" "exit=$st get=$code1 rv $srv -> $(j .metadata.resourceVersion)"
-curl -sN "$B/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=2" >"$wlog"
+curl -sN -m 5 "$B/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=2&timeoutSeconds=2" >"$wlog"
 check "--state: a watch from before the restart gets 410 Expired" "$([ "$(jq -r .object.code "$wlog")" = 410 ]; echo $?)" "$(cat "$wlog")"
 
 finish
