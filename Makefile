@@ -44,6 +44,7 @@ CTL_LIBSRC := $(filter-out controller/main.c,$(CTL_SRC))
 ARMSIM_SRC := $(sort $(wildcard hack/armsim/*.c))
 ARMSIM_LIB := $(filter-out hack/armsim/main.c,$(ARMSIM_SRC))
 KUBESIM_SRC := $(sort $(wildcard hack/kubesim/*.c))
+SIMCOMMON_SRC := $(sort $(wildcard hack/common/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 ARMSIM_UNIT_SRC := $(sort $(wildcard tests/unit/armsim_test_*.c))
 DRIVER_SRC := $(sort $(wildcard tests/cases/run_*.c))
@@ -89,8 +90,8 @@ $(BUILD)/obj/%.o: %.c
 # Test programs and simulators may include the core's and controller's headers
 # and their own directory.
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += -Itests/support -Wno-missing-prototypes
-$(BUILD)/obj/hack/armsim/%.o: ALL_CFLAGS += -Ihack/armsim
-$(BUILD)/obj/hack/kubesim/%.o: ALL_CFLAGS += -Ihack/kubesim
+$(BUILD)/obj/hack/armsim/%.o: ALL_CFLAGS += -Ihack/armsim -Ihack/common
+$(BUILD)/obj/hack/kubesim/%.o: ALL_CFLAGS += -Ihack/kubesim -Ihack/common
 
 $(LIBRECONCILE): $(call obj,$(CORE_SRC))
 	$(call msg,AR,$@)
@@ -100,7 +101,7 @@ $(LIBCTL): $(call obj,$(CTL_LIBSRC))
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(LIBARMSIM): $(call obj,$(ARMSIM_LIB))
+$(LIBARMSIM): $(call obj,$(ARMSIM_LIB) $(SIMCOMMON_SRC))
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
@@ -112,7 +113,7 @@ $(ARMSIM): $(call obj,hack/armsim/main.c) $(LIBARMSIM) $(LIBRECONCILE)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIM_LIBS)
 
-$(KUBESIM): $(call obj,$(KUBESIM_SRC)) $(LIBRECONCILE)
+$(KUBESIM): $(call obj,$(KUBESIM_SRC) $(SIMCOMMON_SRC)) $(LIBRECONCILE)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIM_LIBS) -lyaml
 

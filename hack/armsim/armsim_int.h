@@ -160,7 +160,7 @@ int as__token_make(struct armsim *sim, const char *client_id, const char *tenant
 int as__token_check(struct armsim *sim, const char *token, char *ret_client, size_t size);
 
 /* certs.c */
-int as__certs_ensure(const char *dir, char *err, size_t errsize);
+/* (now hack/common/simcerts.h: simcerts_ensure) */
 
 /* server.c */
 int as__server_run(struct armsim *sim);

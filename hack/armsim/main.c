@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "armsim_int.h"
+#include "simcerts.h"
 
 static void usage(void)
 {
@@ -102,7 +103,8 @@ int main(int argc, char **argv)
         return 1;
     if (load_key(sim, cfg.dir) < 0) {
         char err[256];
-        if (as__certs_ensure(cfg.dir, err, sizeof(err)) < 0 || load_key(sim, cfg.dir) < 0) {
+        if (simcerts_ensure(cfg.dir, "armsim", err, sizeof(err)) < 0 ||
+            load_key(sim, cfg.dir) < 0) {
             fprintf(stderr, "armsim: cannot create %s/token.key: %s\n", cfg.dir, strerror(errno));
             armsim_free(sim);
             return 1;

@@ -20,6 +20,7 @@
 #include <libwebsockets.h>
 
 #include "armsim_int.h"
+#include "simcerts.h"
 
 #define TARGET_MAX 16384
 #define CHUNK      16384
@@ -506,7 +507,7 @@ int as__server_run(struct armsim *sim)
 {
     char err[256], cert[1024], key[1024];
     const char *dir = sim->cfg.dir ? sim->cfg.dir : ".";
-    if (as__certs_ensure(dir, err, sizeof(err)) < 0) {
+    if (simcerts_ensure(dir, "armsim", err, sizeof(err)) < 0) {
         fprintf(stderr, "armsim: %s\n", err);
         return -1;
     }

@@ -235,7 +235,7 @@ json_t *ks_yaml_load(const char *text, size_t len, char *err, size_t errsize);
 json_t *ks_proto_decode(const char *body, size_t len, char *err, size_t errsize);
 
 /* ---- certs.c ---- */
-int ks_certs_ensure(const char *dir, char *err, size_t errsize);
+/* (now hack/common/simcerts.h: simcerts_ensure) */
 
 /* ---- server.c ---- */
 struct ks_config {

@@ -12,6 +12,7 @@
 #include <libwebsockets.h>
 
 #include "kubesim.h"
+#include "simcerts.h"
 
 static void usage(void)
 {
@@ -122,7 +123,7 @@ int main(int argc, char **argv)
     mkdir(cfg.dir, 0700);
     if (cfg.tls) {
         char err[256];
-        if (ks_certs_ensure(cfg.dir, err, sizeof(err)) < 0) {
+        if (simcerts_ensure(cfg.dir, "kubesim", err, sizeof(err)) < 0) {
             fprintf(stderr, "kubesim: %s\n", err);
             return 1;
         }

@@ -22,6 +22,7 @@
 #include <libwebsockets.h>
 
 #include "kubesim.h"
+#include "simcerts.h"
 
 #define TARGET_MAX 16384
 #define CHUNK      16384
@@ -507,7 +508,7 @@ int ks_server_run(const struct ks_config *cfg)
     char err[256], cert[1024], key[1024];
     ks_cfg = cfg;
     if (cfg->tls) {
-        if (ks_certs_ensure(cfg->dir, err, sizeof(err)) < 0) {
+        if (simcerts_ensure(cfg->dir, "kubesim", err, sizeof(err)) < 0) {
             fprintf(stderr, "kubesim: %s\n", err);
             return -1;
         }

@@ -1,9 +1,11 @@
 /*
- * certs.c - (copied from hack/armsim) generates kubesim's CA (<dir>/ca.pem, ca.key) and server
- * certificate (<dir>/server.pem, server.key; subjectAltName IP:127.0.0.1, DNS:localhost) with the
- * OpenSSL C API. Existing files are reused, so a client that trusted ca.pem keeps working across
- * restarts with the same --dir.
+ * simcerts.c - the test worlds' TLS material (armsim, kubesim): a CA (<dir>/ca.pem, ca.key) and
+ * a server certificate (<dir>/server.pem, server.key; subjectAltName IP:127.0.0.1 and
+ * DNS:localhost, because Python's ssl and libcurl ignore the CN) made with OpenSSL's C API.
+ * Existing files are reused, so a client that trusted ca.pem keeps working across restarts with
+ * the same directory.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,7 +19,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "kubesim.h"
+#include "simcerts.h"
 
 static EVP_PKEY *make_key(void)
 {
@@ -46,8 +48,8 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
     return r;
 }
 
-static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, bool ca,
-                       long serial)
+static X509 *make_cert(const char *org, EVP_PKEY *key, const char *cn, X509 *issuer,
+                       EVP_PKEY *issuer_key, bool ca, long serial)
 {
     X509 *x = X509_new();
     if (!x)
@@ -58,8 +60,7 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
     X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 24 * 3600);
     X509_set_pubkey(x, key);
     X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"kubesim", -1, -1,
-                               0);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)org, -1, -1, 0);
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
     X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
     X509 *iss = issuer ? issuer : x;
@@ -95,9 +96,11 @@ static int write_pem(const char *path, X509 *cert, EVP_PKEY *key)
     return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
-int ks_certs_ensure(const char *dir, char *err, size_t errsize)
+int simcerts_ensure(const char *dir, const char *org, char *err, size_t errsize)
 {
-    char ca_pem[1024], ca_key[1024], srv_pem[1024], srv_key[1024];
+    char ca_pem[1024], ca_key[1024], srv_pem[1024], srv_key[1024], ca_cn[64];
+
+    snprintf(ca_cn, sizeof(ca_cn), "%s test CA", org);
     snprintf(ca_pem, sizeof(ca_pem), "%s/ca.pem", dir);
     snprintf(ca_key, sizeof(ca_key), "%s/ca.key", dir);
     snprintf(srv_pem, sizeof(srv_pem), "%s/server.pem", dir);
@@ -106,8 +109,8 @@ int ks_certs_ensure(const char *dir, char *err, size_t errsize)
         return 0;
     mkdir(dir, 0700);
     EVP_PKEY *cak = make_key(), *sk = make_key();
-    X509 *cac = cak ? make_cert(cak, "kubesim test CA", NULL, NULL, true, 1) : NULL;
-    X509 *sc = (sk && cac) ? make_cert(sk, "localhost", cac, cak, false, 2) : NULL;
+    X509 *cac = cak ? make_cert(org, cak, ca_cn, NULL, NULL, true, 1) : NULL;
+    X509 *sc = (sk && cac) ? make_cert(org, sk, "localhost", cac, cak, false, 2) : NULL;
     int r = -1;
     if (!sc) {
         snprintf(err, errsize, "certificate generation failed");
