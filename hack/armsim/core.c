@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "armsim_int.h"
+#include "simurl.h"
 
 /* ---------------------------------------------------------------- small map */
 
@@ -305,33 +306,7 @@ const char *as_param(const struct as_req *r, const char *name)
     return NULL;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* In-place percent-decoding; '+' becomes ' ' when plus is set. */
-static void pct_decode(char *s, bool plus)
-{
-    char *o = s;
-    for (; *s; s++) {
-        if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-            *o++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
-            s += 2;
-        } else if (plus && *s == '+') {
-            *o++ = ' ';
-        } else {
-            *o++ = *s;
-        }
-    }
-    *o = 0;
-}
-
 int as_req_parse_target(struct as_req *r, const char *target, char *buf, size_t size)
 {
     size_t len = strlen(target);
@@ -341,23 +316,16 @@ int as_req_parse_target(struct as_req *r, const char *target, char *buf, size_t 
     char *q = strchr(buf, '?');
     r->nquery = 0;
     if (q) {
+        const char *names[AS_MAX_QUERY], *values[AS_MAX_QUERY];
+
         *q++ = 0;
-        char *save = NULL;
-        for (char *kv = strtok_r(q, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
-            if (r->nquery >= AS_MAX_QUERY)
-                break;
-            char *eq = strchr(kv, '=');
-            if (eq)
-                *eq++ = 0;
-            pct_decode(kv, true);
-            if (eq)
-                pct_decode(eq, true);
-            r->query[r->nquery].name = kv;
-            r->query[r->nquery].value = eq ? eq : "";
-            r->nquery++;
+        r->nquery = simurl_query(q, names, values, AS_MAX_QUERY);
+        for (int i = 0; i < r->nquery; i++) {
+            r->query[i].name = names[i];
+            r->query[i].value = values[i];
         }
     }
-    pct_decode(buf, false);
+    simurl_pct_decode(buf, false);
     r->path = buf;
     /* segments live in a second copy after the path */
     size_t plen = strlen(buf);

@@ -23,6 +23,7 @@
 
 #include "kubesim.h"
 #include "simcerts.h"
+#include "simurl.h"
 
 #define TARGET_MAX 16384
 #define CHUNK      16384
@@ -67,33 +68,6 @@ static const struct {
     {WSI_TOKEN_HEAD_URI, "HEAD"},
 };
 
-static int hex(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static void pct_decode(char *s, bool plus)
-{
-    char *o = s;
-    for (; *s; s++) {
-        if (*s == '%' && hex(s[1]) >= 0 && hex(s[2]) >= 0) {
-            *o++ = (char)(hex(s[1]) * 16 + hex(s[2]));
-            s += 2;
-        } else if (plus && *s == '+') {
-            *o++ = ' ';
-        } else {
-            *o++ = *s;
-        }
-    }
-    *o = 0;
-}
-
 /* Splits target into r (path, segments, query) using buf (>= 2 * strlen(target) + 2). */
 static int parse_target(struct ks_req *r, const char *target, char *buf, size_t size)
 {
@@ -104,23 +78,16 @@ static int parse_target(struct ks_req *r, const char *target, char *buf, size_t 
     char *q = strchr(buf, '?');
     r->nquery = 0;
     if (q) {
+        const char *names[KS_MAX_QUERY], *values[KS_MAX_QUERY];
+
         *q++ = 0;
-        char *save = NULL;
-        for (char *kv = strtok_r(q, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
-            if (r->nquery >= KS_MAX_QUERY)
-                break;
-            char *eq = strchr(kv, '=');
-            if (eq)
-                *eq++ = 0;
-            pct_decode(kv, true);
-            if (eq)
-                pct_decode(eq, true);
-            r->query[r->nquery].name = kv;
-            r->query[r->nquery].value = eq ? eq : "";
-            r->nquery++;
+        r->nquery = simurl_query(q, names, values, KS_MAX_QUERY);
+        for (int i = 0; i < r->nquery; i++) {
+            r->query[i].name = names[i];
+            r->query[i].value = values[i];
         }
     }
-    pct_decode(buf, false);
+    simurl_pct_decode(buf, false);
     r->path = buf;
     size_t plen = strlen(buf);
     char *segbuf = buf + len + 1;
