@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# suite-deploy.sh - the deploy manifests (manifests/*.yaml + crds/) installed with kubectl -k.
+#
+# For each of kubectl 1.32 (kustomize v5; google-cloud-cli's kubectl.1.32, KUBECTL_132
+# overrides) and kubectl 1.20 (kustomize v2.0.3; build/tools/kubectl-1.20, KUBECTL_120
+# overrides), against its own fresh kubesim ($BUILD/kubesim, KUBESIM overrides; always killed
+# on exit):
+#   kubectl kustomize manifests/ (exit 0; every document parses, has apiVersion/kind/name; the
+#   expected 12 objects, no others); apply --dry-run=client -k (12 "(dry run)" lines, nothing
+#   created on the server); apply -k (12 created); every object readable with kubectl get; the
+#   CRDs Established; the exact rules of ClusterRole azpool-controller and Role
+#   azpool-leader-election (verb sets compared, nothing more, nothing less); the bindings point at
+#   ServiceAccount azpool-system/azpool; the Deployment as the server stored it (2 replicas, run
+#   --source kube --listen 0.0.0.0:9440, probes /healthz and /readyz on 9440, the "restricted"
+#   Pod Security fields, requests/limits, POD_NAME/POD_NAMESPACE from the downward API); apply
+#   -k again: all 12 unchanged and the server's resourceVersion did not move.
+#
+# Every check is numbered; prints "N passed, N failed" last, exits 1 on any failure. A missing
+# kubesim or kubectl is a failure (not a skip). KS_KEEP=1 keeps the temp dir.
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+BUILD=${BUILD:-build}
+PY=/usr/bin/python3
+KS=${KUBESIM:-$BUILD/kubesim}
+K120=${KUBECTL_120:-$ROOT/build/tools/kubectl-1.20/usr/bin/kubectl}
+K132=${KUBECTL_132:-/usr/lib/google-cloud-sdk/bin/kubectl.1.32}
+export PYTHONDONTWRITEBYTECODE=1
+
+pass=0
+fail=0
+n=0
+ok() {
+    n=$((n + 1)) pass=$((pass + 1))
+    echo "ok $n - $1"
+}
+bad() {
+    n=$((n + 1)) fail=$((fail + 1))
+    echo "FAIL $n - $1"
+    [ $# -gt 1 ] && printf '%s\n' "$2" | head -n 15 | cut -c1-240 | sed 's/^/    | /'
+}
+finish() {
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+    exit
+}
+
+if ! [ -x "$KS" ]; then
+    bad "kubesim binary $KS is missing (build it: make BUILD=$BUILD)"
+    finish
+fi
+if ! [ -x "$PY" ] || ! "$PY" -c 'import yaml' 2>/dev/null; then
+    bad "$PY with python3-yaml is needed (run hack/install-deps.sh)"
+    finish
+fi
+
+tmp=$(mktemp -d /tmp/ks-deploy.XXXXXX)
+kspid=
+stop_ks() {
+    if [ -n "$kspid" ]; then
+        kill "$kspid" 2>/dev/null && wait "$kspid" 2>/dev/null
+    fi
+    kspid=
+}
+cleanup() {
+    stop_ks
+    if [ "${KS_KEEP:-0}" = 1 ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# start_ks TAG: a fresh kubesim in $tmp/TAG; sets KUBECONFIG, HOME and $ksurl. 1 on failure.
+start_ks() {
+    local d=$tmp/$1 port
+    port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    mkdir -p "$d/ks" "$d/home"
+    "$KS" --port "$port" --dir "$d/ks" >"$d/ks.log" 2>&1 &
+    kspid=$!
+    for _ in $(seq 100); do
+        grep -q 'kubesim listening on' "$d/ks.log" 2>/dev/null && break
+        kill -0 "$kspid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if ! grep -q "kubesim listening on http://127.0.0.1:$port" "$d/ks.log" || ! [ -s "$d/ks/kubeconfig" ]; then
+        bad "kubesim did not start on port $port" "$(cat "$d/ks.log")"
+        return 1
+    fi
+    export HOME=$d/home KUBECONFIG=$d/ks/kubeconfig
+    ksurl=http://127.0.0.1:$port
+}
+
+# run OUTFILE CMD... : 60 s cap, stdout to OUTFILE, stderr to OUTFILE.err; returns the exit code
+run() {
+    local out=$1
+    shift
+    timeout 60 "$@" >"$out" 2>"$out.err"
+}
+server_rv() {
+    curl -fsS "$ksurl/_kubesim/stats" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["resourceVersion"])'
+}
+
+# The objects manifests/ must produce: kind namespace name (namespace "-" = cluster-scoped).
+cat >"$tmp/expected" <<'EOF'
+Namespace - azpool-system
+CustomResourceDefinition - workerpools.azpool.dev
+CustomResourceDefinition - imageversions.azpool.dev
+CustomResourceDefinition - expirypolicies.azpool.dev
+ServiceAccount azpool-system azpool
+ClusterRole - azpool-controller
+ClusterRoleBinding - azpool-controller
+Role azpool-system azpool-leader-election
+RoleBinding azpool-system azpool-leader-election
+ClusterRole - azpool-edit
+ClusterRole - azpool-view
+Deployment azpool-system azpool-controller
+EOF
+nobj=$(wc -l <"$tmp/expected")
+# resource argument for kubectl get, per kind
+res_of() {
+    case $1 in
+    Namespace) echo namespace ;;
+    CustomResourceDefinition) echo customresourcedefinitions.apiextensions.k8s.io ;;
+    ServiceAccount) echo serviceaccount ;;
+    ClusterRole) echo clusterroles.rbac.authorization.k8s.io ;;
+    ClusterRoleBinding) echo clusterrolebindings.rbac.authorization.k8s.io ;;
+    Role) echo roles.rbac.authorization.k8s.io ;;
+    RoleBinding) echo rolebindings.rbac.authorization.k8s.io ;;
+    Deployment) echo deployments.apps ;;
+    esac
+}
+
+# The checks on documents, in Python: check.py MODE FILE
+cat >"$tmp/check.py" <<'EOF'
+import json, sys, yaml
+
+mode, path = sys.argv[1], sys.argv[2]
+text = open(path).read()
+
+def fail(msg):
+    print(msg)
+    sys.exit(1)
+
+def verbset(rules):
+    """rules -> sorted list of (apiGroups, resources, resourceNames, verbs) with sorted members"""
+    out = []
+    for r in rules:
+        out.append((tuple(sorted(r.get("apiGroups", []))), tuple(sorted(r.get("resources", []))),
+                    tuple(sorted(r.get("resourceNames", []))), tuple(sorted(r.get("verbs", [])))))
+    return sorted(out)
+
+def expand(rules):
+    """(group, resource, resourceName or '*') -> set of verbs"""
+    m = {}
+    for r in rules:
+        for g in r.get("apiGroups", []):
+            for res in r.get("resources", []):
+                for rn in r.get("resourceNames", ["*"]):
+                    m.setdefault((g, res, rn), set()).update(r.get("verbs", []))
+    return m
+
+if mode == "docs":  # kubectl kustomize output: kind ns name per document
+    docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    for d in docs:
+        if not isinstance(d, dict) or not d.get("apiVersion") or not d.get("kind") \
+                or not d.get("metadata", {}).get("name"):
+            fail("document without apiVersion/kind/metadata.name: %r" % (d,)[:200])
+        print(d["kind"], d["metadata"].get("namespace", "-"), d["metadata"]["name"])
+elif mode == "clusterrole":
+    want = {
+        ("azpool.dev", "workerpools", "*"): {"get", "list", "watch", "patch", "update"},
+        ("azpool.dev", "imageversions", "*"): {"get", "list", "watch", "patch", "update"},
+        ("azpool.dev", "expirypolicies", "*"): {"get", "list", "watch", "patch", "update"},
+        ("azpool.dev", "workerpools/status", "*"): {"get", "patch", "update"},
+        ("azpool.dev", "imageversions/status", "*"): {"get", "patch", "update"},
+        ("azpool.dev", "expirypolicies/status", "*"): {"get", "patch", "update"},
+        ("azpool.dev", "workerpools/scale", "*"): {"get"},
+        ("", "secrets", "*"): {"get", "list", "watch"},
+        ("", "events", "*"): {"create", "patch"},
+    }
+    obj = json.loads(text)
+    got = expand(obj.get("rules", []))
+    if got != want:
+        fail("ClusterRole rules differ: extra %s missing %s" % (
+            sorted((k, sorted(v)) for k, v in got.items() if want.get(k) != v),
+            sorted((k, sorted(v)) for k, v in want.items() if got.get(k) != v)))
+    if any("*" in r.get("verbs", []) or "*" in r.get("resources", []) or "*" in r.get("apiGroups", [])
+           for r in obj["rules"]):
+        fail("wildcard in ClusterRole rules")
+    print("ok")
+elif mode == "role":
+    obj = json.loads(text)
+    want = {("coordination.k8s.io", "leases", "*"): {"create"},
+            ("coordination.k8s.io", "leases", "azpool-controller"): {"get", "update"}}
+    got = expand(obj.get("rules", []))
+    if got != want:
+        fail("Role rules: got %s" % sorted((k, sorted(v)) for k, v in got.items()))
+    print("ok")
+elif mode in ("crb", "rb"):
+    obj = json.loads(text)
+    kind = "ClusterRole" if mode == "crb" else "Role"
+    name = "azpool-controller" if mode == "crb" else "azpool-leader-election"
+    rr = obj.get("roleRef", {})
+    if rr != {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name}:
+        fail("roleRef %r" % rr)
+    if obj.get("subjects") != [{"kind": "ServiceAccount", "name": "azpool", "namespace": "azpool-system"}]:
+        fail("subjects %r" % obj.get("subjects"))
+    print("ok")
+elif mode == "deployment":
+    d = json.loads(text)
+    spec = d["spec"]
+    pod = spec["template"]["spec"]
+    errs = []
+    def want(cond, msg):
+        if not cond:
+            errs.append(msg)
+    want(spec.get("replicas") == 2, "replicas %r" % spec.get("replicas"))
+    sel = spec.get("selector", {}).get("matchLabels", {})
+    labels = spec["template"]["metadata"].get("labels", {})
+    want(sel and all(labels.get(k) == v for k, v in sel.items()), "selector does not match the pod labels")
+    want(pod.get("serviceAccountName") == "azpool", "serviceAccountName %r" % pod.get("serviceAccountName"))
+    psc = pod.get("securityContext", {})
+    want(psc.get("runAsNonRoot") is True, "pod runAsNonRoot")
+    want(psc.get("seccompProfile") == {"type": "RuntimeDefault"}, "pod seccompProfile")
+    want(not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC"), "host namespaces")
+    want(all("hostPath" not in v for v in pod.get("volumes", [])), "hostPath volume")
+    cs = pod.get("containers", [])
+    want(len(cs) == 1, "%d containers" % len(cs))
+    c = cs[0]
+    argv = c.get("command", []) + c.get("args", [])
+    joined = " " + " ".join(argv) + " "
+    want(argv[1:4] == ["run", "--source", "kube"], "argv does not start with run --source kube: %r" % argv)
+    want(" --listen 0.0.0.0:9440 " in joined, "--listen 0.0.0.0:9440 missing: %r" % argv)
+    ports = {p.get("name"): p.get("containerPort") for p in c.get("ports", [])}
+    def probe(p, path):
+        h = c.get(p, {}).get("httpGet", {})
+        port = h.get("port")
+        port = ports.get(port, port)
+        return h.get("path") == path and port == 9440
+    want(probe("livenessProbe", "/healthz"), "livenessProbe /healthz:9440 %r" % c.get("livenessProbe"))
+    want(probe("readinessProbe", "/readyz"), "readinessProbe /readyz:9440 %r" % c.get("readinessProbe"))
+    sc = c.get("securityContext", {})
+    want(sc.get("runAsNonRoot") is True or psc.get("runAsNonRoot") is True, "runAsNonRoot")
+    want(sc.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem")
+    want(sc.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation")
+    want(sc.get("capabilities", {}).get("drop") == ["ALL"] and not sc.get("capabilities", {}).get("add"),
+         "capabilities %r" % sc.get("capabilities"))
+    want(sc.get("seccompProfile", psc.get("seccompProfile")) == {"type": "RuntimeDefault"}, "seccomp")
+    want(not sc.get("privileged"), "privileged")
+    res = c.get("resources", {})
+    want(res.get("requests") == {"cpu": "10m", "memory": "32Mi"}, "requests %r" % res.get("requests"))
+    want(res.get("limits") == {"memory": "128Mi"}, "limits %r" % res.get("limits"))
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in c.get("env", [])}
+    want(env.get("POD_NAME") == "metadata.name", "POD_NAME from metadata.name")
+    want(env.get("POD_NAMESPACE") == "metadata.namespace", "POD_NAMESPACE from metadata.namespace")
+    want(c.get("image") == "azpool:latest", "image %r" % c.get("image"))
+    if errs:
+        fail("; ".join(errs))
+    print("ok")
+EOF
+chk() { "$PY" "$tmp/check.py" "$@"; }
+
+deploy_checks() { # TAG KUBECTL
+    local v=$1 K=$2 o=$tmp/out rv1 rv2 missing
+    if ! [ -x "$K" ]; then
+        bad "kubectl $v: $K missing (hack/install-deps.sh unpacks 1.20; 1.32 is google-cloud-cli's kubectl.1.32)"
+        return
+    fi
+    start_ks "k$v" || return
+    echo "# kubectl $v against $ksurl"
+
+    if run "$o" "$K" kustomize manifests/ && chk docs "$o" >"$tmp/docs" &&
+        [ "$(sort "$tmp/docs")" = "$(sort "$tmp/expected")" ]; then
+        ok "kubectl $v kustomize manifests/: $nobj documents parse, exactly the expected objects"
+    else
+        bad "kubectl $v kustomize manifests/" "$(cat "$o.err"; diff <(sort "$tmp/expected") <(sort "$tmp/docs" 2>/dev/null))"
+    fi
+
+    if run "$o" "$K" apply --dry-run=client -k manifests/ &&
+        [ "$(grep -cE '^[a-z0-9.]+/[a-z0-9.-]+ (created|configured) \(dry run\)$' "$o")" = "$nobj" ] &&
+        ! run "$tmp/o2" "$K" get namespace azpool-system && grep -q NotFound "$tmp/o2.err"; then
+        ok "kubectl $v apply --dry-run=client -k manifests/: $nobj objects, nothing created"
+    else
+        bad "kubectl $v apply --dry-run=client -k manifests/" "$(cat "$o" "$o.err")"
+    fi
+
+    if run "$o" "$K" apply -k manifests/ && [ "$(grep -cE '^[a-z0-9.]+/[a-z0-9.-]+ created$' "$o")" = "$nobj" ]; then
+        ok "kubectl $v apply -k manifests/: $nobj created"
+    else
+        bad "kubectl $v apply -k manifests/ (expected $nobj created)" "$(cat "$o" "$o.err")"
+    fi
+
+    missing=
+    while read -r kind ns name; do
+        if [ "$ns" = - ]; then
+            run "$o" "$K" get "$(res_of "$kind")" "$name" -o name || missing="$missing $kind/$name"
+        else
+            run "$o" "$K" get -n "$ns" "$(res_of "$kind")" "$name" -o name || missing="$missing $kind/$ns/$name"
+        fi
+    done <"$tmp/expected"
+    if [ -z "$missing" ]; then
+        ok "kubectl $v get: all $nobj objects exist"
+    else
+        bad "kubectl $v get: missing$missing"
+    fi
+
+    if run "$o" "$K" wait --for=condition=Established --timeout=20s \
+        crd/workerpools.azpool.dev crd/imageversions.azpool.dev crd/expirypolicies.azpool.dev; then
+        ok "kubectl $v wait --for=condition=Established: the 3 CRDs"
+    else
+        bad "kubectl $v wait --for=condition=Established" "$(cat "$o" "$o.err")"
+    fi
+
+    if run "$o" "$K" get clusterrole azpool-controller -o json && chk clusterrole "$o" >"$tmp/c" 2>&1; then
+        ok "kubectl $v: ClusterRole azpool-controller has exactly the controller's verbs"
+    else
+        bad "kubectl $v: ClusterRole azpool-controller rules" "$(cat "$tmp/c" "$o.err")"
+    fi
+    if run "$o" "$K" get -n azpool-system role azpool-leader-election -o json && chk role "$o" >"$tmp/c" 2>&1; then
+        ok "kubectl $v: Role azpool-system/azpool-leader-election: leases create, get/update on azpool-controller only"
+    else
+        bad "kubectl $v: Role azpool-leader-election rules" "$(cat "$tmp/c" "$o.err")"
+    fi
+    if run "$o" "$K" get clusterrolebinding azpool-controller -o json && chk crb "$o" >"$tmp/c" 2>&1 &&
+        run "$o" "$K" get -n azpool-system rolebinding azpool-leader-election -o json && chk rb "$o" >"$tmp/c" 2>&1; then
+        ok "kubectl $v: ClusterRoleBinding and RoleBinding bind ServiceAccount azpool-system/azpool"
+    else
+        bad "kubectl $v: bindings" "$(cat "$tmp/c" "$o.err")"
+    fi
+    if run "$o" "$K" get -n azpool-system deployment azpool-controller -o json && chk deployment "$o" >"$tmp/c" 2>&1; then
+        ok "kubectl $v: Deployment as stored: 2 replicas, run --source kube --listen 0.0.0.0:9440, probes, restricted securityContext, resources, downward API env"
+    else
+        bad "kubectl $v: Deployment azpool-system/azpool-controller" "$(cat "$tmp/c" "$o.err")"
+    fi
+
+    rv1=$(server_rv)
+    if run "$o" "$K" apply -k manifests/ && [ "$(grep -cE '^[a-z0-9.]+/[a-z0-9.-]+ unchanged$' "$o")" = "$nobj" ] &&
+        rv2=$(server_rv) && [ -n "$rv1" ] && [ "$rv1" = "$rv2" ]; then
+        ok "kubectl $v apply -k manifests/ again: all $nobj unchanged, resourceVersion stays $rv1"
+    else
+        bad "kubectl $v apply -k manifests/ again (expected all unchanged, RV $rv1 -> ${rv2:-?})" "$(cat "$o" "$o.err")"
+    fi
+    stop_ks
+}
+
+deploy_checks 1.32 "$K132"
+deploy_checks 1.20 "$K120"
+
+finish
