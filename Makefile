@@ -34,7 +34,7 @@ msg = @true
 endif
 
 CORE_LIBS  := -ljansson -lyaml -lm
-CTL_LIBS   := -lcurl -lwebsockets -luv -ljansson -lyaml -lm
+CTL_LIBS   := -lcurl -lwebsockets -luv -lcrypto -ljansson -lyaml -lm
 SIM_LIBS   := -lwebsockets -luv -lssl -lcrypto -ljansson -lm
 TEST_LIBS  := -lcmocka -ljansson -lyaml -lm
 
