@@ -37,6 +37,11 @@ struct http_req {
     char *body;    /* response body */
     size_t len, cap;
     bool too_big;
+    http_data_cb on_data; /* streaming receiver, NULL: collect */
+    void *data_arg;
+    bool in_data;   /* inside on_data */
+    bool cancelled; /* http_cancel() while in on_data: abort, report cancelled */
+    bool aborted;   /* on_data returned non-zero */
     struct http_response resp;
     http_done_cb cb;
     void *arg;
@@ -84,6 +89,23 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
     struct http_req *r = userp;
     size_t n = size * nmemb;
 
+    if (r->on_data) {
+        long status = 0;
+
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && status < 300) {
+            int rc;
+
+            if (r->cancelled)
+                return 0;
+            r->in_data = true;
+            rc = r->on_data(r->data_arg, data, n);
+            r->in_data = false;
+            if (rc != 0)
+                r->aborted = true;
+            return rc != 0 || r->cancelled ? 0 : n;
+        }
+    }
     if (r->len + n > (size_t)HTTP_BODY_MAX) {
         r->too_big = true;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
@@ -190,7 +212,11 @@ static void classify(struct http_req *r, CURLcode code)
         rc = -RC_ETRANSIENT; /* resets, timeouts, refused connections */
         break;
     }
-    if (r->too_big)
+    if (r->cancelled)
+        rc_err_set(e, -RC_ETRANSIENT, "", "cancelled");
+    else if (r->aborted)
+        rc_err_set(e, -RC_ETRANSIENT, "", "aborted by the receiver");
+    else if (r->too_big)
         rc_err_set(e, -RC_ELIMIT, "", "response body larger than %ld bytes", HTTP_BODY_MAX);
     else
         rc_err_set(e, rc, "", "%s", curl_easy_strerror(code));
@@ -205,7 +231,7 @@ static void complete(struct http *h, struct http_req *r, CURLcode code)
     curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &total);
     curl_multi_remove_handle(h->multi, r->easy);
     req_unlink(h, r);
-    r->resp.status = code == CURLE_OK ? status : 0;
+    r->resp.status = code == CURLE_OK && !r->cancelled ? status : 0;
     r->resp.total_s = total;
     r->resp.body = r->body ? r->body : (char *)"";
     r->resp.body_len = r->len;
@@ -404,7 +430,47 @@ int http_request(struct http *h, const char *method, const char *url, const char
                  size_t n_headers, const char *body, size_t body_len, http_done_cb cb, void *arg,
                  struct rc_err *err)
 {
+    return http_request_ex(h, method, url, headers, n_headers, body, body_len, NULL, cb, arg, NULL,
+                           err);
+}
+
+void http_cancel(struct http *h, struct http_req *r)
+{
+    if (!r || r->cancelled)
+        return;
+    if (r->in_data) {
+        r->cancelled = true; /* on_body aborts; complete() reports it */
+        return;
+    }
+    curl_multi_remove_handle(h->multi, r->easy);
+    req_unlink(h, r);
+    r->resp.status = 0;
+    r->resp.body = (char *)"";
+    rc_err_set(&r->resp.err, -RC_ETRANSIENT, "", "cancelled");
+    r->cb(r->arg, &r->resp);
+    req_free(r);
+}
+
+static void set_blob(CURL *easy, CURLoption opt, const void *data, size_t len)
+{
+    struct curl_blob b;
+
+    b.data = (void *)data;
+    b.len = len;
+    b.flags = CURL_BLOB_COPY;
+    curl_easy_setopt(easy, opt, &b);
+}
+
+int http_request_ex(struct http *h, const char *method, const char *url, const char *const *headers,
+                    size_t n_headers, const char *body, size_t body_len,
+                    const struct http_req_opts *o, http_done_cb cb, void *arg,
+                    struct http_req **ret_req, struct rc_err *err)
+{
+    static const struct http_req_opts none;
     struct http_req *r;
+
+    if (!o)
+        o = &none;
 
     if (h->closing)
         return rc_err_set(err, -RC_ETRANSIENT, "", "client is shutting down");
@@ -450,15 +516,36 @@ int http_request(struct http *h, const char *method, const char *url, const char
     curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
-    curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, h->opts.timeout_ms);
+    curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS,
+                     o->timeout_ms > 0 ? o->timeout_ms
+                                       : (o->timeout_ms < 0 ? 0L : h->opts.timeout_ms));
     curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, h->opts.connect_timeout_ms);
     curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(r->easy, CURLOPT_USERAGENT, h->user_agent);
     curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (h->ca_file)
+    if (o->ca_file)
+        curl_easy_setopt(r->easy, CURLOPT_CAINFO, o->ca_file);
+    else if (h->ca_file)
         curl_easy_setopt(r->easy, CURLOPT_CAINFO, h->ca_file);
+    if (o->ca_blob)
+        set_blob(r->easy, CURLOPT_CAINFO_BLOB, o->ca_blob, o->ca_blob_len);
+    if (o->cert_blob)
+        set_blob(r->easy, CURLOPT_SSLCERT_BLOB, o->cert_blob, o->cert_blob_len);
+    else if (o->cert_file)
+        curl_easy_setopt(r->easy, CURLOPT_SSLCERT, o->cert_file);
+    if (o->key_blob)
+        set_blob(r->easy, CURLOPT_SSLKEY_BLOB, o->key_blob, o->key_blob_len);
+    else if (o->key_file)
+        curl_easy_setopt(r->easy, CURLOPT_SSLKEY, o->key_file);
+    if (o->tcp_keepalive) {
+        curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPIDLE, 30L);
+        curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPINTVL, 15L);
+    }
+    r->on_data = o->on_data;
+    r->data_arg = o->data_arg;
     /* Never follow redirects: ARM does not send them, and a redirect must not
      * carry our bearer token to another host. */
     curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L);
@@ -471,6 +558,8 @@ int http_request(struct http *h, const char *method, const char *url, const char
         h->reqs->prev = r;
     h->reqs = r;
     h->n_pending++;
+    if (ret_req)
+        *ret_req = r;
     return 0;
 nomem:
     req_free(r);

@@ -21,10 +21,19 @@
  *
  * Ownership: the request copies url, headers and body. The response passed to
  * the callback is borrowed for the duration of the callback.
+ *
+ * Per-request options (http_request_ex, added for the Kubernetes client): TLS
+ * material per request (a CA bundle, client certificate and key, as files or
+ * as PEM blobs that curl copies), a total timeout (or none, for streams), TCP
+ * keepalive, and streaming: with on_data, the body of a 2xx response is handed
+ * over chunk by chunk as it arrives instead of being collected (the done
+ * callback then sees an empty body; a non-2xx body is still collected, so
+ * error bodies reach the done callback). http_cancel() ends one request.
  */
 #ifndef AZPOOL_HTTP_H
 #define AZPOOL_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +83,40 @@ void http_free(struct http *h);
 int http_request(struct http *h, const char *method, const char *url, const char *const *headers,
                  size_t n_headers, const char *body, size_t body_len, http_done_cb cb, void *arg,
                  struct rc_err *err);
+
+/* Streaming receiver: a chunk of a 2xx response body (not NUL-terminated).
+ * Non-zero aborts the transfer; the done callback then reports the abort. */
+typedef int (*http_data_cb)(void *arg, const char *data, size_t len);
+
+struct http_req_opts {
+    long timeout_ms;     /* 0: the client's timeout_ms; < 0: no total timeout */
+    bool tcp_keepalive;  /* keepalive probes (long-lived streams) */
+    const char *ca_file; /* overrides the client's ca_file */
+    const void *ca_blob; /* PEM bundle in memory; overrides any CA file */
+    size_t ca_blob_len;
+    const char *cert_file; /* client certificate, PEM */
+    const void *cert_blob;
+    size_t cert_blob_len;
+    const char *key_file; /* client key, PEM */
+    const void *key_blob;
+    size_t key_blob_len;
+    http_data_cb on_data; /* NULL: collect the body as http_request does */
+    void *data_arg;
+};
+
+struct http_req;
+
+/* http_request with per-request options (o may be NULL). When ret_req is not
+ * NULL it receives a handle valid until the done callback has run. */
+int http_request_ex(struct http *h, const char *method, const char *url, const char *const *headers,
+                    size_t n_headers, const char *body, size_t body_len,
+                    const struct http_req_opts *o, http_done_cb cb, void *arg,
+                    struct http_req **ret_req, struct rc_err *err);
+
+/* Ends a request in flight: its callback runs with status 0 and -RC_ETRANSIENT
+ * "cancelled", synchronously inside http_cancel(), or, when called from the
+ * request's own on_data, once on_data has returned. */
+void http_cancel(struct http *h, struct http_req *r);
 
 /* Value of a response header (case-insensitive name), NULL when absent. */
 const char *http_header(const struct http_response *resp, const char *name);
