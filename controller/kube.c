@@ -1286,6 +1286,11 @@ const char *kube_namespace(const struct kube *k)
     return k->cfg.namespace;
 }
 
+uv_loop_t *kube_loop(const struct kube *k)
+{
+    return k->loop;
+}
+
 const char *kube_server(const struct kube *k)
 {
     return k->cfg.server;

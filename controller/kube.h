@@ -130,6 +130,7 @@ struct kube *kube_new(uv_loop_t *loop, const struct kube_config *cfg, long timeo
 void kube_free(struct kube *k); /* NULL is fine; run the loop afterwards to close handles */
 const char *kube_namespace(const struct kube *k); /* the configuration's namespace */
 const char *kube_server(const struct kube *k);
+uv_loop_t *kube_loop(const struct kube *k);
 
 /* method "GET", "POST", "PUT", "PATCH", "DELETE"; path starts with '/';
  * content_type NULL: "application/json" when there is a body; body NULL: none

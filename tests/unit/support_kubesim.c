@@ -63,29 +63,54 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+static int launch(struct ksim *s);
+
 int ksim_start(struct ksim *s, const char *const *extra)
 {
-    char bin[1100], port[16], log[400];
-    const char *argv[32];
-    int argc = 0;
-
     memset(s, 0, sizeof(*s));
-    if (find_binary(bin, sizeof(bin)) < 0) {
-        fprintf(stderr, "support_kubesim: kubesim binary not found (set KUBESIM)\n");
-        return -1;
-    }
+    s->extra = extra;
     snprintf(s->dir, sizeof(s->dir), "/tmp/azpool-ksim.XXXXXX");
     if (!mkdtemp(s->dir))
         return -1;
     s->port = free_port();
     if (s->port <= 0)
         return -1;
+    return launch(s);
+}
+
+void ksim_kill(struct ksim *s)
+{
+    if (s->pid > 0) {
+        kill(s->pid, SIGTERM);
+        waitpid(s->pid, NULL, 0);
+        s->pid = 0;
+    }
+}
+
+int ksim_restart(struct ksim *s)
+{
+    ksim_kill(s);
+    return launch(s);
+}
+
+static int launch(struct ksim *s)
+{
+    const char *const *extra = s->extra;
+    char bin[1100], port[16], log[400];
+    const char *argv[32];
+    int argc = 0;
+
+    if (find_binary(bin, sizeof(bin)) < 0) {
+        fprintf(stderr, "support_kubesim: kubesim binary not found (set KUBESIM)\n");
+        return -1;
+    }
     snprintf(port, sizeof(port), "%d", s->port);
     argv[argc++] = bin;
     argv[argc++] = "--port";
     argv[argc++] = port;
     argv[argc++] = "--dir";
     argv[argc++] = s->dir;
+    s->tls = false;
     for (int i = 0; extra && extra[i] && argc < 30; i++) {
         if (strcmp(extra[i], "--tls") == 0)
             s->tls = true;
@@ -96,6 +121,7 @@ int ksim_start(struct ksim *s, const char *const *extra)
     snprintf(s->kubeconfig, sizeof(s->kubeconfig), "%s/kubeconfig", s->dir);
     snprintf(s->ca_file, sizeof(s->ca_file), "%s/ca.pem", s->dir);
     snprintf(s->base, sizeof(s->base), "%s://127.0.0.1:%d", s->tls ? "https" : "http", s->port);
+    unlink(log); /* a restart must not see the previous "listening" line */
     fflush(NULL);
     s->pid = fork();
     if (s->pid < 0)
@@ -153,11 +179,7 @@ static void rm_rf(const char *dir)
 
 void ksim_stop(struct ksim *s)
 {
-    if (s->pid > 0) {
-        kill(s->pid, SIGTERM);
-        waitpid(s->pid, NULL, 0);
-        s->pid = 0;
-    }
+    ksim_kill(s);
     if (s->dir[0])
         rm_rf(s->dir);
     s->dir[0] = '\0';

@@ -25,11 +25,17 @@ struct ksim {
     char kubeconfig[300];
     char ca_file[300];
     char base[64]; /* http(s)://127.0.0.1:PORT */
+    const char *const *extra;
 };
 
 /* extra: NULL-terminated extra arguments (may be NULL). Returns 0 or -1. */
 int ksim_start(struct ksim *s, const char *const *extra);
 void ksim_stop(struct ksim *s);
+/* Stops kubesim (SIGTERM: with --state it saves) and starts it again on the
+ * same port and directory with the same arguments. Returns 0 or -1. */
+int ksim_restart(struct ksim *s);
+/* SIGTERM and reap, keeping the directory (ksim_restart or ksim_stop later). */
+void ksim_kill(struct ksim *s);
 /* Blocking request; returns the HTTP status (0 on transport failure) and the
  * body (NUL-terminated, cut to size) in out (may be NULL). token may be NULL. */
 long ksim_http(const struct ksim *s, const char *method, const char *path, const char *content_type,
