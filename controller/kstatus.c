@@ -131,6 +131,7 @@ json_t *kstatus_conditions(const struct kstatus_cond *conds, size_t n,
 /* The Degraded condition's reason and message (buf) when it is True. */
 static const char *degraded_why(const struct rc_pool_status *st, char *buf, size_t size)
 {
+    char names[512];
     size_t failed = 0, len = 0;
 
     if (st->halted_image && *st->halted_image) {
@@ -140,22 +141,20 @@ static const char *degraded_why(const struct rc_pool_status *st, char *buf, size
                  label && label[1] ? label + 1 : st->halted_image);
         return "RolloutHalted";
     }
-    buf[0] = '\0';
+    names[0] = '\0';
     for (size_t i = 0; i < st->n_instances; i++) {
         if (st->instances[i].state != RC_INST_FAILED)
             continue;
-        if (failed < FAILED_NAMES_MAX && len < size) {
-            int w = snprintf(buf + len, size - len, "%s%s", failed ? ", " : "",
+        if (failed < FAILED_NAMES_MAX && len < sizeof(names)) {
+            int w = snprintf(names + len, sizeof(names) - len, "%s%.80s", failed ? ", " : "",
                              st->instances[i].name ? st->instances[i].name : "?");
             len += w > 0 ? (size_t)w : 0;
         }
         failed++;
     }
     if (failed) {
-        char names[512];
-
-        snprintf(names, sizeof(names), "%s%s", buf, failed > FAILED_NAMES_MAX ? ", ..." : "");
-        snprintf(buf, size, "%zu instance%s failed: %s", failed, failed == 1 ? "" : "s", names);
+        snprintf(buf, size, "%zu instance%s failed: %s%s", failed, failed == 1 ? "" : "s", names,
+                 failed > FAILED_NAMES_MAX ? ", ..." : "");
         return "InstancesFailed";
     }
     snprintf(buf, size, "%s", st->message ? st->message : "");
@@ -212,13 +211,14 @@ json_t *kstatus_pool(const struct rc_pool_status *st, const char *name, int64_t 
     for (size_t i = 0; ok && i < st->n_instances && i < RC_STATUS_INSTANCES_MAX; i++) {
         const struct rc_inst_status *in = &st->instances[i];
         json_t *o = json_object();
+        char idbuf[RC_OBS_ID_MAX];
 
         if (!o || json_array_append_new(instances, o) != 0) {
             ok = false;
             break;
         }
         set_new(o, "name", json_string(in->name ? in->name : ""), &ok);
-        set_str_if(o, "id", in->id, &ok);
+        set_str_if(o, "id", rc_inst_status_id(in, idbuf, sizeof(idbuf)), &ok);
         set_str_if(o, "image", in->image, &ok);
         if (in->created_ms > 0)
             set_new(o, "createdAt", time_string(in->created_ms), &ok);

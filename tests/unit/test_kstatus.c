@@ -199,7 +199,7 @@ static void test_degraded_failed_instances(void **state)
 {
     struct rc_pool_status st = ready_status();
     struct rc_inst_status in[7];
-    char names[7][16];
+    char names[7][32];
     json_t *s;
 
     (void)state;
@@ -316,11 +316,17 @@ static void test_instances_and_times(void **state)
 
     (void)state;
     memset(in, 0, sizeof(in));
-    in[0] = (struct rc_inst_status){"hw-0-a",      "/subscriptions/s/vm/hw-0-a",
-                                    "img",         T0 - 3600000,
-                                    T0 + 86400000, RC_INST_READY,
-                                    true,          "Expired"};
-    in[1] = (struct rc_inst_status){"hw-1-a", "", NULL, 0, 0, RC_INST_PROVISIONING, false, NULL};
+    in[0].name = "hw-0-a";
+    in[0].id = "/subscriptions/s/vm/hw-0-a";
+    in[0].image = "img";
+    in[0].created_ms = T0 - 3600000;
+    in[0].expires_ms = T0 + 86400000;
+    in[0].state = RC_INST_READY;
+    in[0].busy = true;
+    in[0].reason = "Expired";
+    in[1].name = "hw-1-a";
+    in[1].id = "";
+    in[1].state = RC_INST_PROVISIONING;
     st.instances = in;
     st.n_instances = 2;
     st.last_scale_ms = T0 - 60000;
