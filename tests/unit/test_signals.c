@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "az_cred.h"
 #include "azq.h"
 #include "http.h"
 #include "log.h"
@@ -316,6 +317,7 @@ struct world {
     uv_loop_t loop;
     struct http *h;
     struct signals *s;
+    struct az_cred *cred;
     struct srv *srv;
     int pokes;
     char last_poke[320];
@@ -328,6 +330,7 @@ struct world {
     bool hang;
     char auth_seen[256];
     char path_seen[256];
+    char version_seen[64];
 };
 
 static struct world *g_w;
@@ -365,6 +368,22 @@ static void handler(void *arg, const struct srv_req *req, struct srv_resp *resp)
     if (!srv_header(req, "authorization", w->auth_seen, sizeof(w->auth_seen)))
         w->auth_seen[0] = '\0';
     snprintf(w->path_seen, sizeof(w->path_seen), "%s", req->target);
+    if (strstr(req->target, "/oauth2/v2.0/token")) {
+        snprintf(resp->headers, sizeof(resp->headers), "Content-Type: application/json\r\n");
+        resp->status = 200;
+        resp->body = "{\"token_type\":\"Bearer\",\"expires_in\":3599,"
+                     "\"access_token\":\"storage-t0ken\"}";
+        resp->body_len = strlen(resp->body);
+        return;
+    }
+    if (strstr(req->target, "?comp=metadata")) {
+        if (!srv_header(req, "x-ms-version", w->version_seen, sizeof(w->version_seen)))
+            w->version_seen[0] = '\0';
+        resp->status = w->status;
+        snprintf(resp->headers, sizeof(resp->headers), "x-ms-approximate-messages-count: 17\r\n");
+        resp->body = "";
+        return;
+    }
     if (w->hang) {
         resp->hang = true;
         return;
@@ -375,7 +394,14 @@ static void handler(void *arg, const struct srv_req *req, struct srv_resp *resp)
     resp->body_len = w->body_len ? w->body_len : strlen(w->body);
 }
 
+static struct world *world_new_cred(long timeout_ms, int ms_per_second, bool cred);
+
 static struct world *world_new(long timeout_ms, int ms_per_second)
+{
+    return world_new_cred(timeout_ms, ms_per_second, false);
+}
+
+static struct world *world_new_cred(long timeout_ms, int ms_per_second, bool cred)
 {
     struct world *w = calloc(1, sizeof(*w));
     struct http_opts ho = {0};
@@ -391,10 +417,24 @@ static struct world *world_new(long timeout_ms, int ms_per_second)
     so.poke = poke_cb;
     so.poke_arg = w;
     so.ms_per_second = ms_per_second;
-    w->s = signals_new(&w->loop, w->h, NULL, &so);
-    assert_non_null(w->s);
     w->srv = srv_start(&w->loop, handler, w);
     assert_non_null(w->srv);
+    if (cred) {
+        struct az_cred_config cc = {0};
+        char host[64];
+
+        snprintf(host, sizeof(host), "http://127.0.0.1:%d", srv_port(w->srv));
+        cc.kind = AZ_CRED_SECRET;
+        cc.tenant_id = "t";
+        cc.client_id = "c";
+        cc.client_secret = "s";
+        cc.authority_host = host;
+        cc.scope = AZQ_SCOPE;
+        w->cred = az_cred_new(&w->loop, w->h, &cc);
+        assert_non_null(w->cred);
+    }
+    w->s = signals_new(&w->loop, w->h, w->cred, &so);
+    assert_non_null(w->s);
     w->status = 200;
     w->body = "{}";
     g_w = w;
@@ -404,6 +444,7 @@ static struct world *world_new(long timeout_ms, int ms_per_second)
 static void world_free(struct world *w)
 {
     signals_free(w->s);
+    az_cred_free(w->cred);
     srv_stop(w->srv);
     http_free(w->h);
     srv_loop_finish(&w->loop);
@@ -815,6 +856,33 @@ static void test_sync_reconfigure_and_remove(void **state)
     world_free(w);
 }
 
+static void test_queue_metric_with_aad_token(void **state)
+{
+    struct world *w = world_new_cred(2000, 50, true);
+    struct rc_signal m = {0};
+    struct pool_fixture f;
+    struct rc_obs_pool obs = {0};
+    char url[128];
+
+    (void)state;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/acct", srv_port(w->srv));
+    m.kind = RC_SIGNAL_QUEUE;
+    m.queue.account_url = url;
+    m.queue.queue = "jobs"; /* no credentialsSecretRef: the managed identity / AAD token */
+    m.poll_seconds = 1;
+    fixture(&f, &m, NULL);
+    assert_int_equal(signals_sync(w->s, &f.want), 0);
+    assert_true(wait_pokes(w, 1, 3000));
+    assert_string_equal(w->auth_seen, "Bearer storage-t0ken");
+    assert_string_equal(w->path_seen, "/acct/jobs?comp=metadata");
+    assert_string_equal(w->version_seen, AZQ_VERSION);
+    signals_fill(w->s, "ops/runners", &obs);
+    assert_true(obs.has_signal);
+    assert_int_equal(obs.signal, 17);
+    assert_int_equal(w->secret_calls, 0);
+    world_free(w);
+}
+
 /* ---- Azurite ---- */
 
 struct qdone {
@@ -1035,6 +1103,7 @@ int main(void)
         cmocka_unit_test(test_http_timeout),
         cmocka_unit_test(test_http_busy_and_job_done),
         cmocka_unit_test(test_sync_reconfigure_and_remove),
+        cmocka_unit_test(test_queue_metric_with_aad_token),
         cmocka_unit_test(test_azurite_queue_metric),
         cmocka_unit_test(test_azurite_wrong_key_refused),
         cmocka_unit_test(test_azurite_busy_queue),
