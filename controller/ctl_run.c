@@ -18,6 +18,7 @@
 #include "az.h"
 #include "az_arm.h"
 #include "az_cred.h"
+#include "ctl_int.h"
 #include "ctl_source.h"
 #include "ctl_tz.h"
 #include "exec.h"
@@ -55,6 +56,7 @@ struct mfile {
     char *text; /* last good version, NULL when never valid */
     size_t len;
     bool present; /* in the tree at the last reload */
+    bool changed; /* its last good text, or its presence, changed at this reload */
     int n_errors; /* of the current version */
 };
 
@@ -94,7 +96,9 @@ struct ctl {
     size_t n_pools;
     size_t active;
     uint64_t rid;
+    struct ctl_backend be; /* all NULL in GitOps mode */
     bool synced;
+    bool standby; /* not the leader: no reconcile starts */
     bool stopping;
 };
 
@@ -472,13 +476,14 @@ static json_t *status_json(const struct rc_pool *p, const struct rc_pool_status 
                                         "message", st->message ? st->message : ""));
     for (size_t i = 0; i < st->n_instances; i++) {
         const struct rc_inst_status *in = &st->instances[i];
+        char idbuf[RC_OBS_ID_MAX];
+        const char *id = rc_inst_status_id(in, idbuf, sizeof(idbuf));
 
         rc_time_format(in->created_ms, ts, sizeof(ts));
         json_array_append_new(instances,
-                              json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "name", in->name, "id",
-                                        in->id ? in->id : "", "image", in->image ? in->image : "",
-                                        "createdAt", ts, "state", rc_inst_state_name(in->state),
-                                        "busy", in->busy));
+                              json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "name", in->name, "id", id,
+                                        "image", in->image ? in->image : "", "createdAt", ts,
+                                        "state", rc_inst_state_name(in->state), "busy", in->busy));
     }
     status = json_pack(
         "{s:i,s:i,s:i,s:i,s:i,s:s,s:s,s:o,s:{s:i,s:s},s:o}", "replicas", st->replicas,
@@ -522,12 +527,12 @@ static void pump(struct ctl *c)
     const char *key;
     int64_t due, now;
 
-    while (!c->stopping && c->active < RECONCILES_MAX &&
+    while (!c->stopping && !c->standby && c->active < RECONCILES_MAX &&
            wq_next(c->wq, (int64_t)uv_now(&c->loop), &key))
         start_reconcile(c, key);
     metrics_set(c->met.workqueue_depth, NULL, (double)wq_depth(c->wq));
     due = wq_next_due(c->wq);
-    if (c->stopping || due == INT64_MAX || c->active >= RECONCILES_MAX) {
+    if (c->stopping || c->standby || due == INT64_MAX || c->active >= RECONCILES_MAX) {
         uv_timer_stop(&c->tick);
         return;
     }
@@ -548,16 +553,89 @@ static void enqueue(struct ctl *c, const char *pool, int64_t delay_ms)
     wq_add_at(c->wq, key, (int64_t)uv_now(&c->loop) + (delay_ms > 0 ? delay_ms : 0));
 }
 
-static void enqueue_all(struct ctl *c)
+static void enqueue_pool(struct ctl *c, const struct rc_pool *p)
 {
-    for (size_t i = 0; i < c->want.n_pools; i++) {
-        char pool[300];
+    char pool[300];
 
-        snprintf(pool, sizeof(pool), "%s/%s", c->want.pools[i].meta.namespace,
-                 c->want.pools[i].meta.name);
-        enqueue(c, pool, 0);
-    }
+    snprintf(pool, sizeof(pool), "%s/%s", p->meta.namespace, p->meta.name);
+    enqueue(c, pool, 0);
+}
+
+/* ---- the seam of ctl_int.h ---- */
+
+uv_loop_t *ctl_loop(struct ctl *c)
+{
+    return &c->loop;
+}
+
+struct http *ctl_http(struct ctl *c)
+{
+    return c->http;
+}
+
+void ctl_enqueue_all(struct ctl *c)
+{
+    for (size_t i = 0; i < c->want.n_pools; i++)
+        enqueue_pool(c, &c->want.pools[i]);
     pump(c);
+}
+
+void ctl_enqueue(struct ctl *c, const char *ns, const char *name)
+{
+    char pool[300];
+
+    snprintf(pool, sizeof(pool), "%s/%s", ns, name);
+    enqueue(c, pool, 0);
+    pump(c);
+}
+
+void ctl_set_desired(struct ctl *c, struct rc_desired *want)
+{
+    struct rc_errs zerrs = {0};
+
+    rc_desired_release(&c->want);
+    c->want = *want;
+    memset(want, 0, sizeof(*want));
+    ctl_zones_release(&c->zones);
+    ctl_zones_load(&c->want, &c->zones, &zerrs);
+    log_errs(&zerrs, "source.invalid");
+    rc_errs_release(&zerrs);
+}
+
+void ctl_set_synced(struct ctl *c, bool synced)
+{
+    c->synced = synced;
+}
+
+void ctl_set_standby(struct ctl *c, bool standby)
+{
+    bool was = c->standby;
+
+    c->standby = standby;
+    if (was && !standby)
+        ctl_enqueue_all(c);
+    else
+        pump(c);
+}
+
+int ctl_remember(struct ctl *c, const char *ns, const char *name, const struct ctl_remembered *r)
+{
+    char pool[300];
+    struct pstate *ps;
+
+    snprintf(pool, sizeof(pool), "%s/%s", ns, name);
+    if (pstate(c, pool, false))
+        return 0; /* what this process learnt is newer */
+    ps = pstate(c, pool, true);
+    if (!ps)
+        return -RC_ENOMEM;
+    ps->desired_replicas = r->desired_replicas;
+    ps->last_scale_ms = r->last_scale_ms;
+    ps->last_scale_out_ms = r->last_scale_out_ms;
+    ps->last_scale_in_ms = r->last_scale_in_ms;
+    if (r->halted_image && !(ps->halted_image = strdup(r->halted_image)))
+        return -RC_ENOMEM;
+    return 0;
 }
 
 /* ---- manifests ---- */
@@ -590,9 +668,45 @@ static bool pool_gone(struct ctl *c, const struct rc_pool *p)
     return ps && ps->gone;
 }
 
-/* Re-reads the tree and rebuilds the desired state (see ctl_run.h). */
-static void reload(struct ctl *c)
+/* Whether a pool must be looked at after a reload: its file changed, or its
+ * deletion state did (the mass-deletion guard counts all absent files). */
+static bool pool_changed(const struct ctl *c, const struct rc_desired *old, const struct rc_pool *p)
 {
+    const struct rc_pool *was;
+
+    for (size_t i = 0; i < c->n_files; i++)
+        if (c->files[i].changed && p->meta.origin.file &&
+            strcmp(c->files[i].path, p->meta.origin.file) == 0)
+            return true;
+    was = rc_desired_pool(old, p->meta.namespace, p->meta.name);
+    return !was || was->meta.deleting != p->meta.deleting;
+}
+
+/* Whether an ImageVersion or ExpiryPolicy may have changed: then every pool
+ * is looked at (references are resolved by the planner). */
+static bool refs_changed(const struct ctl *c, const struct rc_desired *d)
+{
+    for (size_t i = 0; i < c->n_files; i++) {
+        if (!c->files[i].changed)
+            continue;
+        for (size_t k = 0; k < d->n_images; k++)
+            if (d->images[k].meta.origin.file &&
+                strcmp(d->images[k].meta.origin.file, c->files[i].path) == 0)
+                return true;
+        for (size_t k = 0; k < d->n_policies; k++)
+            if (d->policies[k].meta.origin.file &&
+                strcmp(d->policies[k].meta.origin.file, c->files[i].path) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* Re-reads the tree and rebuilds the desired state (see ctl_run.h). Enqueues
+ * every pool when all is set (start, resync), else only the pools a change
+ * concerns, so an edit of one file is not queued behind every other pool. */
+static void reload(struct ctl *c, bool all)
+{
+    struct rc_desired old;
     struct rc_desired want = {0};
     struct rc_errs errs = {0};
     struct rc_err err = {0};
@@ -620,12 +734,14 @@ static void reload(struct ctl *c)
         ctl_files_free(files, n_files);
         if (!c->synced) { /* at start, with manifests known from --state-dir */
             c->synced = true;
-            enqueue_all(c);
+            ctl_enqueue_all(c);
         }
         return;
     }
-    for (size_t i = 0; i < c->n_files; i++)
+    for (size_t i = 0; i < c->n_files; i++) {
+        c->files[i].changed = c->files[i].present; /* stays set if it is gone now */
         c->files[i].present = false;
+    }
     for (size_t i = 0; i < n_files; i++) {
         struct mfile *f = mfile(c, files[i]);
         struct rc_desired scratch = {0};
@@ -635,6 +751,7 @@ static void reload(struct ctl *c)
 
         if (!f)
             continue;
+        f->changed = !f->changed; /* absent before (or new) */
         f->present = true;
         memset(&err, 0, sizeof(err));
         if (ctl_read_file(files[i], CTL_FILE_MAX, &text, &len, &err) < 0) {
@@ -645,6 +762,8 @@ static void reload(struct ctl *c)
         }
         f->n_errors = (int)ferrs.n;
         if (ferrs.n == 0 && text) {
+            if (!f->text || f->len != len || memcmp(f->text, text, len) != 0)
+                f->changed = true;
             free(f->text);
             f->text = text;
             f->len = len;
@@ -700,7 +819,8 @@ static void reload(struct ctl *c)
             for (size_t m = 0; m < present_pools && !moved; m++)
                 moved = strcmp(want.pools[m].meta.namespace, p->meta.namespace) == 0 &&
                         strcmp(want.pools[m].meta.name, p->meta.name) == 0;
-            if (moved) { /* defined in a file of the tree: not a deletion */
+            if (moved || pool_gone(c, p)) { /* defined in a file of the tree: not a deletion;
+                                                or destroyed already: done */
                 rc_pool_release(p);
                 want.pools[k] = want.pools[--want.n_pools];
                 continue;
@@ -712,8 +832,14 @@ static void reload(struct ctl *c)
     rc_validate_refs(&want, &errs);
     log_errs(&errs, "source.invalid");
     rc_errs_release(&errs);
-    rc_desired_release(&c->want);
-    c->want = want;
+    old = c->want;
+    memset(&c->want, 0, sizeof(c->want));
+    all = all || !c->synced || refs_changed(c, &old) || refs_changed(c, &want);
+    for (size_t i = 0; !all && i < want.n_pools; i++)
+        if (pool_changed(c, &old, &want.pools[i]))
+            enqueue_pool(c, &want.pools[i]);
+    rc_desired_release(&old);
+    ctl_set_desired(c, &want);
     /* Files whose pools are all gone are forgotten. */
     for (size_t i = 0; i < c->n_files;) {
         struct mfile *f = &c->files[i];
@@ -732,27 +858,21 @@ static void reload(struct ctl *c)
         }
         i++;
     }
-    ctl_zones_release(&c->zones);
-    memset(&err, 0, sizeof(err));
-    {
-        struct rc_errs zerrs = {0};
-
-        ctl_zones_load(&c->want, &c->zones, &zerrs);
-        log_errs(&zerrs, "source.invalid");
-        rc_errs_release(&zerrs);
-    }
     c->synced = true;
-    enqueue_all(c);
+    if (all)
+        ctl_enqueue_all(c);
+    else
+        pump(c);
 }
 
 static void on_source_change(void *arg)
 {
-    reload(arg);
+    reload(arg, false);
 }
 
 static void on_reload(uv_timer_t *t)
 {
-    reload(t->data);
+    reload(t->data, false);
 }
 
 /* ---- reconcile ---- */
@@ -815,6 +935,8 @@ static void on_action(void *arg, const struct rc_action *a, const struct az_resu
     if (res->err.code)
         log_str(&l, "err", res->err.msg);
     log_end(&l);
+    if (c->be.action)
+        c->be.action(c->be.arg, a->pool, a, res);
 }
 
 static void on_exec_done(void *arg, const struct exec_result *res)
@@ -913,8 +1035,20 @@ static void plan_and_execute(struct rec *r)
         log_str(&l, "message", st->message);
         log_int(&l, "again_ms", (long long)again);
         log_end(&l);
-        if (ps && ps->gone)
+        if (ps && ps->status && c->be.status)
+            c->be.status(c->be.arg, p, ps->status);
+        if (ps && ps->gone && c->be.gone)
+            c->be.gone(c->be.arg, p);
+        else if (ps && ps->gone)
             uv_timer_start(&c->reload, on_reload, 0, 0); /* forget its manifest */
+    }
+    if (plan.n_actions > 0 && c->be.may_write && !c->be.may_write(c->be.arg, p)) {
+        log_begin(&l, LOG_DEBUG, wall_ms(), "reconcile.write_deferred");
+        log_str(&l, "key", r->key);
+        log_end(&l);
+        rc_plan_release(&plan);
+        rec_finish(r, true, false, CTL_PROGRESS_POLL_MS);
+        return;
     }
     if (plan.n_actions == 0) {
         rc_plan_release(&plan);
@@ -1398,6 +1532,8 @@ static int read_secret(void *arg, const char *ns, const char *name, const char *
     struct rc_err err = {0};
     size_t len;
 
+    if (c->be.secret)
+        return c->be.secret(c->be.arg, ns, name, key, ret_value);
     if (!c->o->secrets_dir || !safe_part(ns) || !safe_part(name) || !safe_part(key))
         return -RC_ENOTFOUND;
     if (snprintf(path, sizeof(path), "%s/%s/%s/%s", c->o->secrets_dir, ns, name, key) >=
@@ -1412,7 +1548,10 @@ static void on_resync(uv_timer_t *t)
 {
     struct ctl *c = t->data;
 
-    reload(c);
+    if (c->be.stop) /* another source: it resyncs itself; look at every pool */
+        ctl_enqueue_all(c);
+    else
+        reload(c, true);
 }
 
 static void close_cb(uv_handle_t *h)
@@ -1437,6 +1576,9 @@ static void shutdown_now(struct ctl *c)
     uv_signal_stop(&c->sigint);
     src_dir_free(c->src);
     c->src = NULL;
+    if (c->be.stop)
+        c->be.stop(c->be.arg);
+    memset(&c->be, 0, sizeof(c->be));
     httpd_close(c->httpd);
     /* In-flight requests are abandoned: every write is an idempotent PUT,
      * PATCH, POST or DELETE that the next start re-plans from observation. */
@@ -1502,9 +1644,9 @@ int ctl_run(const struct ctl_opts *o)
         free(c);
         return config_error("unknown --cloud ", o->cloud);
     }
-    if (!o->source_dir) {
+    if (!o->source_dir && !o->source_kube) {
         free(c);
-        return config_error("--source dir:PATH is required", NULL);
+        return config_error("--source dir:PATH or --source kube is required", NULL);
     }
     if (httpd_parse_listen(o->listen, addr, sizeof(addr), &port, &err) < 0) {
         free(c);
@@ -1545,14 +1687,18 @@ int ctl_run(const struct ctl_opts *o)
         rc = config_error(err.msg[0] ? err.msg : "cannot start", NULL);
         goto out;
     }
-    c->src = src_dir_new(&c->loop, o->source_dir, on_source_change, c, &err);
-    if (!c->src) {
+    if (o->source_kube) {
+        if (ctl_kube_start(c, o, &c->be, &err) < 0) {
+            rc = config_error(err.msg, NULL);
+            goto out;
+        }
+    } else if (!(c->src = src_dir_new(&c->loop, o->source_dir, on_source_change, c, &err))) {
         rc = config_error(err.msg, NULL);
         goto out;
     }
     log_begin(&l, LOG_INFO, wall_ms(), "start");
     log_str(&l, "version", AZPOOL_VERSION);
-    log_str(&l, "source", o->source_dir);
+    log_str(&l, "source", o->source_kube ? "kube" : o->source_dir);
     log_str(&l, "arm", arm);
     log_str(&l, "credential", az_cred_kind_name(cred.kind));
     log_int(&l, "listen_port", httpd_port(c->httpd));
@@ -1563,8 +1709,10 @@ int ctl_run(const struct ctl_opts *o)
         rc = config_error("cannot create --state-dir ", o->state_dir);
         goto out;
     }
-    state_load(c);
-    reload(c);
+    if (!o->source_kube) {
+        state_load(c);
+        reload(c, true);
+    }
     uv_timer_start(&c->resync, on_resync, (uint64_t)o->resync_ms, (uint64_t)o->resync_ms);
     uv_run(&c->loop, UV_RUN_DEFAULT);
 out:

@@ -40,7 +40,10 @@
  * holds none. /api also serves imageversions and expirypolicies (metadata, the
  * main spec fields, status Ready/Valid and usedBy).
  *
- * Not yet here (later increments): Kubernetes source, orphan collection of
+ * Sources: the directory source lives here; other sources (Kubernetes,
+ * ctl_kube.c) feed the same reconciler through the seam of ctl_int.h.
+ *
+ * Not yet here (later increments): orphan collection of
  * resources whose manifest was never seen by this process, Event Grid hints,
  * autoscale signal polling, the dashboard.
  */
@@ -54,6 +57,12 @@
 
 struct ctl_opts {
     const char *source_dir;   /* --source dir:PATH */
+    bool source_kube;         /* --source kube (then source_dir is NULL) */
+    const char *kubeconfig;   /* --kubeconfig: NULL: $KUBECONFIG, ~/.kube/config, in-cluster */
+    const char *context;      /* --context */
+    const char *namespace;    /* --namespace: NULL watches all namespaces */
+    const char *selector;     /* --selector: label selector for the pools */
+    const char *events_queue; /* --events-queue URL */
     const char *cloud;        /* AzureCloud (default) | AzureChinaCloud | AzureUSGovernment */
     const char *arm_endpoint; /* overrides the cloud's */
     const char *ca_file;

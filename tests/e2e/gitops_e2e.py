@@ -176,6 +176,9 @@ class World:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        if os.environ.get("E2E_KEEP"):  # for debugging: logs and state stay
+            print("kept", self.tmp)
+            return
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -1,0 +1,1044 @@
+/*
+ * ctl_kube.c - the Kubernetes source (ctl_kube.h describes what it does; the
+ * seam is ctl_int.h).
+ *
+ * Everything runs on the controller's loop. Informer callbacks only note what
+ * changed (dirty pool keys) and arm the debounce timer; the timer rebuilds the
+ * desired state, hands it over, enqueues the dirty pools, adds missing
+ * finalizers and adjusts the Secret informers. Requests carry a small context
+ * (struct kreq_ctx) that outlives the source only until kube_free() completes
+ * them at shutdown.
+ */
+#include "ctl_kube.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "ctl_int.h"
+#include "ctl_run.h"
+#include "kinformer.h"
+#include "kstatus.h"
+#include "kube.h"
+#include "log.h"
+#include "rc_model.h"
+#include "rc_util.h"
+
+#define KEY_MAX 600
+
+/* ---- helpers on JSON objects (ctl_kube.h) ---- */
+
+static const json_t *meta_of(const json_t *obj)
+{
+    return json_object_get(obj, "metadata");
+}
+
+static const char *meta_str(const json_t *obj, const char *field)
+{
+    return json_string_value(json_object_get(meta_of(obj), field));
+}
+
+bool ckube_has_finalizer(const json_t *obj, size_t *ret_index)
+{
+    const json_t *f = json_object_get(meta_of(obj), "finalizers"), *v;
+    size_t i;
+
+    json_array_foreach(f, i, v) if (json_is_string(v) &&
+                                    strcmp(json_string_value(v), CKUBE_FINALIZER) == 0)
+    {
+        if (ret_index)
+            *ret_index = i;
+        return true;
+    }
+    return false;
+}
+
+json_t *ckube_finalizer_add_patch(const json_t *obj)
+{
+    const json_t *f = json_object_get(meta_of(obj), "finalizers");
+    const char *rv = meta_str(obj, "resourceVersion");
+    json_t *list = json_is_array(f) ? json_deep_copy(f) : json_array();
+
+    if (!list)
+        return NULL;
+    json_array_append_new(list, json_string(CKUBE_FINALIZER));
+    if (rv)
+        return json_pack("{s:{s:s,s:o}}", "metadata", "resourceVersion", rv, "finalizers", list);
+    return json_pack("{s:{s:o}}", "metadata", "finalizers", list);
+}
+
+json_t *ckube_finalizer_remove_patch(const json_t *obj)
+{
+    char path[64];
+    size_t i;
+
+    if (!ckube_has_finalizer(obj, &i))
+        return NULL;
+    snprintf(path, sizeof(path), "/metadata/finalizers/%zu", i);
+    return json_pack("[{s:s,s:s,s:s},{s:s,s:s}]", "op", "test", "path", path, "value",
+                     CKUBE_FINALIZER, "op", "remove", "path", path);
+}
+
+static bool same_field(const json_t *a, const json_t *b, const char *field)
+{
+    const json_t *x = json_object_get(meta_of(a), field), *y = json_object_get(meta_of(b), field);
+
+    if (!x || !y)
+        return !x && !y;
+    return json_equal(x, y);
+}
+
+bool ckube_pool_changed(const json_t *old_obj, const json_t *new_obj)
+{
+    if (!old_obj || !new_obj)
+        return true;
+    if (!same_field(old_obj, new_obj, "uid") || !same_field(old_obj, new_obj, "generation") ||
+        !same_field(old_obj, new_obj, "deletionTimestamp") ||
+        !same_field(old_obj, new_obj, "finalizers") || !same_field(old_obj, new_obj, "labels") ||
+        !same_field(old_obj, new_obj, "annotations"))
+        return true;
+    /* a server without generations (or a built-in type): compare the spec */
+    if (!json_object_get(meta_of(new_obj), "generation"))
+        return !json_equal(json_object_get(old_obj, "spec"), json_object_get(new_obj, "spec"));
+    return false;
+}
+
+static void add_unique(json_t *names, const char *name)
+{
+    const json_t *v;
+    size_t i;
+
+    json_array_foreach(names, i, v) if (strcmp(json_string_value(v), name) == 0) return;
+    json_array_append_new(names, json_string(name));
+}
+
+static void secret_refs_in(const json_t *node, json_t *names, int depth)
+{
+    const char *key;
+    const json_t *v;
+    size_t i;
+
+    if (depth > RC_DOC_MAX_DEPTH)
+        return;
+    if (json_is_array(node)) {
+        json_array_foreach(node, i, v) secret_refs_in(v, names, depth + 1);
+        return;
+    }
+    json_object_foreach((json_t *)node, key, v)
+    {
+        size_t n = strlen(key);
+        const char *name;
+
+        if (n > 9 && strcmp(key + n - 9, "SecretRef") == 0 && json_is_object(v) &&
+            (name = json_string_value(json_object_get(v, "name"))) && name[0])
+            add_unique(names, name);
+        else if (json_is_object(v) || json_is_array(v))
+            secret_refs_in(v, names, depth + 1);
+    }
+}
+
+void ckube_secret_refs(const json_t *obj, json_t *names)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+
+    if (json_is_object(spec))
+        secret_refs_in(spec, names, 0);
+}
+
+bool ckube_pool_refers(const json_t *pool_obj, const char *kind, const char *name)
+{
+    const json_t *spec = json_object_get(pool_obj, "spec");
+    const char *ref = NULL;
+    bool found = false;
+
+    if (strcmp(kind, "ImageVersion") == 0)
+        ref = json_string_value(json_object_get(json_object_get(spec, "imageRef"), "name"));
+    else if (strcmp(kind, "ExpiryPolicy") == 0)
+        ref = json_string_value(json_object_get(json_object_get(spec, "expiryPolicyRef"), "name"));
+    else if (strcmp(kind, "Secret") == 0) {
+        json_t *names = json_array();
+        const json_t *v;
+        size_t i;
+
+        if (!names)
+            return true; /* out of memory: err on the side of looking again */
+        ckube_secret_refs(pool_obj, names);
+        json_array_foreach(names, i, v) found = found || strcmp(json_string_value(v), name) == 0;
+        json_decref(names);
+        return found;
+    }
+    return ref && strcmp(ref, name) == 0;
+}
+
+int ckube_secret_value(const json_t *secret, const char *key, char **ret)
+{
+    const char *b64 = json_string_value(json_object_get(json_object_get(secret, "data"), key));
+    size_t len;
+    int r;
+
+    *ret = NULL;
+    if (!b64)
+        return -RC_ENOTFOUND;
+    if (strlen(b64) > (size_t)CKUBE_SECRET_VALUE_MAX / 3 * 4 + 4)
+        return -RC_ELIMIT;
+    r = kube_base64_decode(b64, ret, &len);
+    if (r < 0)
+        return r;
+    if (strlen(*ret) != len) { /* a NUL inside: not usable as a string */
+        memset(*ret, 0, len);
+        free(*ret);
+        *ret = NULL;
+        return -RC_EINVAL;
+    }
+    return 0;
+}
+
+/* ---- the source ---- */
+
+struct sref {
+    char key[KEY_MAX]; /* "ns/name" */
+    struct kinformer *inf;
+    bool used;
+};
+
+struct ckube {
+    struct ctl *c;
+    uv_loop_t *loop;
+    struct kube *k;
+    struct kinformer *pools, *images, *policies;
+    struct sref *secrets;
+    size_t n_secrets;
+    uv_timer_t debounce;
+    bool timer_open;
+    json_t *dirty;      /* set: pool keys to enqueue at the next rebuild */
+    bool dirty_all;     /* enqueue every pool */
+    json_t *last_good;  /* "Kind/ns/name" -> last valid object */
+    json_t *logged;     /* "Kind/ns/name" -> resourceVersion whose errors were logged */
+    json_t *finalizing; /* set: pool keys with a finalizer patch in flight */
+    json_t *unfinalize; /* set: pool keys with a finalizer removal in flight */
+    json_t *st_flight;  /* set: pool keys with a status write in flight */
+    json_t *st_next;    /* pool key -> status to write after the one in flight */
+    json_t *st_written; /* pool key -> {"status", "at"} of the last successful write */
+    json_t *remembered; /* set: pool keys handed to ctl_remember */
+    bool synced;
+    bool stopping;
+    int refs; /* 1 + requests in flight + open timer */
+};
+
+struct kreq_ctx {
+    struct ckube *s;
+    char key[KEY_MAX];
+    json_t *status; /* status writes: what was written */
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void s_unref(struct ckube *s)
+{
+    if (--s->refs > 0)
+        return;
+    json_decref(s->dirty);
+    json_decref(s->last_good);
+    json_decref(s->logged);
+    json_decref(s->finalizing);
+    json_decref(s->unfinalize);
+    json_decref(s->st_flight);
+    json_decref(s->st_next);
+    json_decref(s->st_written);
+    json_decref(s->remembered);
+    free(s->secrets);
+    free(s);
+}
+
+static void on_debounce(uv_timer_t *t);
+
+static void arm(struct ckube *s, uint64_t delay_ms)
+{
+    if (s->stopping || !s->timer_open)
+        return;
+    if (uv_is_active((uv_handle_t *)&s->debounce) && uv_timer_get_due_in(&s->debounce) <= delay_ms)
+        return;
+    uv_timer_start(&s->debounce, on_debounce, delay_ms, 0);
+}
+
+static void pool_key(const json_t *obj, char *buf, size_t size)
+{
+    const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
+
+    snprintf(buf, size, "%s/%s", ns ? ns : "default", name ? name : "");
+}
+
+static void mark_dirty(struct ckube *s, const char *key)
+{
+    json_object_set_new(s->dirty, key, json_true());
+}
+
+/* Every cached pool of namespace ns that refers to kind/name becomes dirty. */
+static void mark_referring(struct ckube *s, const char *kind, const char *ns, const char *name)
+{
+    const json_t *cache = kinformer_cache(s->pools), *obj;
+    const char *key;
+
+    json_object_foreach((json_t *)cache, key, obj)
+    {
+        const char *pns = meta_str(obj, "namespace");
+
+        if (pns && ns && strcmp(pns, ns) == 0 && ckube_pool_refers(obj, kind, name))
+            mark_dirty(s, key);
+    }
+}
+
+static void on_pool(void *arg, const json_t *old_obj, const json_t *new_obj)
+{
+    struct ckube *s = arg;
+    char key[KEY_MAX];
+
+    pool_key(new_obj ? new_obj : old_obj, key, sizeof(key));
+    if (ckube_pool_changed(old_obj, new_obj)) {
+        mark_dirty(s, key);
+        arm(s, CKUBE_DEBOUNCE_MS);
+    } else if (new_obj && !ckube_has_finalizer(new_obj, NULL)) {
+        arm(s, CKUBE_DEBOUNCE_MS); /* keep the finalizer check current */
+    }
+    if (!new_obj) { /* gone from the cluster: forget what we kept for it */
+        json_object_del(s->st_written, key);
+        json_object_del(s->st_next, key);
+        json_object_del(s->remembered, key);
+    }
+}
+
+static void on_ref(struct ckube *s, const char *kind, const json_t *old_obj, const json_t *new_obj)
+{
+    const json_t *o = new_obj ? new_obj : old_obj;
+    const char *ns = meta_str(o, "namespace"), *name = meta_str(o, "name");
+
+    if (old_obj && new_obj && strcmp(kind, "Secret") != 0 && same_field(old_obj, new_obj, "uid") &&
+        same_field(old_obj, new_obj, "generation") &&
+        json_object_get(meta_of(new_obj), "generation"))
+        return; /* status only */
+    if (old_obj && new_obj && strcmp(kind, "Secret") == 0 &&
+        json_equal(json_object_get(old_obj, "data"), json_object_get(new_obj, "data")))
+        return;
+    if (name)
+        mark_referring(s, kind, ns, name);
+    arm(s, CKUBE_DEBOUNCE_MS);
+}
+
+static void on_image(void *arg, const json_t *old_obj, const json_t *new_obj)
+{
+    on_ref(arg, "ImageVersion", old_obj, new_obj);
+}
+
+static void on_policy(void *arg, const json_t *old_obj, const json_t *new_obj)
+{
+    on_ref(arg, "ExpiryPolicy", old_obj, new_obj);
+}
+
+static void on_secret(void *arg, const json_t *old_obj, const json_t *new_obj)
+{
+    on_ref(arg, "Secret", old_obj, new_obj);
+}
+
+static void on_synced(void *arg)
+{
+    struct ckube *s = arg;
+
+    s->dirty_all = true; /* after a (re)list every pool is looked at */
+    arm(s, CKUBE_DEBOUNCE_MS);
+}
+
+/* ---- requests ---- */
+
+static struct kreq_ctx *ctx_new(struct ckube *s, const char *key)
+{
+    struct kreq_ctx *x = calloc(1, sizeof(*x));
+
+    if (!x)
+        return NULL;
+    x->s = s;
+    snprintf(x->key, sizeof(x->key), "%s", key);
+    s->refs++;
+    return x;
+}
+
+static void ctx_free(struct kreq_ctx *x)
+{
+    struct ckube *s = x->s;
+
+    json_decref(x->status);
+    free(x);
+    s_unref(s);
+}
+
+static void log_request(const char *event, const char *key, const struct kube_response *r)
+{
+    struct log_line l;
+
+    log_begin(&l, r->err.code ? LOG_WARN : LOG_INFO, wall_ms(), event);
+    log_str(&l, "pool", key);
+    log_int(&l, "status", r->status);
+    if (r->err.code) {
+        log_str(&l, "reason", r->reason);
+        log_str(&l, "err", r->message);
+    }
+    log_end(&l);
+}
+
+static void item_path(const char *plural, const char *key, const char *sub, char *buf, size_t size)
+{
+    char ns[300], name[300];
+    const char *slash = strchr(key, '/');
+
+    snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - key) : 0, key);
+    snprintf(name, sizeof(name), "%s", slash ? slash + 1 : key);
+    snprintf(buf, size, "%s/namespaces/%s/%s/%s%s%s", CKUBE_GROUP_PATH, ns, plural, name,
+             sub ? "/" : "", sub ? sub : "");
+}
+
+static void on_finalizer_added(void *arg, const struct kube_response *r)
+{
+    struct kreq_ctx *x = arg;
+    struct ckube *s = x->s;
+
+    if (!s->stopping) {
+        json_object_del(s->finalizing, x->key);
+        log_request(r->err.code ? "kube.finalizer_failed" : "kube.finalizer_added", x->key, r);
+        if (r->err.code && r->status != 404)
+            arm(s, CKUBE_RETRY_MS); /* 409: the informer brings the newer version */
+    }
+    ctx_free(x);
+}
+
+static void ensure_finalizer(struct ckube *s, const char *key, const json_t *obj)
+{
+    char path[1024];
+    struct kreq_ctx *x;
+    json_t *patch;
+
+    if (json_object_get(meta_of(obj), "deletionTimestamp") || ckube_has_finalizer(obj, NULL) ||
+        json_object_get(s->finalizing, key))
+        return;
+    patch = ckube_finalizer_add_patch(obj);
+    x = ctx_new(s, key);
+    if (!patch || !x) {
+        json_decref(patch);
+        if (x)
+            ctx_free(x);
+        return;
+    }
+    item_path("workerpools", key, NULL, path, sizeof(path));
+    if (kube_request_json(s->k, "PATCH", path, "application/merge-patch+json", patch,
+                          on_finalizer_added, x) == 0)
+        json_object_set_new(s->finalizing, key, json_true());
+    else
+        ctx_free(x);
+    json_decref(patch);
+}
+
+static void on_finalizer_removed(void *arg, const struct kube_response *r)
+{
+    struct kreq_ctx *x = arg;
+    struct ckube *s = x->s;
+
+    if (!s->stopping) {
+        json_object_del(s->unfinalize, x->key);
+        log_request(r->err.code ? "kube.cleanup_failed" : "kube.finalizer_removed", x->key, r);
+        if (r->err.code && r->status != 404) {
+            mark_dirty(s, x->key); /* the next reconcile reports gone again */
+            arm(s, CKUBE_RETRY_MS);
+        }
+    }
+    ctx_free(x);
+}
+
+/* ---- secrets ---- */
+
+static struct sref *sref_find(struct ckube *s, const char *key)
+{
+    for (size_t i = 0; i < s->n_secrets; i++)
+        if (strcmp(s->secrets[i].key, key) == 0)
+            return &s->secrets[i];
+    return NULL;
+}
+
+static void sref_add(struct ckube *s, const char *ns, const char *name)
+{
+    char key[KEY_MAX], path[600], sel[400];
+    struct kinformer_opts o;
+    struct sref *v;
+
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    if ((v = sref_find(s, key))) {
+        v->used = true;
+        return;
+    }
+    if (s->n_secrets >= CKUBE_SECRETS_MAX) {
+        struct log_line l;
+
+        log_begin(&l, LOG_WARN, wall_ms(), "kube.secrets_limit");
+        log_str(&l, "secret", key);
+        log_int(&l, "max", CKUBE_SECRETS_MAX);
+        log_end(&l);
+        return;
+    }
+    v = realloc(s->secrets, (s->n_secrets + 1) * sizeof(*v));
+    if (!v)
+        return;
+    s->secrets = v;
+    v = &s->secrets[s->n_secrets];
+    memset(v, 0, sizeof(*v));
+    snprintf(v->key, sizeof(v->key), "%s", key);
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets", ns);
+    snprintf(sel, sizeof(sel), "metadata.name=%s", name);
+    memset(&o, 0, sizeof(o));
+    o.path = path;
+    o.field_selector = sel;
+    o.on_change = on_secret;
+    o.arg = s;
+    v->inf = kinformer_new(s->k, &o);
+    if (!v->inf || kinformer_start(v->inf) < 0) {
+        kinformer_free(v->inf);
+        return;
+    }
+    v->used = true;
+    s->n_secrets++;
+}
+
+/* Starts informers for the Secrets the pools refer to, stops the others. */
+static void refresh_secrets(struct ckube *s)
+{
+    const json_t *cache = kinformer_cache(s->pools), *obj, *v;
+    const char *key;
+    json_t *names = json_array();
+    size_t i;
+
+    if (!names)
+        return;
+    for (i = 0; i < s->n_secrets; i++)
+        s->secrets[i].used = false;
+    json_object_foreach((json_t *)cache, key, obj)
+    {
+        const char *ns = meta_str(obj, "namespace");
+
+        json_array_clear(names);
+        ckube_secret_refs(obj, names);
+        json_array_foreach(names, i, v) sref_add(s, ns ? ns : "default", json_string_value(v));
+    }
+    json_decref(names);
+    for (i = 0; i < s->n_secrets;) {
+        if (!s->secrets[i].used) {
+            kinformer_free(s->secrets[i].inf);
+            s->secrets[i] = s->secrets[--s->n_secrets];
+            continue;
+        }
+        i++;
+    }
+}
+
+static int be_secret(void *arg, const char *ns, const char *name, const char *key, char **ret_value)
+{
+    struct ckube *s = arg;
+    char skey[KEY_MAX];
+    const struct sref *v;
+    const json_t *obj;
+
+    *ret_value = NULL;
+    snprintf(skey, sizeof(skey), "%s/%s", ns, name);
+    v = sref_find(s, skey);
+    if (!v || !kinformer_synced(v->inf))
+        return -RC_ETRANSIENT; /* not watched yet: the next rebuild starts it */
+    obj = kinformer_get(v->inf, ns, name);
+    if (!obj)
+        return -RC_ENOTFOUND;
+    return ckube_secret_value(obj, key, ret_value);
+}
+
+/* ---- the desired state ---- */
+
+static void log_invalid(struct ckube *s, const char *lkey, const json_t *obj,
+                        const struct rc_errs *errs)
+{
+    const char *rv = meta_str(obj, "resourceVersion");
+    const char *seen = json_string_value(json_object_get(s->logged, lkey));
+
+    if (rv && seen && strcmp(rv, seen) == 0)
+        return;
+    json_object_set_new(s->logged, lkey, json_string(rv ? rv : ""));
+    for (size_t i = 0; i < errs->n; i++) {
+        struct log_line l;
+        char msg[RC_ERR_PATH_MAX + RC_ERR_MSG_MAX + 4];
+
+        snprintf(msg, sizeof(msg), "%s%s%s", errs->v[i].path, errs->v[i].path[0] ? ": " : "",
+                 errs->v[i].msg);
+        log_begin(&l, LOG_WARN, wall_ms(), "source.invalid");
+        log_str(&l, "object", lkey);
+        log_str(&l, "err", msg);
+        log_word(&l, json_object_get(s->last_good, lkey) ? ", keeping the last valid version"
+                                                         : ", ignoring");
+        log_end(&l);
+    }
+}
+
+/* Decodes obj into want; when it is invalid, its last valid version with the
+ * current metadata instead. */
+static void decode_one(struct ckube *s, struct rc_desired *want, const char *kind, const char *key,
+                       const json_t *obj)
+{
+    char lkey[KEY_MAX + 32], label[KEY_MAX + 8];
+    struct rc_desired scratch = {0};
+    struct rc_errs errs = {0};
+    const json_t *good;
+
+    snprintf(lkey, sizeof(lkey), "%s/%s", kind, key);
+    snprintf(label, sizeof(label), "kube:%s", key);
+    rc_decode_json(&scratch, label, obj, &errs, NULL);
+    rc_desired_release(&scratch);
+    if (errs.n == 0) {
+        json_object_set(s->last_good, lkey, (json_t *)obj);
+        json_object_del(s->logged, lkey);
+        rc_decode_json(want, label, obj, &errs, NULL);
+        rc_errs_release(&errs);
+        return;
+    }
+    log_invalid(s, lkey, obj, &errs);
+    rc_errs_release(&errs);
+    good = json_object_get(s->last_good, lkey);
+    if (good && same_field(good, obj, "uid")) {
+        json_t *copy = json_deep_copy(good);
+
+        if (copy) {
+            json_object_set(copy, "metadata", json_object_get(obj, "metadata"));
+            rc_decode_json(want, label, copy, &errs, NULL);
+            rc_errs_release(&errs);
+            json_decref(copy);
+        }
+        return;
+    }
+    /* never valid: recorded as invalid so that nothing takes its absence for a deletion */
+    rc_decode_json(want, label, obj, &errs, NULL);
+    rc_errs_release(&errs);
+}
+
+static void remember_pool(struct ckube *s, const char *key, const json_t *obj)
+{
+    const json_t *st = json_object_get(obj, "status");
+    struct ctl_remembered r;
+    const char *lst;
+    int64_t t = 0;
+
+    if (json_object_get(s->remembered, key))
+        return;
+    json_object_set_new(s->remembered, key, json_true());
+    memset(&r, 0, sizeof(r));
+    r.desired_replicas = json_is_integer(json_object_get(st, "desiredReplicas"))
+                             ? (int)json_integer_value(json_object_get(st, "desiredReplicas"))
+                             : -1;
+    lst = json_string_value(json_object_get(st, "lastScaleTime"));
+    if (lst && rc_time_parse(lst, &t, NULL) == 0)
+        r.last_scale_ms = r.last_scale_out_ms = r.last_scale_in_ms = t;
+    if (r.desired_replicas < 0 && !r.last_scale_ms)
+        return;
+    ctl_remember(s->c, meta_str(obj, "namespace"), meta_str(obj, "name"), &r);
+}
+
+static void rebuild(struct ckube *s)
+{
+    struct rc_desired want = {0};
+    struct rc_errs errs = {0};
+    const json_t *obj;
+    const char *key;
+    void *tmp;
+    json_t *v;
+
+    json_object_foreach((json_t *)kinformer_cache(s->images), key, obj)
+        decode_one(s, &want, "ImageVersion", key, obj);
+    json_object_foreach((json_t *)kinformer_cache(s->policies), key, obj)
+        decode_one(s, &want, "ExpiryPolicy", key, obj);
+    json_object_foreach((json_t *)kinformer_cache(s->pools), key, obj)
+    {
+        decode_one(s, &want, "WorkerPool", key, obj);
+        remember_pool(s, key, obj);
+    }
+    /* what is no longer in any cache is forgotten */
+    json_object_foreach_safe(s->last_good, tmp, key, v)
+    {
+        const char *slash = strchr(key, '/');
+        const struct kinformer *inf = NULL;
+
+        if (!slash)
+            continue;
+        if (strncmp(key, "WorkerPool/", 11) == 0)
+            inf = s->pools;
+        else if (strncmp(key, "ImageVersion/", 13) == 0)
+            inf = s->images;
+        else
+            inf = s->policies;
+        if (!json_object_get(kinformer_cache(inf), slash + 1)) {
+            json_object_del(s->logged, key);
+            json_object_del(s->last_good, key);
+        }
+    }
+    rc_validate_refs(&want, &errs); /* the planner reports missing references per pool */
+    rc_errs_release(&errs);
+    ctl_set_desired(s->c, &want);
+    rc_desired_release(&want);
+}
+
+static void on_debounce(uv_timer_t *t)
+{
+    struct ckube *s = t->data;
+    const json_t *obj;
+    const char *key;
+    json_t *v;
+
+    if (s->stopping || !kinformer_synced(s->pools) || !kinformer_synced(s->images) ||
+        !kinformer_synced(s->policies))
+        return;
+    refresh_secrets(s);
+    rebuild(s);
+    json_object_foreach((json_t *)kinformer_cache(s->pools), key, obj)
+        ensure_finalizer(s, key, obj);
+    if (!s->synced) {
+        s->synced = true;
+        s->dirty_all = true;
+        ctl_set_synced(s->c, true);
+        {
+            struct log_line l;
+
+            log_begin(&l, LOG_INFO, wall_ms(), "kube.synced");
+            log_int(&l, "pools", (long long)kinformer_count(s->pools));
+            log_int(&l, "imageversions", (long long)kinformer_count(s->images));
+            log_int(&l, "expirypolicies", (long long)kinformer_count(s->policies));
+            log_end(&l);
+        }
+    }
+    if (s->dirty_all) {
+        ctl_enqueue_all(s->c);
+    } else {
+        json_object_foreach(s->dirty, key, v)
+        {
+            char ns[300];
+            const char *slash = strchr(key, '/');
+
+            if (!slash)
+                continue;
+            snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
+            ctl_enqueue(s->c, ns, slash + 1);
+        }
+    }
+    s->dirty_all = false;
+    json_object_clear(s->dirty);
+}
+
+/* ---- the backend ---- */
+
+static const json_t *cached_pool(struct ckube *s, const struct rc_pool *p)
+{
+    const json_t *obj = kinformer_get(s->pools, p->meta.namespace, p->meta.name);
+
+    if (obj && p->meta.uid && meta_str(obj, "uid") && strcmp(meta_str(obj, "uid"), p->meta.uid))
+        return NULL; /* another object of the same name */
+    return obj;
+}
+
+static bool be_may_write(void *arg, const struct rc_pool *p)
+{
+    struct ckube *s = arg;
+    const json_t *obj = cached_pool(s, p);
+
+    return obj && ckube_has_finalizer(obj, NULL);
+}
+
+static void be_gone(void *arg, const struct rc_pool *p)
+{
+    struct ckube *s = arg;
+    const json_t *obj = cached_pool(s, p);
+    char key[KEY_MAX], path[1024];
+    struct kreq_ctx *x;
+    json_t *patch;
+
+    if (!obj || !json_object_get(meta_of(obj), "deletionTimestamp"))
+        return;
+    pool_key(obj, key, sizeof(key));
+    if (json_object_get(s->unfinalize, key) || !(patch = ckube_finalizer_remove_patch(obj)))
+        return;
+    x = ctx_new(s, key);
+    if (!x) {
+        json_decref(patch);
+        return;
+    }
+    item_path("workerpools", key, NULL, path, sizeof(path));
+    if (kube_request_json(s->k, "PATCH", path, "application/json-patch+json", patch,
+                          on_finalizer_removed, x) == 0)
+        json_object_set_new(s->unfinalize, key, json_true());
+    else
+        ctx_free(x);
+    json_decref(patch);
+}
+
+static enum rc_cond cond_of(const char *s)
+{
+    if (s && strcmp(s, "True") == 0)
+        return RC_COND_TRUE;
+    if (s && strcmp(s, "False") == 0)
+        return RC_COND_FALSE;
+    return RC_COND_UNKNOWN;
+}
+
+/* The status to write: the reconciler's, with observedGeneration and the
+ * conditions' observedGeneration/lastTransitionTime filled in kstatus' way. */
+static json_t *status_to_write(const json_t *status, const json_t *prev, int64_t generation)
+{
+    const json_t *conds = json_object_get(status, "conditions"), *c;
+    struct kstatus_cond kc[16];
+    json_t *out = json_deep_copy(status), *nc;
+    size_t i, n = 0;
+
+    if (!out)
+        return NULL;
+    json_array_foreach(conds, i, c)
+    {
+        if (n == 16)
+            break;
+        kc[n].type = json_string_value(json_object_get(c, "type"));
+        kc[n].status = cond_of(json_string_value(json_object_get(c, "status")));
+        kc[n].reason = json_string_value(json_object_get(c, "reason"));
+        kc[n].message = json_string_value(json_object_get(c, "message"));
+        if (kc[n].type)
+            n++;
+    }
+    if (n) {
+        nc = kstatus_conditions(kc, n, json_object_get(prev, "conditions"), generation, wall_ms());
+        if (nc)
+            json_object_set_new(out, "conditions", nc);
+    }
+    json_object_set_new(out, "observedGeneration", json_integer(generation));
+    return out;
+}
+
+static void write_status(struct ckube *s, const char *key, json_t *status);
+
+static void on_status_written(void *arg, const struct kube_response *r)
+{
+    struct kreq_ctx *x = arg;
+    struct ckube *s = x->s;
+    json_t *next;
+
+    if (!s->stopping) {
+        json_object_del(s->st_flight, x->key);
+        if (r->err.code == 0) {
+            json_object_set_new(
+                s->st_written, x->key,
+                json_pack("{s:O,s:I}", "status", x->status, "at", (json_int_t)uv_now(s->loop)));
+        } else if (r->status != 404) {
+            log_request("kube.status_failed", x->key, r);
+        }
+        next = json_object_get(s->st_next, x->key);
+        if (next) {
+            json_incref(next);
+            json_object_del(s->st_next, x->key);
+            write_status(s, x->key, next);
+        }
+    }
+    ctx_free(x);
+}
+
+/* Takes status. */
+static void write_status(struct ckube *s, const char *key, json_t *status)
+{
+    const json_t *obj, *cur;
+    const json_t *w;
+    char path[1024], ns[300];
+    const char *slash = strchr(key, '/');
+    struct kreq_ctx *x;
+    json_t *patch;
+
+    if (!slash) {
+        json_decref(status);
+        return;
+    }
+    snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
+    obj = kinformer_get(s->pools, ns, slash + 1);
+    cur = obj ? json_object_get(obj, "status") : NULL;
+    if (!obj || !kstatus_changed(cur, status)) {
+        json_decref(status);
+        return;
+    }
+    w = json_object_get(s->st_written, key);
+    if (w && !kstatus_changed(json_object_get(w, "status"), status) &&
+        uv_now(s->loop) - (uint64_t)json_integer_value(json_object_get(w, "at")) <
+            CKUBE_STATUS_SETTLE_MS) {
+        json_decref(status); /* written a moment ago; the watch has not caught up */
+        return;
+    }
+    if (json_object_get(s->st_flight, key)) {
+        json_object_set_new(s->st_next, key, status);
+        return;
+    }
+    patch = kstatus_merge_patch(cur, status);
+    x = ctx_new(s, key);
+    if (!patch || !x) {
+        json_decref(patch);
+        json_decref(status);
+        if (x)
+            ctx_free(x);
+        return;
+    }
+    x->status = status;
+    item_path("workerpools", key, "status", path, sizeof(path));
+    if (kube_request_json(s->k, "PATCH", path, "application/merge-patch+json", patch,
+                          on_status_written, x) == 0)
+        json_object_set_new(s->st_flight, key, json_true());
+    else
+        ctx_free(x);
+    json_decref(patch);
+}
+
+static void be_status(void *arg, const struct rc_pool *p, const json_t *obj)
+{
+    struct ckube *s = arg;
+    const json_t *cached = cached_pool(s, p), *st = json_object_get(obj, "status");
+    char key[KEY_MAX];
+    json_t *want;
+
+    if (!cached || !json_is_object(st) || s->stopping)
+        return;
+    pool_key(cached, key, sizeof(key));
+    want = status_to_write(st, json_object_get(cached, "status"), p->meta.generation);
+    if (want)
+        write_status(s, key, want);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    s_unref(h->data);
+}
+
+static void be_stop(void *arg)
+{
+    struct ckube *s = arg;
+    struct kube *k = s->k;
+
+    s->stopping = true;
+    kinformer_free(s->pools);
+    kinformer_free(s->images);
+    kinformer_free(s->policies);
+    for (size_t i = 0; i < s->n_secrets; i++)
+        kinformer_free(s->secrets[i].inf);
+    s->n_secrets = 0;
+    s->pools = s->images = s->policies = NULL;
+    if (s->timer_open) {
+        uv_timer_stop(&s->debounce);
+        uv_close((uv_handle_t *)&s->debounce, on_timer_closed);
+        s->timer_open = false;
+    }
+    s->refs++; /* kube_free runs the request callbacks, which unref */
+    kube_free(k);
+    s->k = NULL;
+    s_unref(s);
+    s_unref(s); /* the owner's reference */
+}
+
+static struct kinformer *start_informer(struct ckube *s, const char *plural, const char *ns,
+                                        const char *selector, kinformer_cb cb)
+{
+    struct kinformer_opts o;
+    struct kinformer *inf;
+    char path[600];
+
+    if (ns && ns[0])
+        snprintf(path, sizeof(path), "%s/namespaces/%s/%s", CKUBE_GROUP_PATH, ns, plural);
+    else
+        snprintf(path, sizeof(path), "%s/%s", CKUBE_GROUP_PATH, plural);
+    memset(&o, 0, sizeof(o));
+    o.path = path;
+    o.label_selector = selector;
+    o.on_change = cb;
+    o.on_synced = on_synced;
+    o.arg = s;
+    inf = kinformer_new(s->k, &o);
+    if (inf && kinformer_start(inf) < 0) {
+        kinformer_free(inf);
+        inf = NULL;
+    }
+    return inf;
+}
+
+int ctl_kube_start(struct ctl *c, const struct ctl_opts *o, struct ctl_backend *ret_be,
+                   struct rc_err *err)
+{
+    struct kube_config cfg;
+    struct ckube *s;
+    struct log_line l;
+
+    memset(ret_be, 0, sizeof(*ret_be));
+    if (o->namespace && o->namespace[0] && strchr(o->namespace, '/'))
+        return rc_err_set(err, -RC_EINVAL, "--namespace", "not a namespace name: %s", o->namespace);
+    if (kube_config_auto(o->kubeconfig, o->context, getenv("AZPOOL_KUBE_SA_DIR"), &cfg, err) < 0) {
+        char msg[RC_ERR_MSG_MAX];
+
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        rc_err_set(err, err->code, err->path, "kubeconfig: %s%s%s", err->path,
+                   err->path[0] ? ": " : "", msg);
+        return -1;
+    }
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        kube_config_release(&cfg);
+        return rc_err_set(err, -RC_ENOMEM, "", "out of memory"), -1;
+    }
+    s->c = c;
+    s->loop = ctl_loop(c);
+    s->refs = 1;
+    s->dirty = json_object();
+    s->last_good = json_object();
+    s->logged = json_object();
+    s->finalizing = json_object();
+    s->unfinalize = json_object();
+    s->st_flight = json_object();
+    s->st_next = json_object();
+    s->st_written = json_object();
+    s->remembered = json_object();
+    s->k = kube_new(s->loop, &cfg, 30000, err);
+    log_begin(&l, LOG_INFO, wall_ms(), "kube.config");
+    log_str(&l, "server", cfg.server);
+    log_str(&l, "context", cfg.context ? cfg.context : "(in-cluster)");
+    log_str(&l, "namespace", o->namespace && o->namespace[0] ? o->namespace : "(all)");
+    log_str(&l, "selector", o->selector ? o->selector : "");
+    log_end(&l);
+    kube_config_release(&cfg);
+    if (!s->k || !s->dirty || !s->last_good || !s->logged || !s->finalizing || !s->unfinalize ||
+        !s->st_flight || !s->st_next || !s->st_written || !s->remembered)
+        goto fail;
+    if (uv_timer_init(s->loop, &s->debounce) != 0)
+        goto fail;
+    s->debounce.data = s;
+    s->timer_open = true;
+    s->refs++;
+    s->pools = start_informer(s, "workerpools", o->namespace, o->selector, on_pool);
+    s->images = start_informer(s, "imageversions", o->namespace, NULL, on_image);
+    s->policies = start_informer(s, "expirypolicies", o->namespace, NULL, on_policy);
+    if (!s->pools || !s->images || !s->policies)
+        goto fail;
+    ret_be->arg = s;
+    ret_be->status = be_status;
+    ret_be->gone = be_gone;
+    ret_be->secret = be_secret;
+    ret_be->may_write = be_may_write;
+    ret_be->stop = be_stop;
+    return 0;
+fail:
+    if (!err->code)
+        rc_err_set(err, -RC_ENOMEM, "", "cannot start the Kubernetes source");
+    be_stop(s);
+    return -1;
+}
