@@ -921,7 +921,7 @@ int rc_arm_job_id(const struct rc_pool *p, const char *vm_id, int attempt, char 
     char uuid[37];
     int r;
 
-    if (!p || attempt < 1 || !arm__id_ok(p->spec.after_create.automation_account_id))
+    if (!p || !vm_id || attempt < 1 || !arm__id_ok(p->spec.after_create.automation_account_id))
         return -RC_EINVAL;
     r = arm__fmt(suffix, sizeof(suffix), "#%d", attempt);
     if (r < 0)

@@ -11,14 +11,23 @@
  * rc_observed_release(). All ids are ARM ids as returned (compare them with
  * rc_strcasecmp: Azure ids are case-insensitive).
  *
- * Shared strings: rc_observe_arm() interns the instance fields that repeat
- * across instances - scale_set_id, image, provisioning_state, power_state -
- * so equal values in one struct rc_observed are one allocation, owned by
- * have->shared and freed once by rc_observed_release() (100,000 instances of
- * 10,000 scale sets: ~35 MB less). So: never free() those four fields of an
- * instance yourself, replace them with rc_observed_set_str(); do not move an
- * instance into another struct rc_observed (rc_observed_copy() gives private
- * strings). A field set by hand (malloc'd) is private and freed as before.
+ * String store (have->shared, additive): rc_observe_arm() puts every string
+ * of the scale sets and instances it decodes - ids, names, tag keys and
+ * values, own.pool/owner, extension strings - and their tags arrays in one
+ * struct rc_strtab (rc_util.h), interning the values that repeat (scale_set_id,
+ * image, states, spec hashes, tags), so that 100,000 instances are a few
+ * arena chunks instead of ~1,000,000 mallocs. rc_observed_release() frees a
+ * field unless the store owns it. So: never free() or realloc() a string or
+ * tags array of a decoded scale set or instance yourself (they may be shared):
+ * replace a string with rc_observed_set_str(); do not move such a resource
+ * into another struct rc_observed (rc_observed_copy() gives private copies).
+ * A field set by hand (malloc'd) is private and freed as before. Extension
+ * arrays and the other kinds (NICs, workers, jobs, ...) stay malloc'd.
+ *
+ * Instance ids (additive): a Uniform scale-set instance whose ARM id is
+ * exactly scale_set_id + "/virtualMachines/" + instance_id is stored with
+ * id NULL (~150 bytes less per instance); rc_obs_instance_id() gives the id
+ * of any instance, rc_obs_instance_id_is() compares it. Read ids through them.
  *
  * Tags Azpool writes (DESIGN.md §4 rule 1) are parsed into the typed fields
  * below; all tags are also kept verbatim in tags[].
@@ -74,11 +83,11 @@ const char *rc_inst_state_name(enum rc_inst_state s); /* "Provisioning", ... */
 
 /* Ownership facts common to every observed resource. */
 struct rc_owned {
-    bool managed; /* tag azpool.managed-by=azpool */
-    char *pool;   /* tag azpool.pool, NULL when absent */
-    char *owner;  /* tag azpool.owner, NULL when absent */
+    char *pool;  /* tag azpool.pool, NULL when absent */
+    char *owner; /* tag azpool.owner, NULL when absent */
     struct rc_kv *tags;
-    size_t n_tags;
+    uint32_t n_tags;
+    bool managed; /* tag azpool.managed-by=azpool */
 };
 
 struct rc_obs_extension {
@@ -88,28 +97,30 @@ struct rc_obs_extension {
     char *provisioning_state;
 };
 
-/* A VM: a VMSS instance (Uniform or Flexible) or a standalone VM. */
+/* A VM: a VMSS instance (Uniform or Flexible) or a standalone VM. Fields are
+ * ordered for size (100,000 of these in a large world). */
 struct rc_obs_instance {
-    char *id;           /* ARM id */
+    char *id;           /* ARM id; NULL when it is the canonical Uniform id (see the
+                           top): use rc_obs_instance_id() */
     char *name;         /* VM name ("<vmss>_<instanceId>" for Uniform instances) */
     char *instance_id;  /* VMSS instanceId; NULL for standalone VMs */
     char *scale_set_id; /* id of the VMSS it belongs to; NULL for standalone VMs */
     char *vm_id;        /* properties.vmId (GUID) */
     char *computer_name;
     char *image;               /* image id it runs (exactVersion applied when known) */
-    bool latest_model;         /* latestModelApplied (true for standalone VMs) */
-    int64_t created_ms;        /* properties.timeCreated, else tag created-at, else 0 */
-    int64_t expires_ms;        /* tag azpool.expires-at, 0 when absent */
-    int64_t draining_since_ms; /* tag azpool.draining-since, 0 when absent */
     char *spec_hash;           /* tag azpool.spec-hash */
     char *provisioning_state;  /* as returned */
     char *power_state;         /* "running", "deallocated", ... from instanceView */
-    bool unhealthy;            /* health status reports unhealthy */
-    enum rc_inst_state state;  /* derived (rc_observe.c) */
-    bool busy;                 /* tag azpool.busy=true, or merged from the busy signal */
     char *nic_id;              /* primary NIC id (standalone VMs) */
+    int64_t created_ms;        /* properties.timeCreated, else tag created-at, else 0 */
+    int64_t expires_ms;        /* tag azpool.expires-at, 0 when absent */
+    int64_t draining_since_ms; /* tag azpool.draining-since, 0 when absent */
     struct rc_obs_extension *extensions;
-    size_t n_extensions;
+    uint32_t n_extensions;
+    enum rc_inst_state state : 8; /* derived (rc_observe.c) */
+    bool latest_model : 1;        /* latestModelApplied (true for standalone VMs) */
+    bool unhealthy : 1;           /* health status reports unhealthy */
+    bool busy : 1;                /* tag azpool.busy=true, or merged from the busy signal */
     struct rc_owned own;
 };
 
@@ -201,7 +212,7 @@ struct rc_obs_pool {
     bool list_failed; /* the list of this pool's resources failed: plan nothing destructive */
 };
 
-struct rc_strtab; /* strings shared by the instances of one rc_observed (rc_observe.c) */
+struct rc_strtab; /* the string store of one rc_observed (rc_util.h; see the top) */
 
 struct rc_observed {
     struct rc_obs_scale_set *scale_sets;
@@ -222,7 +233,7 @@ struct rc_observed {
     size_t n_jobs, cap_jobs;
     struct rc_obs_pool *pools;
     size_t n_pools, cap_pools;
-    struct rc_strtab *shared; /* additive: interned instance strings (see the top), or NULL */
+    struct rc_strtab *shared; /* additive: the string store (see the top), or NULL */
 };
 
 void rc_observed_release(struct rc_observed *have); /* leaves it zeroed; NULL is fine */
@@ -248,9 +259,17 @@ int rc_observe_arm_text(struct rc_observed *have, const char *file, const char *
 struct rc_obs_pool *rc_observed_pool(struct rc_observed *have, const char *pool);
 
 /* Replaces the string *field of a resource in have with a copy of value (NULL
- * is fine), freeing the old string unless it is shared (see the top). Returns
- * 0, or -RC_ENOMEM with *field unchanged. */
+ * is fine), freeing the old string unless have's store owns it (see the top).
+ * Returns 0, or -RC_ENOMEM with *field unchanged. */
 int rc_observed_set_str(struct rc_observed *have, char **field, const char *value);
+
+/* The ARM id of x: x->id, else the canonical Uniform id written into buf.
+ * NULL when x has neither (no id, or no scale set / instance id) or the id
+ * does not fit in size (RC_OBS_ID_MAX always fits a decoded id). */
+#define RC_OBS_ID_MAX 8200
+const char *rc_obs_instance_id(const struct rc_obs_instance *x, char *buf, size_t size);
+/* Whether the ARM id of x equals id (case-insensitive, as Azure compares). */
+bool rc_obs_instance_id_is(const struct rc_obs_instance *x, const char *id);
 
 /* Deep copy (for the plan-apply simulation in tests and the controller cache). */
 int rc_observed_copy(const struct rc_observed *src, struct rc_observed *ret);

@@ -139,17 +139,36 @@ static void action_release(struct rc_action *a)
     memset(a, 0, sizeof(*a));
 }
 
-static void status_release(struct rc_pool_status *s)
+/* Frees p unless it lives in the plan's string store (rc_plan.h). */
+static void free_field(const struct rc_strtab *t, void *p)
 {
-    free(s->pool);
-    free(s->current_image);
-    free(s->target_image);
-    free(s->halted_image);
-    free(s->reason);
-    free(s->message);
-    free(s->summary);
-    free(s->instances);
+    if (!rc_strtab_owns(t, p))
+        free(p);
+}
+
+static void status_release(const struct rc_strtab *t, struct rc_pool_status *s)
+{
+    free_field(t, s->pool);
+    free_field(t, s->current_image);
+    free_field(t, s->target_image);
+    free_field(t, s->halted_image);
+    free_field(t, s->reason);
+    free_field(t, s->message);
+    free_field(t, s->summary);
+    free_field(t, s->instances);
     memset(s, 0, sizeof(*s));
+}
+
+/* A status string: interned in the plan's store (statuses of 10,000 pools
+ * repeat their images, reasons and messages). NULL stays NULL; NULL on ENOMEM
+ * for a non-NULL s. */
+static char *st_str(struct rc_plan *plan, const char *s)
+{
+    if (!s)
+        return NULL;
+    if (!plan->strs && !(plan->strs = rc_strtab_new()))
+        return NULL;
+    return rc_strtab_intern(plan->strs, s, strlen(s));
 }
 
 void rc_plan_release(struct rc_plan *plan)
@@ -162,9 +181,19 @@ void rc_plan_release(struct rc_plan *plan)
         action_release(&plan->actions[i]);
     free(plan->actions);
     for (i = 0; i < plan->n_pools; i++)
-        status_release(&plan->pools[i]);
+        status_release(plan->strs, &plan->pools[i]);
     free(plan->pools);
+    rc_strtab_free(plan->strs);
     memset(plan, 0, sizeof(*plan));
+}
+
+const char *rc_inst_status_id(const struct rc_inst_status *s, char *buf, size_t size)
+{
+    const char *id = s ? s->id : NULL;
+
+    if (!id && s && s->obs)
+        id = rc_obs_instance_id(s->obs, buf, size);
+    return id ? id : "";
 }
 
 static struct rc_action *push_action(struct rc_plan *plan)
@@ -197,7 +226,7 @@ static struct rc_pool_status *push_status(struct rc_plan *plan, const char *pool
     }
     s = &plan->pools[plan->n_pools];
     memset(s, 0, sizeof(*s));
-    s->pool = rc_strdup(pool);
+    s->pool = st_str(plan, pool);
     if (!s->pool)
         return NULL;
     plan->n_pools++;
@@ -1009,10 +1038,13 @@ static int fill_status(struct rp_ctx *c)
     }
     st->desired_replicas = c->desired;
     previous_image(c, "", cur, sizeof(cur));
-    st->current_image = cur[0] ? rc_strdup(cur) : NULL;
-    st->target_image = c->target[0] ? rc_strdup(c->target) : NULL;
+    st->current_image = cur[0] ? st_str(c->plan, cur) : NULL;
+    st->target_image = c->target[0] ? st_str(c->plan, c->target) : NULL;
     if (c->halted[0])
-        st->halted_image = rc_strdup(c->halted);
+        st->halted_image = st_str(c->plan, c->halted);
+    if ((cur[0] && !st->current_image) || (c->target[0] && !st->target_image) ||
+        (c->halted[0] && !st->halted_image))
+        return -RC_ENOMEM;
     st->pending = (int)pending;
     st->requeue_at_ms = c->requeue;
     if (c->ss && c->ss->last_scale_ms)
@@ -1043,7 +1075,7 @@ static int fill_status(struct rp_ctx *c)
                               c->n_reimage);
     if (!len && pending)
         rp_fmt(sum, sizeof(sum), "%zu action%s", pending, pending == 1 ? "" : "s");
-    st->summary = rc_strdup(sum);
+    st->summary = st_str(c->plan, sum);
 
     {
         bool rolling = c->canary_phase || c->halted[0];
@@ -1098,11 +1130,14 @@ static int fill_status(struct rp_ctx *c)
                c->target[0] ? image_label(c->target) : "?");
         st->ready = RC_COND_TRUE;
     }
-    st->reason = rc_strdup(reason);
-    st->message = rc_strdup(msg);
+    st->reason = st_str(c->plan, reason);
+    st->message = st_str(c->plan, msg);
 
     /* instances (at most RC_STATUS_INSTANCES_MAX) */
-    st->instances = calloc(c->n ? c->n : 1, sizeof(*st->instances));
+    st->instances =
+        rc_strtab_alloc(c->plan->strs, (c->n < RC_STATUS_INSTANCES_MAX ? (c->n ? c->n : 1)
+                                                                       : RC_STATUS_INSTANCES_MAX) *
+                                           sizeof(*st->instances));
     if (!st->instances || !st->reason || !st->message || !st->summary)
         return -RC_ENOMEM;
     for (i = 0; i < c->n && st->n_instances < RC_STATUS_INSTANCES_MAX; i++) {
@@ -1110,7 +1145,8 @@ static int fill_status(struct rp_ctx *c)
         struct rc_inst_status *is = &st->instances[st->n_instances++];
 
         is->name = x->o->name; /* borrowed from have (rc_plan.h) */
-        is->id = x->o->id;
+        is->id = x->o->id;     /* NULL for a canonical Uniform id: rc_inst_status_id() */
+        is->obs = x->o;
         is->image = x->o->image;
         is->created_ms = x->o->created_ms;
         is->expires_ms = x->expires_ms;
@@ -1142,8 +1178,8 @@ static int simple_status(struct rc_plan *plan, const char *pool, const char *rea
 
     if (!st)
         return -RC_ENOMEM;
-    st->reason = rc_strdup(reason);
-    st->message = rc_strdup(msg);
+    st->reason = st_str(plan, reason);
+    st->message = st_str(plan, msg);
     st->ready = ready;
     st->stalled = stalled ? RC_COND_TRUE : RC_COND_FALSE;
     st->progressing = pending ? RC_COND_TRUE : RC_COND_FALSE;
@@ -1641,6 +1677,14 @@ int rc_plan(const struct rc_desired *want, const struct rc_observed *have,
             want->pools[i].spec.mode == RC_MODE_VIRTUALMACHINES || want->pools[i].meta.deleting;
     if (rp_world_build(&w, want, have, by_pool || (pol->collect_orphans && !pol->only_pool)) < 0)
         return rc_err_set(reterr, -RC_ENOMEM, "", "out of memory while planning");
+    if (want->n_pools > 0) { /* one status per pool: reserve them at once */
+        ret->pools = malloc(want->n_pools * sizeof(*ret->pools));
+        if (!ret->pools) {
+            rp_world_release(&w);
+            return rc_err_set(reterr, -RC_ENOMEM, "", "out of memory while planning");
+        }
+        ret->cap_pools = want->n_pools;
+    }
     for (i = 0; i < want->n_pools && r == 0; i++) {
         const struct rc_pool *p = &want->pools[i];
 

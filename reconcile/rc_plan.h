@@ -29,7 +29,10 @@
  * Ownership: ret is filled with new allocations released by rc_plan_release(),
  * except the per-instance status strings, which are borrowed from have (see
  * struct rc_inst_status): release the plan before have. want, have and pol are
- * borrowed.
+ * borrowed. The strings of the pool statuses and their instances arrays live
+ * in the plan's string store (ret->strs, rc_util.h), interned: treat them as
+ * read-only (rc_plan_release() frees a status field by hand only when the
+ * store does not own it, so a plan built by hand with malloc'd fields works).
  */
 #ifndef AZPOOL_RC_PLAN_H
 #define AZPOOL_RC_PLAN_H
@@ -110,10 +113,11 @@ struct rc_action {
 
 enum rc_cond { RC_COND_FALSE = 0, RC_COND_TRUE, RC_COND_UNKNOWN };
 
-/* Borrowed: name, id and image point into the struct rc_observed the plan was
- * made from (a status is read while that observation is alive); reason is a
- * static string. This keeps a plan of 100,000 instances from copying 300,000
- * strings. */
+/* Borrowed: name, id, image and obs point into the struct rc_observed the plan
+ * was made from (a status is read while that observation is alive); reason is
+ * a static string. This keeps a plan of 100,000 instances from copying 300,000
+ * strings. id is NULL when the instance's id is not stored (a canonical Uniform
+ * id, rc_observed.h): read it with rc_inst_status_id(). */
 struct rc_inst_status {
     const char *name;
     const char *id;
@@ -122,7 +126,8 @@ struct rc_inst_status {
     int64_t expires_ms; /* 0: never */
     enum rc_inst_state state;
     bool busy;
-    const char *reason; /* "Expired", "OutdatedImage", "Failed", NULL */
+    const char *reason;                /* "Expired", "OutdatedImage", "Failed", NULL */
+    const struct rc_obs_instance *obs; /* additive: the instance (NULL in a hand-made status) */
 };
 
 #define RC_STATUS_INSTANCES_MAX 200
@@ -152,7 +157,12 @@ struct rc_plan {
     size_t n_actions, cap_actions;
     struct rc_pool_status *pools;
     size_t n_pools, cap_pools;
+    struct rc_strtab *strs; /* additive: the statuses' strings (see the top), or NULL */
 };
+
+/* The ARM id of a status instance: s->id, else rebuilt from s->obs into buf
+ * (RC_OBS_ID_MAX bytes always suffice); "" when unknown. Never NULL. */
+const char *rc_inst_status_id(const struct rc_inst_status *s, char *buf, size_t size);
 
 int rc_plan(const struct rc_desired *want, const struct rc_observed *have,
             const struct rc_policy *pol, int64_t now_ms, struct rc_plan *ret,

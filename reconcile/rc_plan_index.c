@@ -88,7 +88,7 @@ static void idx_add(struct rp_index *ix, const char *key, size_t idx)
     e = &ix->v[ix->n];
     prev = ix->n ? e - 1 : NULL;
     e->key = key;
-    e->idx = idx;
+    e->idx = (uint32_t)idx;
     e->cont = prev && (prev->key == key || strcmp(prev->key, key) == 0);
     e->hash = e->cont ? prev->hash : ci_hash(key);
     ix->n++;
@@ -119,7 +119,7 @@ static int idx_sort(struct rp_index *ix)
         for (i = 0, j = 0; i < ix->n; i++) {
             if (!ix->v[i].cont) {
                 heads[j] = ix->v[i];
-                heads[j].idx = i;
+                heads[j].idx = (uint32_t)i;
                 j++;
             }
         }

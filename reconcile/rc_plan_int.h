@@ -27,7 +27,7 @@
 struct rp_ent {
     const char *key; /* borrowed from want/have */
     uint64_t hash;   /* of the lowercased key */
-    size_t idx;      /* position in the indexed array */
+    uint32_t idx;    /* position in the indexed array (resources are < 2^32) */
     bool same;       /* same key as the entry before */
     bool cont;       /* while building: same key (strcmp) as the entry added before */
 };

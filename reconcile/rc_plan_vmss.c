@@ -126,7 +126,13 @@ static int instance_tags_patch(struct rp_ctx *c, const struct rp_inst *x)
     char t[RC_TIME_MAX];
     bool uniform = !flexible(c);
     const char *name = x->o->name;
+    char idbuf[RC_OBS_ID_MAX];
+    const char *id = rc_obs_instance_id(x->o, idbuf, sizeof(idbuf));
 
+    if (!id) {
+        json_decref(tags);
+        return -RC_EINVAL;
+    }
     if (!tags)
         return -RC_ENOMEM;
     rc_time_format(c->now, t, sizeof(t));
@@ -136,7 +142,7 @@ static int instance_tags_patch(struct rp_ctx *c, const struct rp_inst *x)
     if (body && uniform)
         json_object_set_new(body, "location",
                             json_string(c->ss->location ? c->ss->location : c->p->spec.location));
-    return rp_add(c, RC_VERB_UPDATE, uniform ? RC_HTTP_PUT : RC_HTTP_PATCH, x->o->id, NULL,
+    return rp_add(c, RC_VERB_UPDATE, uniform ? RC_HTTP_PUT : RC_HTTP_PATCH, id, NULL,
                   RC_API_COMPUTE, body, &name, 1, false, 0, 0, "drain %s (busy, %s): tag %s", name,
                   x->why ? x->why : "", RC_TAG_DRAINING);
 }
@@ -179,10 +185,15 @@ int rp_plan_vmss(struct rp_ctx *c)
         /* Flexible: per-VM deletes (batch instance operations do not apply) */
         for (i = 0; i < nd && r == 0; i++) {
             const char *nm = sel[i]->o->name;
+            char idbuf[RC_OBS_ID_MAX];
+            const char *id = rc_obs_instance_id(sel[i]->o, idbuf, sizeof(idbuf));
 
-            r = rp_add(c, RC_VERB_DELETE, RC_HTTP_DELETE, sel[i]->o->id, NULL, RC_API_COMPUTE, NULL,
-                       &nm, 1, false, 0, 0, "delete VM %s (%s)", nm,
-                       sel[i]->why ? sel[i]->why : "");
+            if (!id) {
+                r = -RC_EINVAL;
+                break;
+            }
+            r = rp_add(c, RC_VERB_DELETE, RC_HTTP_DELETE, id, NULL, RC_API_COMPUTE, NULL, &nm, 1,
+                       false, 0, 0, "delete VM %s (%s)", nm, sel[i]->why ? sel[i]->why : "");
         }
         if (r < 0)
             goto out;
@@ -225,8 +236,14 @@ int rp_plan_vmss(struct rp_ctx *c)
         c->n_reimage = (int)nr;
         for (i = 0; i < nr && r == 0; i++) {
             const char *nm = sel[i]->o->name;
+            char idbuf[RC_OBS_ID_MAX];
+            const char *id = rc_obs_instance_id(sel[i]->o, idbuf, sizeof(idbuf));
 
-            r = rp_add(c, RC_VERB_REIMAGE, RC_HTTP_POST, sel[i]->o->id, "/reimage", RC_API_COMPUTE,
+            if (!id) {
+                r = -RC_EINVAL;
+                break;
+            }
+            r = rp_add(c, RC_VERB_REIMAGE, RC_HTTP_POST, id, "/reimage", RC_API_COMPUTE,
                        json_pack("{s:b}", "tempDisk", 0), &nm, 1, false, 0, 0,
                        "reimage %s after its job (recycleAfterJob Reimage)", nm);
         }

@@ -10,6 +10,7 @@
  */
 #include "rc_util.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,207 @@ char *rc_strdup(const char *s)
         return NULL;
     memcpy(d, s, n + 1);
     return d;
+}
+
+/* ---- string store ---- */
+
+/* Chunks grow from ST_CHUNK_MIN to ST_CHUNK_MAX bytes (doubling); a request
+ * above ST_BIG gets a chunk of its own so that the current one is not left
+ * half empty. The interning set holds pointers into the chunks. */
+#define ST_CHUNK_MIN (16u * 1024)
+#define ST_CHUNK_MAX (1024u * 1024)
+#define ST_BIG       4096u
+#define ST_ALIGN     (sizeof(void *) > sizeof(int64_t) ? sizeof(void *) : sizeof(int64_t))
+
+struct st_chunk {
+    char *base;
+    size_t size;
+};
+
+struct rc_strtab {
+    struct st_chunk *chunks; /* sorted by address (rc_strtab_owns) */
+    size_t n_chunks, cap_chunks;
+    char *cur; /* free space of the current chunk */
+    size_t left;
+    size_t next_size;
+    char **set; /* open addressing by rc_hash64 of the text; NULL is an empty slot */
+    size_t n_set, cap_set;
+};
+
+struct rc_strtab *rc_strtab_new(void)
+{
+    struct rc_strtab *t = calloc(1, sizeof(*t));
+
+    if (t)
+        t->next_size = ST_CHUNK_MIN;
+    return t;
+}
+
+void rc_strtab_free(struct rc_strtab *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n_chunks; i++)
+        free(t->chunks[i].base);
+    free(t->chunks);
+    free(t->set);
+    free(t);
+}
+
+/* Index of the last chunk whose base is <= p, or n_chunks when none. */
+static size_t st_chunk_at(const struct rc_strtab *t, uintptr_t p)
+{
+    size_t lo = 0, hi = t->n_chunks;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if ((uintptr_t)t->chunks[mid].base <= p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? lo - 1 : t->n_chunks;
+}
+
+bool rc_strtab_owns(const struct rc_strtab *t, const void *p)
+{
+    size_t i;
+
+    if (!t || !p)
+        return false;
+    i = st_chunk_at(t, (uintptr_t)p);
+    return i < t->n_chunks &&
+           (uintptr_t)p < (uintptr_t)t->chunks[i].base + (uintptr_t)t->chunks[i].size;
+}
+
+static char *st_new_chunk(struct rc_strtab *t, size_t size)
+{
+    size_t at;
+    char *b;
+
+    if (t->n_chunks == t->cap_chunks) {
+        size_t ncap = t->cap_chunks ? t->cap_chunks * 2 : 16;
+        struct st_chunk *v = realloc(t->chunks, ncap * sizeof(*v));
+
+        if (!v)
+            return NULL;
+        t->chunks = v;
+        t->cap_chunks = ncap;
+    }
+    b = malloc(size);
+    if (!b)
+        return NULL;
+    at = st_chunk_at(t, (uintptr_t)b);
+    at = at == t->n_chunks ? 0 : at + 1;
+    memmove(&t->chunks[at + 1], &t->chunks[at], (t->n_chunks - at) * sizeof(t->chunks[0]));
+    t->chunks[at].base = b;
+    t->chunks[at].size = size;
+    t->n_chunks++;
+    return b;
+}
+
+/* size bytes aligned to align (a power of two); not zeroed. */
+static void *st_take(struct rc_strtab *t, size_t size, size_t align)
+{
+    size_t pad = t->cur ? (align - ((uintptr_t)t->cur & (align - 1))) & (align - 1) : 0;
+    char *p;
+
+    if (size == 0)
+        size = 1;
+    if (t->cur && pad <= t->left && size <= t->left - pad) {
+        p = t->cur + pad;
+        t->cur = p + size;
+        t->left -= pad + size;
+        return p;
+    }
+    if (size > ST_BIG)
+        return st_new_chunk(t, size); /* its own chunk; the current one stays */
+    p = st_new_chunk(t, t->next_size);
+    if (!p)
+        return NULL;
+    t->cur = p + size;
+    t->left = t->next_size - size;
+    if (t->next_size < ST_CHUNK_MAX)
+        t->next_size *= 2;
+    return p;
+}
+
+char *rc_strtab_dup(struct rc_strtab *t, const char *s, size_t len)
+{
+    char *d;
+
+    if (!t || len == SIZE_MAX || !(d = st_take(t, len + 1, 1)))
+        return NULL;
+    memcpy(d, s, len);
+    d[len] = '\0';
+    return d;
+}
+
+void *rc_strtab_alloc(struct rc_strtab *t, size_t size)
+{
+    void *p = t ? st_take(t, size, ST_ALIGN) : NULL;
+
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
+/* The set slot holding s[0..len), else the empty slot to put it in. */
+static size_t st_slot(char *const *set, size_t cap, const char *s, size_t len)
+{
+    size_t m = cap - 1, i = (size_t)rc_hash64(s, len) & m;
+
+    while (set[i] && (strncmp(set[i], s, len) != 0 || set[i][len] != '\0'))
+        i = (i + 1) & m;
+    return i;
+}
+
+static bool st_set_grow(struct rc_strtab *t)
+{
+    size_t cap = t->cap_set ? t->cap_set * 2 : 64;
+    char **v = calloc(cap, sizeof(*v));
+
+    if (!v)
+        return false;
+    for (size_t i = 0; i < t->cap_set; i++)
+        if (t->set[i])
+            v[st_slot(v, cap, t->set[i], strlen(t->set[i]))] = t->set[i];
+    free(t->set);
+    t->set = v;
+    t->cap_set = cap;
+    return true;
+}
+
+char *rc_strtab_intern(struct rc_strtab *t, const char *s, size_t len)
+{
+    size_t i;
+    char *d;
+
+    if (!t)
+        return NULL;
+    if ((t->n_set + 1) * 2 > t->cap_set && !st_set_grow(t))
+        return NULL;
+    i = st_slot(t->set, t->cap_set, s, len);
+    if (t->set[i])
+        return t->set[i];
+    d = rc_strtab_dup(t, s, len);
+    if (!d)
+        return NULL;
+    t->set[i] = d;
+    t->n_set++;
+    return d;
+}
+
+size_t rc_strtab_bytes(const struct rc_strtab *t)
+{
+    size_t n = 0;
+
+    if (!t)
+        return 0;
+    for (size_t i = 0; i < t->n_chunks; i++)
+        n += t->chunks[i].size;
+    return n + t->cap_chunks * sizeof(t->chunks[0]) + t->cap_set * sizeof(char *) + sizeof(*t);
 }
 
 /* ---- int or percent ---- */

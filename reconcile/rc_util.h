@@ -3,6 +3,14 @@
  * RFC 3339 time, cron schedules, hashing, UUIDv5 and deterministic names.
  *
  * Everything here is pure: no clock, no I/O, no allocation unless stated.
+ *
+ * String store (struct rc_strtab): an arena of strings (and small arrays)
+ * that are freed all at once, with an optional interning set so that equal
+ * strings are one copy. Used where many small strings live and die together
+ * (the observed model, a plan's statuses): a separate malloc per string costs
+ * 16-32 bytes of overhead on top of the text. Whoever holds a pointer into a
+ * store must not free() it; rc_strtab_owns() tells store memory from malloc'd
+ * memory, so a structure may mix both (fields replaced later by hand).
  * Times are int64 milliseconds since the Unix epoch, UTC. Time-zone offsets are
  * resolved outside the core and passed in as seconds east of UTC.
  */
@@ -129,5 +137,23 @@ size_t rc_strlcpy(char *dst, const char *src, size_t size);
 int rc_strcasecmp(const char *a, const char *b);
 /* malloc'd copy, NULL on allocation failure or when s is NULL. */
 char *rc_strdup(const char *s);
+
+/* ---- string store (arena + interning, see the top) ---- */
+
+struct rc_strtab;
+
+struct rc_strtab *rc_strtab_new(void);    /* NULL on ENOMEM */
+void rc_strtab_free(struct rc_strtab *t); /* frees every string of t; NULL is fine */
+/* A new copy of s[0..len) in t (NUL-terminated; never shared). NULL on ENOMEM. */
+char *rc_strtab_dup(struct rc_strtab *t, const char *s, size_t len);
+/* The one copy of s[0..len) in t (exact compare): found, else added. NULL on
+ * ENOMEM. */
+char *rc_strtab_intern(struct rc_strtab *t, const char *s, size_t len);
+/* size zeroed bytes in t, aligned for any object. NULL on ENOMEM. */
+void *rc_strtab_alloc(struct rc_strtab *t, size_t size);
+/* True when p points into memory of t (false for NULL t or p). */
+bool rc_strtab_owns(const struct rc_strtab *t, const void *p);
+/* Bytes t holds from malloc (chunks and the interning set), for reports. */
+size_t rc_strtab_bytes(const struct rc_strtab *t);
 
 #endif

@@ -145,6 +145,42 @@ static const char vmss_vms[] =
     "{'id':'" VMSS_ID "/virtualMachines/12','properties':{}}"
     "]}";
 
+/* A Uniform id that is not exactly scale set + "/virtualMachines/" +
+ * instanceId (other case, or an instanceId that differs from the last
+ * segment) is stored as given; a standalone VM always stores its id. */
+static void test_uniform_ids_stored_when_not_canonical(void **state)
+{
+    static const char list[] =
+        "{'value':["
+        "{'id':'" VMSS_ID "/VirtualMachines/4','name':'hw_4','instanceId':'4',"
+        "'type':'Microsoft.Compute/virtualMachines','properties':{}},"
+        "{'id':'" VMSS_ID "/virtualMachines/5','name':'hw_5','instanceId':'05',"
+        "'type':'Microsoft.Compute/virtualMachines','properties':{}},"
+        "{'id':'" VMSS_ID "/virtualMachines/6','name':'hw_6',"
+        "'type':'Microsoft.Compute/virtualMachines','properties':{}}"
+        "]}";
+    struct rc_observed h = {0};
+    struct rc_errs errs = {0};
+    char buf[RC_OBS_ID_MAX];
+
+    (void)state;
+    assert_int_equal(observe(&h, list, &errs), 0);
+    assert_int_equal(errs.n, 0);
+    assert_int_equal(h.n_instances, 3);
+    assert_string_equal(inst(&h, "hw_4")->id, VMSS_ID "/VirtualMachines/4");
+    assert_string_equal(inst(&h, "hw_5")->id, VMSS_ID "/virtualMachines/5");
+    assert_string_equal(inst(&h, "hw_5")->instance_id, "05");
+    assert_null(inst(&h, "hw_6")->id); /* instanceId from the id: canonical */
+    assert_string_equal(rc_obs_instance_id(inst(&h, "hw_6"), buf, sizeof(buf)),
+                        VMSS_ID "/virtualMachines/6");
+    assert_string_equal(rc_obs_instance_id(inst(&h, "hw_4"), buf, sizeof(buf)),
+                        VMSS_ID "/VirtualMachines/4");
+    assert_true(rc_obs_instance_id_is(inst(&h, "hw_5"), VMSS_ID "/virtualmachines/5"));
+    assert_false(rc_obs_instance_id_is(inst(&h, "hw_5"), VMSS_ID "/virtualMachines/05"));
+    rc_observed_release(&h);
+    rc_errs_release(&errs);
+}
+
 static void test_vmss_vms(void **state)
 {
     struct rc_observed h = {0};
@@ -157,7 +193,19 @@ static void test_vmss_vms(void **state)
     assert_int_equal(h.n_instances, 8);
 
     x = inst(&h, "hw_0");
-    assert_string_equal(x->id, VMSS_ID "/virtualMachines/0");
+    /* the canonical Uniform id is not stored, but rebuilt (rc_observed.h) */
+    assert_null(x->id);
+    {
+        char buf[RC_OBS_ID_MAX];
+
+        assert_string_equal(rc_obs_instance_id(x, buf, sizeof(buf)), VMSS_ID "/virtualMachines/0");
+        assert_null(rc_obs_instance_id(x, buf, 10)); /* does not fit */
+        assert_true(rc_obs_instance_id_is(x, VMSS_ID "/virtualMachines/0"));
+        assert_true(rc_obs_instance_id_is(x, VMSS_ID "/VIRTUALMACHINES/0"));
+        assert_false(rc_obs_instance_id_is(x, VMSS_ID "/virtualMachines/01"));
+        assert_false(rc_obs_instance_id_is(x, VMSS_ID "/virtualMachines/"));
+        assert_false(rc_obs_instance_id_is(x, VMSS_ID));
+    }
     assert_string_equal(x->instance_id, "0");
     assert_string_equal(x->scale_set_id, VMSS_ID);
     assert_string_equal(x->vm_id, "0f0c1a2b-0000-4000-8000-000000000000");
@@ -612,8 +660,13 @@ static void test_pool_copy_release(void **state)
     assert_int_equal(c.n_nics, 1);
     assert_int_equal(c.n_pools, 2);
     for (size_t i = 0; i < h.n_instances; i++) {
-        assert_string_equal(c.instances[i].id, h.instances[i].id);
-        assert_ptr_not_equal(c.instances[i].id, h.instances[i].id);
+        char b1[RC_OBS_ID_MAX], b2[RC_OBS_ID_MAX];
+
+        assert_string_equal(rc_obs_instance_id(&c.instances[i], b1, sizeof(b1)),
+                            rc_obs_instance_id(&h.instances[i], b2, sizeof(b2)));
+        if (h.instances[i].id)
+            assert_ptr_not_equal(c.instances[i].id, h.instances[i].id);
+        assert_ptr_not_equal(c.instances[i].name, h.instances[i].name);
         assert_int_equal(c.instances[i].state, h.instances[i].state);
         assert_int_equal(c.instances[i].n_extensions, h.instances[i].n_extensions);
         assert_int_equal(c.instances[i].own.n_tags, h.instances[i].own.n_tags);
@@ -639,6 +692,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vmss),
         cmocka_unit_test(test_vmss_vms),
+        cmocka_unit_test(test_uniform_ids_stored_when_not_canonical),
         cmocka_unit_test(test_vm_nic_extensions),
         cmocka_unit_test(test_gallery_versions),
         cmocka_unit_test(test_workers_jobs_templates),

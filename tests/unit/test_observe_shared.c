@@ -92,11 +92,71 @@ static void test_equal_strings_are_shared(void **state)
     assert_int_equal(v[0].state, RC_INST_READY);
     assert_int_equal(v[2].state, RC_INST_READY);
     assert_int_equal(v[4].state, RC_INST_DELETING);
-    /* private fields stay private */
-    assert_ptr_not_equal(v[0].id, v[1].id);
+    /* unique fields are copies of their own; canonical Uniform ids are not
+     * stored but rebuilt */
+    assert_ptr_not_equal(v[0].name, v[1].name);
+    assert_null(v[0].id);
+    {
+        char buf[RC_OBS_ID_MAX];
+
+        assert_string_equal(rc_obs_instance_id(&v[1], buf, sizeof(buf)), SS1 "/virtualMachines/1");
+    }
+
     rc_observed_release(&have);
     assert_null(have.shared);
     assert_int_equal(have.n_instances, 0);
+}
+
+/* Scale sets and tagged VMs: tag keys and repeating values are one copy;
+ * own.pool and spec_hash are the tag's value; a replaced tag-backed field
+ * leaves the tag intact; release frees it all once. */
+static void test_tags_are_shared(void **state)
+{
+    struct rc_observed have = {0};
+    json_t *doc = json_pack(
+        "{s:[{s:s, s:s, s:s, s:{s:s, s:s, s:s}, s:{s:I}, s:{}},"
+        "    {s:s, s:s, s:s, s:{s:s, s:s, s:s}, s:{s:I}, s:{}},"
+        "    {s:s, s:s, s:{s:s, s:s}, s:{}}]}",
+        "value", "id", SS1, "name", "hw", "type", "Microsoft.Compute/virtualMachineScaleSets",
+        "tags", "azpool.managed-by", "azpool", "azpool.pool", "ops/hw", "azpool.spec-hash", "h1",
+        "sku", "capacity", (json_int_t)1, "properties", "id", SS2, "name", "gpu", "type",
+        "Microsoft.Compute/virtualMachineScaleSets", "tags", "azpool.managed-by", "azpool",
+        "azpool.pool", "ops/gpu", "azpool.spec-hash", "h1", "sku", "capacity", (json_int_t)1,
+        "properties", "id",
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/"
+        "virtualMachines/vm1",
+        "type", "Microsoft.Compute/virtualMachines", "tags", "azpool.managed-by", "azpool",
+        "azpool.pool", "ops/hw", "properties");
+    struct rc_obs_scale_set *a, *b;
+
+    (void)state;
+    assert_non_null(doc);
+    observe(&have, doc);
+    assert_int_equal(have.n_scale_sets, 2);
+    assert_int_equal(have.n_instances, 1);
+    a = &have.scale_sets[0];
+    b = &have.scale_sets[1];
+    assert_true(a->own.managed && b->own.managed);
+    assert_string_equal(a->own.pool, "ops/hw");
+    assert_string_equal(b->own.pool, "ops/gpu");
+    assert_ptr_equal(a->spec_hash, b->spec_hash);
+    assert_string_equal(a->spec_hash, "h1");
+    for (uint32_t i = 0; i < a->own.n_tags; i++) {
+        if (strcmp(a->own.tags[i].key, "azpool.pool") == 0)
+            assert_ptr_equal(a->own.tags[i].value, a->own.pool);
+        for (uint32_t j = 0; j < b->own.n_tags; j++)
+            if (strcmp(a->own.tags[i].key, b->own.tags[j].key) == 0)
+                assert_ptr_equal(a->own.tags[i].key, b->own.tags[j].key);
+    }
+    /* the VM's pool tag is the same text as the first scale set's: one copy */
+    assert_ptr_equal(have.instances[0].own.pool, a->own.pool);
+    assert_non_null(have.instances[0].id);
+    /* replacing a tag-backed field by hand keeps the tag value */
+    assert_int_equal(rc_observed_set_str(&have, &a->spec_hash, "h2"), 0);
+    assert_string_equal(a->spec_hash, "h2");
+    assert_string_equal(b->spec_hash, "h1");
+    rc_observed_release(&have);
+    assert_null(have.shared);
 }
 
 /* Replacing a shared field leaves the other instances' value intact; a
@@ -181,6 +241,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_equal_strings_are_shared),
+        cmocka_unit_test(test_tags_are_shared),
         cmocka_unit_test(test_set_str_keeps_shared_values),
         cmocka_unit_test(test_copy_and_hand_made_instances),
         cmocka_unit_test(test_many_scale_sets),

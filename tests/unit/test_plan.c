@@ -535,6 +535,16 @@ static void test_arm_roundtrip_scale_set(void **state)
     assert_int_equal(rc_plan(&want, &have, NULL, NOW, &p2, &err), 0);
     assert_int_equal(p2.n_actions, 0);
     assert_string_equal(p2.pools[0].reason, "Ready");
+    /* canonical Uniform ids are not stored; the status rebuilds them */
+    assert_int_equal(p2.pools[0].n_instances, 2);
+    for (i = 0; i < 2; i++) {
+        char id[RC_ARM_ID_MAX + 32], buf[RC_OBS_ID_MAX];
+
+        snprintf(id, sizeof(id), "%s/virtualMachines/%d", p1.actions[0].target, i);
+        assert_null(have.instances[i].id);
+        assert_null(p2.pools[0].instances[i].id);
+        assert_string_equal(rc_inst_status_id(&p2.pools[0].instances[i], buf, sizeof(buf)), id);
+    }
     json_decref(doc);
     rc_errs_release(&errs);
     rc_plan_release(&p1);

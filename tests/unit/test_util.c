@@ -527,6 +527,69 @@ static void test_strings(void **state)
 
 /* ---- zones ---- */
 
+/* The string store: copies and interned strings stay valid and distinct as
+ * it grows past many chunks; equal texts intern to one pointer; ownership
+ * tells store memory from malloc'd memory; big strings get chunks of their
+ * own; aligned zeroed blocks; free releases it all (ASan checks). */
+static void test_strtab(void **state)
+{
+    struct rc_strtab *t = rc_strtab_new();
+    char *ptrs[3000], big[10000], key[32];
+    char *heap = rc_strdup("on the heap");
+    const char *a, *b;
+    int64_t *blk;
+
+    (void)state;
+    assert_non_null(t);
+    assert_false(rc_strtab_owns(t, NULL));
+    assert_false(rc_strtab_owns(NULL, heap));
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof(key), "string-%d", i);
+        ptrs[i] = rc_strtab_dup(t, key, strlen(key));
+        assert_non_null(ptrs[i]);
+    }
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    for (int k = 0; k < 200; k++) { /* ~2 MB: past the largest chunk size */
+        char *d = rc_strtab_dup(t, big, strlen(big));
+
+        assert_non_null(d);
+        assert_true(rc_strtab_owns(t, d));
+        assert_true(rc_strtab_owns(t, d + strlen(big)));
+        assert_int_equal(strlen(d), strlen(big));
+    }
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof(key), "string-%d", i);
+        assert_string_equal(ptrs[i], key);
+        assert_true(rc_strtab_owns(t, ptrs[i]));
+    }
+    assert_false(rc_strtab_owns(t, heap));
+    assert_ptr_not_equal(rc_strtab_dup(t, "x", 1), rc_strtab_dup(t, "x", 1));
+    a = rc_strtab_intern(t, "Succeeded", 9);
+    b = rc_strtab_intern(t, "Succeeded and more", 9); /* only the first 9 bytes */
+    assert_ptr_equal(a, b);
+    assert_string_equal(a, "Succeeded");
+    assert_ptr_not_equal(a, rc_strtab_intern(t, "succeeded", 9)); /* exact compare */
+    for (int i = 0; i < 2000; i++) { /* the set grows; earlier entries are found again */
+        snprintf(key, sizeof(key), "v%d", i % 500);
+        assert_string_equal(rc_strtab_intern(t, key, strlen(key)), key);
+    }
+    snprintf(key, sizeof(key), "v%d", 7);
+    assert_ptr_equal(rc_strtab_intern(t, key, strlen(key)), rc_strtab_intern(t, "v7", 2));
+    assert_ptr_equal(rc_strtab_intern(t, "", 0), rc_strtab_intern(t, "", 0));
+    rc_strtab_dup(t, "odd", 3);
+    blk = rc_strtab_alloc(t, 5 * sizeof(*blk));
+    assert_non_null(blk);
+    assert_int_equal((uintptr_t)blk % sizeof(int64_t), 0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(blk[i], 0);
+    assert_true(rc_strtab_owns(t, blk));
+    assert_true(rc_strtab_bytes(t) > 2000000);
+    free(heap);
+    rc_strtab_free(t);
+    rc_strtab_free(NULL);
+}
+
 static void test_tz(void **state)
 {
     static const int64_t at[] = {1774746000000LL /* 2026-03-29T01:00Z */,
@@ -575,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_tz),
+        cmocka_unit_test(test_strtab),
     };
 
     return az_run_tests("util", tests);
