@@ -56,7 +56,7 @@ static int b64val(int c)
 }
 
 /* Standard or URL-safe base64, whitespace ignored, padding optional. */
-static int b64_decode(const char *s, char **ret, size_t *ret_len)
+int kube_base64_decode(const char *s, char **ret, size_t *ret_len)
 {
     size_t n = strlen(s), o = 0;
     unsigned acc = 0;
@@ -276,7 +276,7 @@ static int set_b64(char **dst, size_t *dst_len, const char *b64, const char *wha
 
     if (strlen(b64) > (size_t)KUBE_PEM_MAX * 2)
         return rc_err_set(err, -RC_ELIMIT, what, "larger than %d bytes", KUBE_PEM_MAX);
-    r = b64_decode(b64, &out, &len);
+    r = kube_base64_decode(b64, &out, &len);
     if (r == -RC_ENOMEM)
         return rc_err_set(err, r, what, "out of memory");
     if (r < 0)

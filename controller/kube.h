@@ -176,6 +176,10 @@ void kube_watch_stop(struct kube_watch *w);
  * kept). Returns the length needed (like snprintf). */
 size_t kube_escape(const char *s, char *buf, size_t size);
 
+/* Decodes standard or URL-safe base64 (whitespace ignored, padding optional)
+ * into a new NUL-terminated buffer. Returns 0, -RC_EINVAL or -RC_ENOMEM. */
+int kube_base64_decode(const char *s, char **ret, size_t *ret_len);
+
 struct kube_stats {
     uint64_t requests;      /* HTTP requests sent, including retries and watches */
     uint64_t retries;       /* after Retry-After or a 401 */
