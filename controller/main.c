@@ -4,9 +4,10 @@
  *   azpool validate PATH...                          exit 0 valid, 1 invalid
  *   azpool plan -f PATH [--observed FILE] [-o text|markdown|json]
  *                                                    exit 0 no changes, 2 changes, 1 error
- *   azpool run --source dir:PATH [--cloud C] [--arm-endpoint URL] [--ca-file F]
+ *   azpool run --source dir:PATH|kube [--kubeconfig F] [--context C] [--namespace N]
+ *              [--selector L] [--cloud C] [--arm-endpoint URL] [--ca-file F]
  *              [--imds-endpoint URL] [--secrets-dir D] [--listen ADDR:PORT] [--resync DUR]
- *              [--max-deletions N] [--allow-mass-delete] [--log-level L]
+ *              [--events-queue URL] [--max-deletions N] [--allow-mass-delete] [--log-level L]
  *   azpool get wp|iv|ep [NAME] [-n NS] [-o wide|yaml|json] [--server URL]
  *   azpool version
  *
@@ -273,15 +274,28 @@ static int cmd_run(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 's':
-            if (strncmp(optarg, "dir:", 4) == 0) {
+            if (strncmp(optarg, "dir:", 4) == 0 && optarg[4]) {
                 o.source_dir = optarg + 4;
+                o.source_kube = false;
+            } else if (strcmp(optarg, "kube") == 0) {
+                o.source_kube = true;
+                o.source_dir = NULL;
             } else {
-                fprintf(stderr,
-                        "azpool run: --source %s: only dir:PATH is available in this "
-                        "build (Kubernetes mode comes later)\n",
-                        optarg);
+                fprintf(stderr, "azpool run: --source %s: give dir:PATH or kube\n", optarg);
                 return 1;
             }
+            break;
+        case 'k':
+            o.kubeconfig = optarg;
+            break;
+        case 'K':
+            o.context = optarg;
+            break;
+        case 'n':
+            o.namespace = optarg;
+            break;
+        case 'z':
+            o.selector = optarg;
             break;
         case 'c':
             o.cloud = optarg;
@@ -330,20 +344,20 @@ static int cmd_run(int argc, char **argv)
             o.state_dir = optarg;
             break;
         case 'q':
-        case 'k':
-        case 'K':
-        case 'n':
-        case 'z':
-            fprintf(stderr, "azpool run: %s is not available in this build yet\n",
-                    argv[optind - 1]);
-            return 1;
+            o.events_queue = optarg;
+            break;
         default:
             usage(stderr);
             return 1;
         }
     }
-    if (optind < argc || !o.source_dir) {
-        fprintf(stderr, "azpool run: give the manifests with --source dir:PATH\n");
+    if (optind < argc || (!o.source_dir && !o.source_kube)) {
+        fprintf(stderr, "azpool run: give the source with --source dir:PATH or --source kube\n");
+        return 1;
+    }
+    if (!o.source_kube && (o.kubeconfig || o.context || o.namespace || o.selector)) {
+        fprintf(stderr, "azpool run: --kubeconfig, --context, --namespace and --selector "
+                        "need --source kube\n");
         return 1;
     }
     return ctl_run(&o);

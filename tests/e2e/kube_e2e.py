@@ -1,0 +1,320 @@
+#!/usr/bin/python3
+"""Kubernetes mode end to end: `azpool run --source kube` against kubesim + armsim.
+
+kubesim runs with --tls and --token (the controller reads its kubeconfig: CA data and
+token); armsim plays Azure. Each check is numbered and asserted from the Kubernetes objects
+(finalizers, status, deletion) and from armsim's request log (what reached "Azure").
+Starts its own servers and controller on free ports in a temp dir and always stops them.
+
+Usage: kube_e2e.py BUILD_DIR
+"""
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+SUB = "11111111-2222-3333-4444-555555555555"
+RG = "rg-workers"
+SUBNET = f"/subscriptions/{SUB}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/v/subnets/workers"
+VMSS = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Compute/virtualMachineScaleSets"
+SECRET = "e2e-client-secret-must-not-leak"
+USERDATA = "#cloud-config\n# e2e-user-data-must-not-leak\n"
+TOKEN = "e2e-kube-token"
+WPS = "/apis/azpool.dev/v1alpha1/namespaces/{ns}/workerpools"
+FIN = "azpool.dev/cleanup"
+
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok   {passed + failed:2d} {name}")
+    else:
+        failed += 1
+        print(f"FAIL {passed + failed:2d} {name} {detail}")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def pool(name, replicas, ns="ci", secret=None):
+    spec = {
+        "subscriptionId": SUB, "resourceGroup": RG, "location": "westeurope",
+        "vmSize": "Standard_D2s_v5", "replicas": replicas,
+        "image": {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy",
+                  "sku": "22_04-lts-gen2", "version": "latest"},
+        "network": {"subnetId": SUBNET},
+        "osProfile": {"adminUsername": "azpool",
+                      "sshPublicKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2e azpool"]},
+    }
+    if secret:
+        spec["osProfile"]["customDataSecretRef"] = {"name": secret, "key": "user-data"}
+    return {"apiVersion": "azpool.dev/v1alpha1", "kind": "WorkerPool",
+            "metadata": {"name": name, "namespace": ns}, "spec": spec}
+
+
+class World:
+    def __init__(self, build):
+        self.build = build
+        self.tmp = tempfile.mkdtemp(prefix="azpool-kube-e2e-")
+        self.procs = []
+        self.ctl = None
+        # armsim
+        self.arm_port = free_port()
+        simdir = os.path.join(self.tmp, "arm")
+        os.makedirs(simdir)
+        self.sim_log = open(os.path.join(self.tmp, "armsim.log"), "w")
+        self.procs.append(subprocess.Popen(
+            [os.path.join(build, "armsim"), "--port", str(self.arm_port), "--dir", simdir,
+             "--time-scale", "60", "--seed", "3"],
+            stdout=self.sim_log, stderr=subprocess.STDOUT))
+        self.ca = os.path.join(simdir, "ca.pem")
+        self.wait(lambda: "armsim listening" in open(self.sim_log.name).read(), 15, "armsim")
+        self.ctx = ssl.create_default_context(cafile=self.ca)
+        self.base = f"https://127.0.0.1:{self.arm_port}"
+        self.token = self.arm_token()
+        self.arm("PUT", f"/subscriptions/{SUB}/resourcegroups/{RG}?api-version=2021-04-01",
+                 {"location": "westeurope"})
+        # kubesim
+        self.kube_port = free_port()
+        self.ksdir = os.path.join(self.tmp, "kube")
+        os.makedirs(self.ksdir)
+        self.ks_log = open(os.path.join(self.tmp, "kubesim.log"), "w")
+        self.procs.append(subprocess.Popen(
+            [os.path.join(build, "kubesim"), "--port", str(self.kube_port), "--dir", self.ksdir,
+             "--tls", "--token", TOKEN, "--bookmark-seconds", "2"],
+            stdout=self.ks_log, stderr=subprocess.STDOUT))
+        self.wait(lambda: "kubesim listening" in open(self.ks_log.name).read(), 15, "kubesim")
+        self.kctx = ssl.create_default_context(cafile=os.path.join(self.ksdir, "ca.pem"))
+        self.kbase = f"https://127.0.0.1:{self.kube_port}"
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        for f in ("workerpools.yaml", "imageversions.yaml", "expirypolicies.yaml"):
+            code, _ = self.kube("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                                open(os.path.join(root, "crds", f)).read(), "application/yaml")
+            if code != 201:
+                raise RuntimeError(f"CRD {f}: {code}")
+        for ns in ("ci", "other"):
+            self.kube("POST", "/api/v1/namespaces",
+                      {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+
+    def wait(self, cond, timeout, what):
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                if cond():
+                    return True
+            except Exception:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"timed out waiting for {what}")
+
+    def arm_token(self):
+        body = urllib.parse.urlencode({
+            "client_id": "e2e-setup", "client_secret": "x", "grant_type": "client_credentials",
+            "scope": "https://management.azure.com/.default"}).encode()
+        with urllib.request.urlopen(f"{self.base}/tenant-1/oauth2/v2.0/token", body,
+                                    context=self.ctx) as r:
+            return json.load(r)["access_token"]
+
+    def arm(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, context=self.ctx) as r:
+                text = r.read()
+                return r.status, (json.loads(text) if text else None)
+        except urllib.error.HTTPError as e:
+            return e.code, None
+
+    def log(self, since=0):
+        with urllib.request.urlopen(f"{self.base}/_armsim/log?since={since}",
+                                    context=self.ctx) as r:
+            return json.load(r)["entries"]
+
+    def writes(self, since=0):
+        return [e for e in self.log(since) if e["method"] != "GET" and e["principal"] == "azpool"]
+
+    def last_seq(self):
+        entries = self.log()
+        return entries[-1]["seq"] + 1 if entries else 0
+
+    def kube(self, method, path, body=None, ctype="application/json"):
+        data = None
+        if body is not None:
+            data = (body if isinstance(body, str) else json.dumps(body)).encode()
+        req = urllib.request.Request(self.kbase + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {TOKEN}", "Content-Type": ctype,
+            "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(req, context=self.kctx, timeout=10) as r:
+                text = r.read()
+                return r.status, (json.loads(text) if text else None)
+        except urllib.error.HTTPError as e:
+            return e.code, None
+
+    def wp(self, name, ns="ci"):
+        code, obj = self.kube("GET", WPS.format(ns=ns) + "/" + name)
+        return obj if code == 200 else None
+
+    def ready(self, name, n, ns="ci"):
+        o = self.wp(name, ns)
+        st = (o or {}).get("status") or {}
+        conds = {c["type"]: c for c in st.get("conditions", [])}
+        return (st.get("readyReplicas") == n and st.get("replicas") == n and
+                st.get("observedGeneration") == o["metadata"]["generation"] and
+                conds.get("Ready", {}).get("status") == "True")
+
+    def start(self, *extra):
+        env = dict(os.environ, AZURE_TENANT_ID="tenant-1", AZURE_CLIENT_ID="azpool",
+                   AZURE_CLIENT_SECRET=SECRET, AZURE_AUTHORITY_HOST=self.base)
+        env.pop("KUBERNETES_SERVICE_HOST", None)
+        self.api_port = free_port()
+        self.ctl_log = open(os.path.join(self.tmp, "azpool.log"), "a")
+        self.ctl = subprocess.Popen(
+            [os.path.join(self.build, "azpool"), "run", "--source", "kube",
+             "--kubeconfig", os.path.join(self.ksdir, "kubeconfig"),
+             "--arm-endpoint", self.base, "--ca-file", self.ca,
+             "--listen", f"127.0.0.1:{self.api_port}", "--resync", "3s", *extra],
+            stdout=self.ctl_log, stderr=subprocess.STDOUT, env=env)
+        self.procs.append(self.ctl)
+        self.wait(lambda: self.api("/readyz")[0] == 200, 20, "azpool ready")
+
+    def api(self, path):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.api_port}{path}", timeout=2) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, ""
+
+    def stop(self):
+        self.ctl.send_signal(signal.SIGTERM)
+        return self.ctl.wait(timeout=15)
+
+    def close(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if os.environ.get("E2E_KEEP"):
+            print("kept", self.tmp)
+            return
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def main():
+    w = World(sys.argv[1])
+    try:
+        # A pool in a namespace outside --namespace must never be touched.
+        code, _ = w.kube("POST", WPS.format(ns="other"), pool("elsewhere", 1, ns="other"))
+        check("setup: pool in namespace other created", code == 201, str(code))
+        # A pool whose cloud-init Secret does not exist yet.
+        code, _ = w.kube("POST", WPS.format(ns="ci"), pool("runners", 2, secret="cloud-init"))
+        check("setup: pool ci/runners created", code == 201, str(code))
+        w.start("--namespace", "ci")
+
+        # 1: the finalizer is added; the controller reads the kubeconfig's CA and token.
+        w.wait(lambda: FIN in w.wp("runners")["metadata"].get("finalizers", []), 20, "finalizer")
+        check("finalizer azpool.dev/cleanup added to ci/runners", True)
+
+        # 2: without its Secret the pool is not created in Azure.
+        time.sleep(3)
+        wr = [e for e in w.writes() if "/runners" in e["path"]]
+        check("no Azure write while the referenced Secret is missing", wr == [], str(wr))
+
+        # 3-4: the Secret appears (watched): the pool converges, status written to Kubernetes.
+        seq = w.last_seq()
+        code, _ = w.kube("POST", "/api/v1/namespaces/ci/secrets", {
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cloud-init"},
+            "data": {"user-data": base64.b64encode(USERDATA.encode()).decode()}})
+        check("setup: Secret ci/cloud-init created", code == 201, str(code))
+        w.wait(lambda: w.ready("runners", 2), 90, "runners 2 ready")
+        wr = w.writes(seq)
+        check("pool converges once its Secret exists: one PUT of the scale set; status Ready "
+              "with observedGeneration", [e["method"] for e in wr] == ["PUT"] and
+              wr[0]["path"].endswith("/virtualMachineScaleSets/runners"), str(wr))
+
+        # 5: steady state: no Azure writes and no status rewrites.
+        time.sleep(2)
+        rv0 = w.wp("runners")["metadata"]["resourceVersion"]
+        seq = w.last_seq()
+        time.sleep(7)
+        rv1 = w.wp("runners")["metadata"]["resourceVersion"]
+        check("steady state (2+ resyncs): zero Azure writes, status not rewritten",
+              w.writes(seq) == [] and rv0 == rv1, f"writes={w.writes(seq)} rv {rv0} -> {rv1}")
+
+        # 6: the namespace filter: the other pool has no finalizer and no scale set.
+        o = w.wp("elsewhere", "other")
+        check("--namespace ci: the pool in namespace other is untouched",
+              FIN not in o["metadata"].get("finalizers", []) and "status" not in o and
+              w.arm("GET", f"{VMSS}/elsewhere?api-version=2024-11-01")[0] == 404)
+
+        # 7: kubectl scale (the /scale subresource) -> one PATCH of the capacity.
+        seq = w.last_seq()
+        code, _ = w.kube("PATCH", WPS.format(ns="ci") + "/runners/scale",
+                         {"spec": {"replicas": 3}}, "application/merge-patch+json")
+        w.wait(lambda: w.ready("runners", 3), 90, "runners 3 ready")
+        wr = w.writes(seq)
+        check("scale via /scale 2 -> 3 is one PATCH", code == 200 and
+              [e["method"] for e in wr] == ["PATCH"], f"{code} {wr}")
+
+        # 8: watches dropped and history compacted while a change is made: the informers
+        # relist and the change still arrives.
+        w.kube("POST", "/_kubesim/watches/drop")
+        code, _ = w.kube("PATCH", WPS.format(ns="ci") + "/runners",
+                         {"spec": {"replicas": 1}}, "application/merge-patch+json")
+        w.kube("POST", "/_kubesim/compact")
+        w.wait(lambda: w.ready("runners", 1), 90, "runners 1 ready")
+        check("after a dropped watch + compaction the change converges (1 ready)", code == 200)
+
+        # 9-10: kubectl delete: Azure resources destroyed first, then the finalizer goes.
+        seq = w.last_seq()
+        code, _ = w.kube("DELETE", WPS.format(ns="ci") + "/runners")
+        o = w.wp("runners")
+        check("delete: the object stays while Azure resources exist (deletionTimestamp set)",
+              code == 200 and (o is None or "deletionTimestamp" in o["metadata"]), str(code))
+        w.wait(lambda: w.wp("runners") is None, 90, "runners gone from Kubernetes")
+        wr = w.writes(seq)
+        check("the scale set was deleted (one DELETE) before the object disappeared",
+              [(e["method"], e["path"].rsplit("/", 1)[-1]) for e in wr] == [("DELETE", "runners")]
+              and w.arm("GET", f"{VMSS}/runners?api-version=2024-11-01")[0] == 404, str(wr))
+
+        # 11-12: clean shutdown; no secret in logs.
+        rc = w.stop()
+        log = open(w.ctl_log.name).read()
+        check("SIGTERM: clean shutdown, exit 0", rc == 0, str(rc))
+        check("no secret (client secret, kube token, user data) in the log",
+              SECRET not in log and TOKEN not in log and "e2e-user-data" not in log)
+    except Exception as e:  # a setup failure or timeout is a failed check, never a skip
+        check("suite ran to the end", False, repr(e))
+        for log in ("azpool.log", "kubesim.log", "armsim.log"):
+            try:
+                print(f"--- {log} (tail)")
+                print(open(os.path.join(w.tmp, log)).read()[-4000:])
+            except OSError:
+                pass
+    finally:
+        w.close()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
