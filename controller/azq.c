@@ -33,6 +33,7 @@ struct azq {
     unsigned char key[AZQ_KEY_MAX];
     size_t key_len;
     char sas[AZQ_SAS_MAX];
+    long timeout_ms;
 };
 
 #define REQ_HEADERS 6
@@ -47,6 +48,7 @@ struct azq_req {
     size_t n_hdr;
     char *body;
     size_t body_len;
+    long timeout_ms;
     azq_done_cb cb;
     void *arg;
 };
@@ -655,6 +657,11 @@ void azq_free(struct azq *q)
     free(q);
 }
 
+void azq_set_timeout(struct azq *q, long timeout_ms)
+{
+    q->timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
+}
+
 const char *azq_url_for_log(const struct azq *q)
 {
     return q->url;
@@ -765,8 +772,11 @@ static void on_http(void *arg, const struct http_response *resp)
 
 static int send_now(struct azq_req *r, struct rc_err *err)
 {
-    return http_request(r->h, r->method, r->url, (const char *const *)r->hdr, r->n_hdr, r->body,
-                        r->body_len, on_http, r, err);
+    struct http_req_opts o = {0};
+
+    o.timeout_ms = r->timeout_ms;
+    return http_request_ex(r->h, r->method, r->url, (const char *const *)r->hdr, r->n_hdr, r->body,
+                           r->body_len, &o, on_http, r, NULL, err);
 }
 
 static void on_token(void *arg, const char *token, const struct rc_err *terr)
@@ -807,6 +817,7 @@ static int start(struct azq *q, const char *method, enum azq_op op, const char *
     r->h = q->h;
     r->cred = q->cred;
     r->op = op;
+    r->timeout_ms = q->timeout_ms;
     snprintf(r->method, sizeof(r->method), "%s", method);
     r->cb = cb;
     r->arg = arg;

@@ -148,6 +148,9 @@ struct azq *azq_new_url(struct http *h, struct az_cred *cred, const char *queue_
                         const char *conn, struct rc_err *err);
 void azq_free(struct azq *q); /* NULL is fine; wipes the key */
 
+/* Total time limit of this queue's requests (0: the struct http's). */
+void azq_set_timeout(struct azq *q, long timeout_ms);
+
 /* The queue URL without any query string (safe to log). */
 const char *azq_url_for_log(const struct azq *q);
 /* The queue name. */

@@ -42,6 +42,9 @@ struct poller {
     struct strv set;  /* sorted, unique */
     struct strv done; /* pending job_done, oldest first */
     int failures;
+    char *buf; /* HTTP body being received */
+    size_t len;
+    bool oversize;
 };
 
 struct signals {
@@ -385,6 +388,7 @@ static void poller_free(struct poller *p)
     free(p->secret_key);
     strv_clear(&p->set);
     strv_clear(&p->done);
+    free(p->buf);
     free(p);
 }
 
@@ -565,6 +569,28 @@ static void reschedule(struct signals *s);
 
 /* ---- HTTP sources ---- */
 
+/* Streams a 2xx body into p->buf, at most SIGNALS_BODY_MAX bytes. */
+static int on_http_data(void *arg, const char *data, size_t len)
+{
+    struct poller *p = arg;
+    char *b;
+
+    if (p->len + len > SIGNALS_BODY_MAX) {
+        p->oversize = true;
+        return 1;
+    }
+    b = realloc(p->buf, p->len + len + 1);
+    if (!b) {
+        p->oversize = true;
+        return 1;
+    }
+    p->buf = b;
+    memcpy(p->buf + p->len, data, len);
+    p->len += len;
+    p->buf[p->len] = '\0';
+    return 0;
+}
+
 static void on_http(void *arg, const struct http_response *resp)
 {
     struct poller *p = arg;
@@ -579,16 +605,16 @@ static void on_http(void *arg, const struct http_response *resp)
         poller_free(p);
         return;
     }
-    if (resp->status == 0) {
+    if (p->oversize) {
+        rc_err_set(&err, -RC_ELIMIT, "", "response over %d bytes", SIGNALS_BODY_MAX);
+    } else if (resp->status == 0) {
         err = resp->err;
         if (!err.code)
             rc_err_set(&err, -RC_ETRANSIENT, "", "no response");
     } else if (resp->status < 200 || resp->status > 299) {
         rc_err_set(&err, -RC_ETRANSIENT, "", "HTTP %ld", resp->status);
         err.http_status = (int)resp->status;
-    } else if (resp->body_len > SIGNALS_BODY_MAX) {
-        rc_err_set(&err, -RC_ELIMIT, "", "response over %d bytes", SIGNALS_BODY_MAX);
-    } else if (!(doc = json_loadb(resp->body ? resp->body : "", resp->body_len, 0, &jerr))) {
+    } else if (!(doc = json_loadb(p->buf ? p->buf : "", p->len, 0, &jerr))) {
         rc_err_set(&err, -RC_EPROTO, "", "response is not JSON: %s", jerr.text);
     } else if (signals_json_pointer(doc, p->pointer, &v, &err) == 0) {
         if (!p->is_busy) {
@@ -624,6 +650,10 @@ static void on_http(void *arg, const struct http_response *resp)
         }
     }
     json_decref(doc);
+    free(p->buf);
+    p->buf = NULL;
+    p->len = 0;
+    p->oversize = false;
     if (err.code)
         failed(p, &err);
     s = p->s; /* p may be gone once a poke ran */
@@ -658,7 +688,18 @@ static int poll_http(struct poller *p, struct rc_err *err)
     all[0] = "Accept: application/json";
     for (size_t i = 0; i < n; i++)
         all[i + 1] = hdrs[i];
-    r = http_request(p->s->h, "GET", p->url, all, n + 1, NULL, 0, on_http, p, err);
+    {
+        struct http_req_opts o = {0};
+
+        o.timeout_ms = p->s->o.timeout_ms;
+        o.on_data = on_http_data;
+        o.data_arg = p;
+        free(p->buf);
+        p->buf = NULL;
+        p->len = 0;
+        p->oversize = false;
+        r = http_request_ex(p->s->h, "GET", p->url, all, n + 1, NULL, 0, &o, on_http, p, NULL, err);
+    }
     if (r == 0)
         p->inflight = true;
 out:
@@ -724,6 +765,7 @@ static int poll_queue(struct poller *p, struct rc_err *err)
     wipe_free(conn);
     if (!q)
         return err->code ? err->code : -RC_EINVAL;
+    azq_set_timeout(q, p->s->o.timeout_ms);
     r = p->is_busy ? azq_peek(q, AZQ_MSGS_MAX, on_queue, p, err) : azq_count(q, on_queue, p, err);
     azq_free(q);
     if (r == 0)
@@ -810,6 +852,8 @@ struct signals *signals_new(uv_loop_t *loop, struct http *h, struct az_cred *sto
         s->o = *opts;
     if (s->o.ms_per_second <= 0)
         s->o.ms_per_second = 1000;
+    if (s->o.timeout_ms <= 0)
+        s->o.timeout_ms = SIGNALS_TIMEOUT_MS;
     s->rng = uv_hrtime() | 1;
     uv_timer_init(loop, s->timer);
     s->timer->data = s;

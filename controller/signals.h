@@ -37,7 +37,8 @@
  *   most SIGNALS_HEADERS_MAX headers, names are HTTP tokens, values have no
  *   control characters. A malformed secret fails the poll (the error names the
  *   line number, not the content).
- * - Responses: HTTP bodies over SIGNALS_BODY_MAX bytes fail the poll. A metric
+ * - Responses: HTTP bodies over SIGNALS_BODY_MAX bytes fail the poll (the
+ *   transfer is cut there: the body is streamed into a buffer of that size). A metric
  *   is a JSON number (a fraction is rounded down) or a string of digits, 0 ..
  *   10^15; negative values fail. A busy list is an array of at most
  *   SIGNALS_BUSY_MAX strings; every element must be an instance name
@@ -89,6 +90,7 @@
 #include "rc_observed.h"
 
 #define SIGNALS_DEFAULT_POLL_S 15
+#define SIGNALS_TIMEOUT_MS     10000
 #define SIGNALS_STALE_POLLS    4
 #define SIGNALS_STALE_MIN_S    60
 #define SIGNALS_BODY_MAX       (1024 * 1024)
@@ -112,6 +114,7 @@ struct signals_opts {
     void *poke_arg;
     int ms_per_second; /* length of a "second" of pollSeconds and the stale time;
                           0: 1000 (tests shorten it) */
+    long timeout_ms;   /* per request; 0: SIGNALS_TIMEOUT_MS */
 };
 
 struct signals;

@@ -409,7 +409,7 @@ static struct world *world_new_cred(long timeout_ms, int ms_per_second, bool cre
 
     assert_non_null(w);
     assert_int_equal(uv_loop_init(&w->loop), 0);
-    ho.timeout_ms = timeout_ms;
+    ho.timeout_ms = 60000; /* signals sets its own per request */
     w->h = http_new(&w->loop, &ho);
     assert_non_null(w->h);
     so.secret = secret_cb;
@@ -417,6 +417,7 @@ static struct world *world_new_cred(long timeout_ms, int ms_per_second, bool cre
     so.poke = poke_cb;
     so.poke_arg = w;
     so.ms_per_second = ms_per_second;
+    so.timeout_ms = timeout_ms;
     w->srv = srv_start(&w->loop, handler, w);
     assert_non_null(w->srv);
     if (cred) {
