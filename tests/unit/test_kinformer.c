@@ -406,7 +406,7 @@ static void test_dropped_watch_resumes(void **state)
     run_while(&w.loop, is_synced, r, 8000, "synced");
     run_for(&w.loop, 1100);
     for (int round = 0; round < 3; round++) {
-        char v[8];
+        char v[16];
 
         snprintf(v, sizeof(v), "%d", round + 2);
         assert_int_equal(ksim_http(&w.s, "POST", "/_kubesim/watches/drop", NULL, NULL, NULL, 0),
