@@ -431,15 +431,6 @@ static void handle(struct evq *q, const struct azq_msg *msg)
             continue;
         }
         q->st.events++;
-        if (log_enabled(LOG_DEBUG)) {
-            struct log_line l;
-
-            log_begin(&l, LOG_DEBUG, wall_ms(), "events.event");
-            log_str(&l, "id", evs[i].id);
-            log_str(&l, "type", evs[i].type);
-            log_str(&l, "resource", evs[i].resource);
-            log_end(&l);
-        }
         if (q->o.on_event)
             q->o.on_event(q->o.arg, &evs[i]);
         if (q->closed)

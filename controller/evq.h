@@ -27,8 +27,10 @@
  *   put into "<queue>-poison" (created on first use; 409/204 "exists" is fine)
  *   with its text unchanged, then deleted. If the poison put fails the message
  *   is left alone (it reappears after the visibility timeout).
- * - Messages are never logged whole (events carry claims); logs name the
- *   message id, event id and type, resource id.
+ * - Messages are never logged whole (events carry claims); evq's logs name
+ *   the queue (without its query) and the message id only. Logging each event
+ *   is the on_event callback's business.
+ * - Cost: one GET per poll_ms (default 2 s) while the queue is empty.
  * - Mapping events to pools: the controller's on_event does it; evq_pool_owns()
  *   answers whether an ARM id belongs to a pool by id prefix (tags are not in
  *   the event).
