@@ -21,6 +21,7 @@
 #include "ctl_int.h"
 #include "ctl_source.h"
 #include "ctl_tz.h"
+#include "evq.h"
 #include "exec.h"
 #include "http.h"
 #include "httpd.h"
@@ -31,6 +32,7 @@
 #include "rc_observed.h"
 #include "rc_plan.h"
 #include "rc_util.h"
+#include "signals.h"
 #include "src_dir.h"
 #include "wq.h"
 
@@ -80,7 +82,11 @@ struct ctl {
     uv_signal_t sigterm, sigint;
     uv_timer_t tick, resync, reload;
     struct http *http;
+    struct http *sig_http; /* signals: a short request timeout of its own */
     struct az_cred *cred;
+    struct az_cred *storage_cred; /* scope https://storage.azure.com/.default */
+    struct signals *sig;
+    struct evq *evq;
     struct az_arm *arm;
     struct az_ops ops;
     struct exec *exec;
@@ -600,6 +606,44 @@ void ctl_set_desired(struct ctl *c, struct rc_desired *want)
     ctl_zones_load(&c->want, &c->zones, &zerrs);
     log_errs(&zerrs, "source.invalid");
     rc_errs_release(&zerrs);
+    if (c->sig && signals_sync(c->sig, &c->want) < 0) {
+        struct log_line l;
+
+        log_begin(&l, LOG_WARN, wall_ms(), "signals.sync_failed");
+        log_str(&l, "err", "out of memory");
+        log_end(&l);
+    }
+}
+
+/* ---- hints: autoscale signals and Event Grid events ---- */
+
+static void on_signals_poke(void *arg, const char *pool)
+{
+    struct ctl *c = arg;
+
+    enqueue(c, pool, 0);
+    pump(c);
+}
+
+static void on_event(void *arg, const struct evq_event *ev)
+{
+    struct ctl *c = arg;
+    struct log_line l;
+    size_t n = 0;
+
+    for (size_t i = 0; i < c->want.n_pools; i++)
+        if (evq_pool_owns(&c->want.pools[i], ev->resource)) {
+            enqueue_pool(c, &c->want.pools[i]);
+            n++;
+        }
+    log_begin(&l, LOG_DEBUG, wall_ms(), "events.event");
+    log_str(&l, "id", ev->id);
+    log_str(&l, "type", ev->type);
+    log_str(&l, "resource", ev->resource);
+    log_int(&l, "pools", (long long)n);
+    log_end(&l);
+    if (n)
+        pump(c);
 }
 
 void ctl_set_synced(struct ctl *c, bool synced)
@@ -939,6 +983,33 @@ static void on_action(void *arg, const struct rc_action *a, const struct az_resu
         c->be.action(c->be.arg, a->pool, a, res);
 }
 
+/* The latest autoscale metric, busy set and finished jobs of r's pool. */
+static int fill_signals(struct ctl *c, struct rec *r)
+{
+    struct rc_obs_pool *op;
+    int rc;
+
+    if (!c->sig)
+        return 0;
+    op = rc_observed_pool(&r->have, r->pool);
+    if (!op)
+        return -RC_ENOMEM;
+    rc = signals_fill(c->sig, r->pool, op);
+    return rc < 0 ? rc : 0;
+}
+
+/* A plan that was not applied gives its finished jobs back (recycleAfterJob). */
+static void return_jobs(struct rec *r)
+{
+    struct rc_obs_pool *op;
+
+    if (!r->c->sig)
+        return;
+    op = rc_observed_pool(&r->have, r->pool);
+    if (op && op->n_job_done)
+        signals_job_done_return(r->c->sig, r->pool, op->job_done, op->n_job_done);
+}
+
 static void on_exec_done(void *arg, const struct exec_result *res)
 {
     struct rec *r = arg;
@@ -952,6 +1023,7 @@ static void on_exec_done(void *arg, const struct exec_result *res)
         log_str(&l, "action", res->failed_key);
         log_str(&l, "err", res->err.msg);
         log_end(&l);
+        return_jobs(r);
         rec_finish(r, false, res->err.klass == RC_CLASS_TRANSIENT, -1);
         return;
     }
@@ -983,7 +1055,8 @@ static void plan_and_execute(struct rec *r)
     pol.only_pool = r->pool;
     pol.zones = c->zones.zones;
     pol.n_zones = c->zones.n;
-    if (hand_back(c, r->pool, &r->have) < 0) {
+    if (hand_back(c, r->pool, &r->have) < 0 || fill_signals(c, r) < 0) {
+        return_jobs(r);
         rec_finish(r, false, true, -1);
         return;
     }
@@ -992,6 +1065,7 @@ static void plan_and_execute(struct rec *r)
         log_str(&l, "key", r->key);
         log_str(&l, "err", err.msg);
         log_end(&l);
+        return_jobs(r);
         rec_finish(r, false, false, -1);
         return;
     }
@@ -1047,6 +1121,7 @@ static void plan_and_execute(struct rec *r)
         log_str(&l, "key", r->key);
         log_end(&l);
         rc_plan_release(&plan);
+        return_jobs(r);
         rec_finish(r, true, false, CTL_PROGRESS_POLL_MS);
         return;
     }
@@ -1061,6 +1136,7 @@ static void plan_and_execute(struct rec *r)
                 fill_hybrid_url(plan.actions[i].body, r->hybrid_url);
     if (exec_run(c->exec, &plan, r->pool, on_exec_done, r, &err) < 0) {
         rc_plan_release(&plan);
+        return_jobs(r);
         rec_finish(r, false, true, -1);
         return;
     }
@@ -1580,6 +1656,10 @@ static void shutdown_now(struct ctl *c)
         c->be.stop(c->be.arg);
     memset(&c->be, 0, sizeof(c->be));
     httpd_close(c->httpd);
+    evq_free(c->evq);
+    c->evq = NULL;
+    signals_free(c->sig);
+    c->sig = NULL;
     /* In-flight requests are abandoned: every write is an idempotent PUT,
      * PATCH, POST or DELETE that the next start re-plans from observation. */
     http_free(c->http);
@@ -1590,6 +1670,10 @@ static void shutdown_now(struct ctl *c)
     c->exec = NULL;
     az_cred_free(c->cred);
     c->cred = NULL;
+    az_cred_free(c->storage_cred);
+    c->storage_cred = NULL;
+    http_free(c->sig_http);
+    c->sig_http = NULL;
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -1627,6 +1711,10 @@ int ctl_run(const struct ctl_opts *o)
     struct az_cred_config cred;
     struct http_opts hopts = {0};
     struct exec_opts xopts = {0};
+    struct http_opts shopts = {0};
+    struct az_cred_config scred;
+    struct signals_opts sigopts = {0};
+    struct evq_opts eopts = {0};
     char scope[256], addr[128];
     struct rc_err err = {0};
     const char *arm;
@@ -1672,7 +1760,18 @@ int ctl_run(const struct ctl_opts *o)
     c->http = http_new(&c->loop, &hopts);
     c->cred = c->http ? az_cred_new(&c->loop, c->http, &cred) : NULL;
     c->arm = c->cred ? az_arm_new(&c->loop, c->http, c->cred, arm) : NULL;
-    if (!c->wq || !c->arm || azpool_metrics_init(&c->met, AZPOOL_VERSION) < 0) {
+    shopts.ca_file = o->ca_file;
+    shopts.timeout_ms = 10000;
+    c->sig_http = http_new(&c->loop, &shopts);
+    scred = cred;
+    scred.scope = "https://storage.azure.com/.default";
+    c->storage_cred = c->sig_http ? az_cred_new(&c->loop, c->sig_http, &scred) : NULL;
+    sigopts.secret = read_secret;
+    sigopts.secret_arg = c;
+    sigopts.poke = on_signals_poke;
+    sigopts.poke_arg = c;
+    c->sig = c->storage_cred ? signals_new(&c->loop, c->sig_http, c->storage_cred, &sigopts) : NULL;
+    if (!c->wq || !c->arm || !c->sig || azpool_metrics_init(&c->met, AZPOOL_VERSION) < 0) {
         rc = config_error("cannot initialise the Azure client", NULL);
         goto out;
     }
@@ -1686,6 +1785,16 @@ int ctl_run(const struct ctl_opts *o)
     if (!c->exec || !c->httpd) {
         rc = config_error(err.msg[0] ? err.msg : "cannot start", NULL);
         goto out;
+    }
+    if (o->events_queue) {
+        eopts.conn = getenv("AZURE_STORAGE_CONNECTION_STRING");
+        eopts.on_event = on_event;
+        eopts.arg = c;
+        c->evq = evq_new(&c->loop, c->sig_http, c->storage_cred, o->events_queue, &eopts, &err);
+        if (!c->evq) {
+            rc = config_error("--events-queue: ", err.msg);
+            goto out;
+        }
     }
     if (o->source_kube) {
         if (ctl_kube_start(c, o, &c->be, &err) < 0) {
