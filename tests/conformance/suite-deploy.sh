@@ -14,6 +14,8 @@
 #   --source kube --listen 0.0.0.0:9440, probes /healthz and /readyz on 9440, the "restricted"
 #   Pod Security fields, requests/limits, POD_NAME/POD_NAMESPACE from the downward API); apply
 #   -k again: all 12 unchanged and the server's resourceVersion did not move.
+# Then: kubectl 1.32 apply -k crds/ and -f crds/ (only the CRDs), and the lease name in
+# rbac.yaml is controller/leader.h's LEADER_DEFAULT_NAME.
 #
 # Every check is numbered; prints "N passed, N failed" last, exits 1 on any failure. A missing
 # kubesim or kubectl is a failure (not a skip). KS_KEEP=1 keeps the temp dir.
@@ -344,5 +346,28 @@ deploy_checks() { # TAG KUBECTL
 
 deploy_checks 1.32 "$K132"
 deploy_checks 1.20 "$K120"
+
+# crds/ alone: `kubectl apply -k crds/` (its Kustomization) and `kubectl apply -f crds/` (the
+# Kustomization file has no .yaml extension, so -f sees only the three CRDs).
+if [ -x "$K132" ] && start_ks crds; then
+    if run "$tmp/out" "$K132" apply -k crds/ &&
+        [ "$(grep -cE '^customresourcedefinition.apiextensions.k8s.io/[a-z]+.azpool.dev created$' "$tmp/out")" = 3 ] &&
+        run "$tmp/out" "$K132" apply -f crds/ &&
+        [ "$(grep -cE '^customresourcedefinition.apiextensions.k8s.io/[a-z]+.azpool.dev unchanged$' "$tmp/out")" = 3 ] &&
+        [ "$(wc -l <"$tmp/out")" = 3 ]; then
+        ok "kubectl 1.32 apply -k crds/ (3 created), then apply -f crds/ (the same 3 unchanged, nothing else)"
+    else
+        bad "kubectl 1.32 apply -k crds/ / -f crds/" "$(cat "$tmp/out" "$tmp/out.err")"
+    fi
+    stop_ks
+fi
+
+# The Role names the Lease the controller elects on (controller/leader.h LEADER_DEFAULT_NAME).
+lease=$(sed -n 's/^#define LEADER_DEFAULT_NAME *"\([^"]*\)".*/\1/p' controller/leader.h 2>/dev/null)
+if [ -n "$lease" ] && grep -qE "resourceNames: \[$lease\]" manifests/rbac.yaml; then
+    ok "rbac.yaml's Role limits get/update to the Lease controller/leader.h elects on ($lease)"
+else
+    bad "lease name: controller/leader.h LEADER_DEFAULT_NAME='$lease' is not rbac.yaml's resourceNames"
+fi
 
 finish
