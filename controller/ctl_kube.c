@@ -15,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <uv.h>
 
 #include "ctl_int.h"
 #include "ctl_run.h"
+#include "kevents.h"
 #include "kinformer.h"
 #include "kstatus.h"
 #include "kube.h"
@@ -208,6 +210,7 @@ struct ckube {
     struct ctl *c;
     uv_loop_t *loop;
     struct kube *k;
+    struct kevents *events;
     struct kinformer *pools, *images, *policies;
     struct sref *secrets;
     size_t n_secrets;
@@ -393,6 +396,31 @@ static void log_request(const char *event, const char *key, const struct kube_re
     log_end(&l);
 }
 
+/* An Event about the cached pool of key (nothing when it is not cached). */
+static void pool_event(struct ckube *s, const char *key, enum kevents_type type, const char *reason,
+                       const char *message)
+{
+    char ns[300];
+    const char *slash = strchr(key, '/');
+    const json_t *obj;
+    struct kevents_ref ref;
+
+    if (!s->events || !slash)
+        return;
+    snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
+    obj = kinformer_get(s->pools, ns, slash + 1);
+    if (!obj)
+        return;
+    memset(&ref, 0, sizeof(ref));
+    ref.api_version = RC_API_VERSION;
+    ref.kind = "WorkerPool";
+    ref.namespace = ns;
+    ref.name = slash + 1;
+    ref.uid = meta_str(obj, "uid");
+    ref.resource_version = meta_str(obj, "resourceVersion");
+    kevents_record(s->events, &ref, type, reason, message, wall_ms());
+}
+
 static void item_path(const char *plural, const char *key, const char *sub, char *buf, size_t size)
 {
     char ns[300], name[300];
@@ -412,6 +440,10 @@ static void on_finalizer_added(void *arg, const struct kube_response *r)
     if (!s->stopping) {
         json_object_del(s->finalizing, x->key);
         log_request(r->err.code ? "kube.finalizer_failed" : "kube.finalizer_added", x->key, r);
+        if (!r->err.code)
+            pool_event(s, x->key, KEVENTS_NORMAL, KEVENTS_FINALIZER_ADDED,
+                       "finalizer " CKUBE_FINALIZER " added: Azure resources are destroyed "
+                       "before the object goes");
         if (r->err.code && r->status != 404)
             arm(s, CKUBE_RETRY_MS); /* 409: the informer brings the newer version */
     }
@@ -452,6 +484,9 @@ static void on_finalizer_removed(void *arg, const struct kube_response *r)
     if (!s->stopping) {
         json_object_del(s->unfinalize, x->key);
         log_request(r->err.code ? "kube.cleanup_failed" : "kube.finalizer_removed", x->key, r);
+        if (!r->err.code)
+            pool_event(s, x->key, KEVENTS_NORMAL, KEVENTS_CLEANUP_COMPLETED,
+                       "Azure resources are gone; finalizer " CKUBE_FINALIZER " removed");
         if (r->err.code && r->status != 404) {
             mark_dirty(s, x->key); /* the next reconcile reports gone again */
             arm(s, CKUBE_RETRY_MS);
@@ -573,6 +608,14 @@ static void log_invalid(struct ckube *s, const char *lkey, const json_t *obj,
     if (rv && seen && strcmp(rv, seen) == 0)
         return;
     json_object_set_new(s->logged, lkey, json_string(rv ? rv : ""));
+    if (strncmp(lkey, "WorkerPool/", 11) == 0 && errs->n) {
+        char msg[RC_ERR_PATH_MAX + RC_ERR_MSG_MAX + 64];
+
+        snprintf(msg, sizeof(msg), "%s%s%s%s", errs->v[0].path, errs->v[0].path[0] ? ": " : "",
+                 errs->v[0].msg,
+                 json_object_get(s->last_good, lkey) ? " (the last valid version is used)" : "");
+        pool_event(s, lkey + 11, KEVENTS_WARNING, KEVENTS_INVALID_SPEC, msg);
+    }
     for (size_t i = 0; i < errs->n; i++) {
         struct log_line l;
         char msg[RC_ERR_PATH_MAX + RC_ERR_MSG_MAX + 4];
@@ -785,6 +828,52 @@ static void be_gone(void *arg, const struct rc_pool *p)
     json_decref(patch);
 }
 
+static const char *action_reason(const struct rc_action *a)
+{
+    switch (a->verb) {
+    case RC_VERB_CREATE:
+        return KEVENTS_CREATED;
+    case RC_VERB_UPDATE:
+        return "Updated";
+    case RC_VERB_SCALE:
+        if (a->reason && strncmp(a->reason, "scale in", 8) == 0)
+            return KEVENTS_SCALED_IN;
+        return KEVENTS_SCALED_OUT;
+    case RC_VERB_DELETE:
+        return KEVENTS_DELETED;
+    case RC_VERB_REIMAGE:
+        return KEVENTS_REIMAGED;
+    case RC_VERB_REGISTER:
+        return "Registered";
+    case RC_VERB_DEREGISTER:
+        return "Deregistered";
+    case RC_VERB_RUN:
+        return "Started";
+    }
+    return "Action";
+}
+
+/* An Event per finished action: Normal with the planner's reason, or Warning
+ * with the error (its message never holds a secret: DESIGN.md §4 rule 7). */
+static void be_action(void *arg, const char *pool, const struct rc_action *a,
+                      const struct az_result *res)
+{
+    struct ckube *s = arg;
+    char msg[KEVENTS_MESSAGE_MAX];
+
+    if (s->stopping)
+        return;
+    if (res->err.code == 0) {
+        pool_event(s, pool, KEVENTS_NORMAL, action_reason(a), a->reason ? a->reason : "");
+        return;
+    }
+    snprintf(msg, sizeof(msg), "%s %s failed: %s%s%s", rc_verb_name(a->verb), a->target,
+             res->azure_code[0] ? res->azure_code : "", res->azure_code[0] ? ": " : "",
+             res->err.msg);
+    pool_event(s, pool, KEVENTS_WARNING,
+               res->status == 429 ? KEVENTS_THROTTLED_BY_AZURE : KEVENTS_AZURE_ERROR, msg);
+}
+
 static enum rc_cond cond_of(const char *s)
 {
     if (s && strcmp(s, "True") == 0)
@@ -929,6 +1018,8 @@ static void be_stop(void *arg)
     struct kube *k = s->k;
 
     s->stopping = true;
+    kevents_free(s->events);
+    s->events = NULL;
     kinformer_free(s->pools);
     kinformer_free(s->images);
     kinformer_free(s->policies);
@@ -1009,6 +1100,14 @@ int ctl_kube_start(struct ctl *c, const struct ctl_opts *o, struct ctl_backend *
     s->st_written = json_object();
     s->remembered = json_object();
     s->k = kube_new(s->loop, &cfg, 30000, err);
+    if (s->k) {
+        char host[256] = "";
+        const char *inst = getenv("POD_NAME");
+
+        if (!inst || !inst[0])
+            inst = gethostname(host, sizeof(host) - 1) == 0 ? host : "azpool";
+        s->events = kevents_new(s->loop, s->k, "azpool", inst);
+    }
     log_begin(&l, LOG_INFO, wall_ms(), "kube.config");
     log_str(&l, "server", cfg.server);
     log_str(&l, "context", cfg.context ? cfg.context : "(in-cluster)");
@@ -1016,8 +1115,8 @@ int ctl_kube_start(struct ctl *c, const struct ctl_opts *o, struct ctl_backend *
     log_str(&l, "selector", o->selector ? o->selector : "");
     log_end(&l);
     kube_config_release(&cfg);
-    if (!s->k || !s->dirty || !s->last_good || !s->logged || !s->finalizing || !s->unfinalize ||
-        !s->st_flight || !s->st_next || !s->st_written || !s->remembered)
+    if (!s->k || !s->events || !s->dirty || !s->last_good || !s->logged || !s->finalizing ||
+        !s->unfinalize || !s->st_flight || !s->st_next || !s->st_written || !s->remembered)
         goto fail;
     if (uv_timer_init(s->loop, &s->debounce) != 0)
         goto fail;
@@ -1032,6 +1131,7 @@ int ctl_kube_start(struct ctl *c, const struct ctl_opts *o, struct ctl_backend *
     ret_be->arg = s;
     ret_be->status = be_status;
     ret_be->gone = be_gone;
+    ret_be->action = be_action;
     ret_be->secret = be_secret;
     ret_be->may_write = be_may_write;
     ret_be->stop = be_stop;

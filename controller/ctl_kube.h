@@ -39,6 +39,12 @@
  *   per pool at a time; the latest status is written after the one in flight;
  *   an identical status is not written again for CKUBE_STATUS_SETTLE_MS while
  *   the watch catches up with our own write.
+ * - Events (kevents.h, component "azpool", instance $POD_NAME or the host
+ *   name) on the pool: FinalizerAdded, CleanupCompleted, one per finished
+ *   action (Created, Updated, ScaledOut, ScaledIn, Deleted, Reimaged,
+ *   Registered, Deregistered, Started with the planner's reason; a failure is
+ *   a Warning AzureError or ThrottledByAzure with the error), InvalidSpec
+ *   (Warning) once per resourceVersion that fails the core's validation.
  * - Remembered facts (ctl_int.h): at a pool's first sight, status
  *   desiredReplicas and lastScaleTime are handed to ctl_remember (the scale
  *   cooldowns restart from lastScaleTime in both directions).
@@ -49,7 +55,7 @@
  * Configuration: kube_config_auto(--kubeconfig, --context, $AZPOOL_KUBE_SA_DIR)
  * (kube.h). RBAC needed: get/list/watch/patch workerpools, patch
  * workerpools/status, get/list/watch imageversions and expirypolicies,
- * get/list/watch secrets.
+ * get/list/watch secrets, create/patch events.
  *
  * Ownership: all helpers borrow their arguments and return new values.
  */

@@ -296,7 +296,16 @@ def main():
               [(e["method"], e["path"].rsplit("/", 1)[-1]) for e in wr] == [("DELETE", "runners")]
               and w.arm("GET", f"{VMSS}/runners?api-version=2024-11-01")[0] == 404, str(wr))
 
-        # 11-12: clean shutdown; no secret in logs.
+        # 11: Events on the pool (what kubectl describe shows).
+        code, evs = w.kube("GET", "/api/v1/namespaces/ci/events")
+        reasons = {e["reason"] for e in (evs or {}).get("items", [])
+                   if e["involvedObject"].get("name") == "runners" and
+                   e["involvedObject"].get("kind") == "WorkerPool"}
+        check("Events recorded: FinalizerAdded, Created, ScaledOut, Deleted, CleanupCompleted",
+              {"FinalizerAdded", "Created", "ScaledOut", "Deleted",
+               "CleanupCompleted"} <= reasons, str(sorted(reasons)))
+
+        # 12-13: clean shutdown; no secret in logs.
         rc = w.stop()
         log = open(w.ctl_log.name).read()
         check("SIGTERM: clean shutdown, exit 0", rc == 0, str(rc))
