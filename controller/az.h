@@ -12,7 +12,14 @@
  *  - long-running operations: a write answered 201/202 is followed to its end
  *    (Azure-AsyncOperation preferred, else Location; Retry-After honoured), then
  *    the resource is read once more for PUT/PATCH; the callback sees the final
- *    state;
+ *    state. With AZ_WRITE_ACCEPT the caller asks for less: the callback runs
+ *    as soon as ARM accepted the write and its effect is observable (a PUT or
+ *    PATCH answered 200/201, the resource visible with a non-terminal
+ *    provisioningState; a POST or DELETE answered 202), with res->accepted set
+ *    and res->retry_after_ms = when to look again (the operation's
+ *    Retry-After, else AZ_POLL_DEFAULT_MS); the operation is not followed. A
+ *    PUT/PATCH answered 202 (the resource stays invisible until the operation
+ *    ends, azure-arm.md §2.3) is followed to its end even then;
  *  - paging: list follows nextLink (only to the same host) and returns one
  *    {"value": [...]} with every item;
  *  - throttling: x-ms-ratelimit-remaining-* headers are tracked per bucket
@@ -34,9 +41,13 @@
 #include "rc_err.h"
 #include "rc_plan.h"
 
-#define AZ_ATTEMPTS_MAX   5
-#define AZ_LIST_ITEMS_MAX 100000
-#define AZ_LRO_MAX_MS     (60LL * 60 * 1000) /* a write still running after an hour: Stalled */
+#define AZ_ATTEMPTS_MAX    5
+#define AZ_LIST_ITEMS_MAX  100000
+#define AZ_LRO_MAX_MS      (60LL * 60 * 1000) /* a write still running after an hour: Stalled */
+#define AZ_POLL_DEFAULT_MS 2000 /* an operation without Retry-After is polled this often */
+
+/* Flags of az_ops.write. */
+#define AZ_WRITE_ACCEPT 1u /* complete once accepted (see above) */
 
 enum az_bucket { AZ_BUCKET_READS = 0, AZ_BUCKET_WRITES, AZ_BUCKET_DELETES, AZ_BUCKETS };
 
@@ -48,6 +59,7 @@ struct az_result {
     char correlation_id[64];
     int64_t retry_after_ms; /* Retry-After of the last response, 0 when none */
     int attempts;
+    bool accepted; /* AZ_WRITE_ACCEPT: accepted, the operation runs on unfollowed */
 };
 
 typedef void (*az_cb)(void *arg, const struct az_result *res);
@@ -59,10 +71,11 @@ struct az_ops {
                 struct rc_err *err);
     int (*get)(void *self, const char *path, const char *api_version, az_cb cb, void *arg,
                struct rc_err *err);
-    /* PUT, PATCH, POST or DELETE, with the LRO followed to its end. body is
-     * borrowed (serialised before the call returns); NULL for none. */
+    /* PUT, PATCH, POST or DELETE, with the LRO followed to its end (flags 0)
+     * or until accepted (AZ_WRITE_ACCEPT). body is borrowed (serialised
+     * before the call returns); NULL for none. */
     int (*write)(void *self, enum rc_method method, const char *path, const char *api_version,
-                 const json_t *body, az_cb cb, void *arg, struct rc_err *err);
+                 const json_t *body, unsigned flags, az_cb cb, void *arg, struct rc_err *err);
 };
 
 /* Which bucket a method draws from. */

@@ -9,6 +9,8 @@
  *     WRITE: 200/201 without an operation header, 204 -> DONE
  *            201/202 + Azure-AsyncOperation -> POLL_ASYNC (200 + status body)
  *            202 + Location -> POLL_LOCATION (202 while running, then the result)
+ *            with AZ_WRITE_ACCEPT: PUT/PATCH 200/201 + an operation, POST/DELETE
+ *            202 + an operation -> DONE (accepted, not followed)
  *     POLL_ASYNC Succeeded: PUT/PATCH -> FINAL_GET of the resource; others DONE
  *     POLL_ASYNC Failed/Canceled -> DONE with the operation's error (terminal)
  *   Retries: transport errors, 408, 429, 5xx, and a 401 once (token refetch),
@@ -30,7 +32,7 @@
 #include "rc_util.h"
 
 #define URL_MAX         8192
-#define POLL_DEFAULT_MS 2000
+#define POLL_DEFAULT_MS AZ_POLL_DEFAULT_MS
 #define POLL_MAX_MS     60000
 #define PACE_THRESHOLD  2
 #define TOKEN_HDR_MAX   (16384 + 64)
@@ -65,6 +67,7 @@ struct op {
     int attempts; /* of the current request */
     int total_attempts;
     bool reauthed;
+    bool accept;      /* AZ_WRITE_ACCEPT */
     uint64_t started; /* uv_now() at start, for the LRO deadline */
     json_t *items;    /* LIST: accumulated value[] */
     json_t *final;    /* last parsed body */
@@ -341,6 +344,20 @@ static void start_poll(struct op *o, enum op_phase phase, const char *url,
     op_later(o, poll_delay(resp));
 }
 
+/* AZ_WRITE_ACCEPT (az.h): a running operation whose effect is observable.
+ * A PUT/PATCH answered 202 hides the resource until the operation ends. */
+static bool accepted(struct op *o, const struct http_response *resp, const char *async,
+                     const char *location)
+{
+    bool put = strcmp(o->orig_method, "PUT") == 0 || strcmp(o->orig_method, "PATCH") == 0;
+    bool ok;
+
+    if (put)
+        return (resp->status == 200 || resp->status == 201) && async &&
+               (resp->status == 201 || !terminal(lro_status(o->final), &ok));
+    return resp->status == 202 && (async || location);
+}
+
 static void handle_write(struct op *o, const struct http_response *resp)
 {
     const char *async = http_header(resp, "azure-asyncoperation");
@@ -350,6 +367,12 @@ static void handle_write(struct op *o, const struct http_response *resp)
     keep_body(o, resp);
     az_classify(resp->status, o->final, &o->res);
     if (o->res.err.code) {
+        op_finish(o);
+        return;
+    }
+    if (o->accept && accepted(o, resp, async, location)) {
+        o->res.accepted = true;
+        o->res.retry_after_ms = (int64_t)poll_delay(resp);
         op_finish(o);
         return;
     }
@@ -636,8 +659,8 @@ static void on_first(uv_timer_t *t)
 }
 
 static int op_start(struct az_arm *a, enum op_kind kind, const char *method, const char *path,
-                    const char *api_version, const json_t *body, az_cb cb, void *arg,
-                    struct rc_err *err)
+                    const char *api_version, const json_t *body, unsigned flags, az_cb cb,
+                    void *arg, struct rc_err *err)
 {
     struct op *o;
     char url[URL_MAX];
@@ -656,6 +679,7 @@ static int op_start(struct az_arm *a, enum op_kind kind, const char *method, con
         return rc_err_set(err, -RC_ENOMEM, "", "out of memory");
     o->a = a;
     o->kind = kind;
+    o->accept = kind == OP_WRITE && (flags & AZ_WRITE_ACCEPT);
     o->method = o->orig_method = method;
     o->url = strdup(url);
     o->resource_url = strdup(url);
@@ -690,19 +714,20 @@ static int op_start(struct az_arm *a, enum op_kind kind, const char *method, con
 static int ops_list(void *self, const char *path, const char *api_version, az_cb cb, void *arg,
                     struct rc_err *err)
 {
-    return op_start(self, OP_LIST, "GET", path, api_version, NULL, cb, arg, err);
+    return op_start(self, OP_LIST, "GET", path, api_version, NULL, 0, cb, arg, err);
 }
 
 static int ops_get(void *self, const char *path, const char *api_version, az_cb cb, void *arg,
                    struct rc_err *err)
 {
-    return op_start(self, OP_GET, "GET", path, api_version, NULL, cb, arg, err);
+    return op_start(self, OP_GET, "GET", path, api_version, NULL, 0, cb, arg, err);
 }
 
 static int ops_write(void *self, enum rc_method method, const char *path, const char *api_version,
-                     const json_t *body, az_cb cb, void *arg, struct rc_err *err)
+                     const json_t *body, unsigned flags, az_cb cb, void *arg, struct rc_err *err)
 {
-    return op_start(self, OP_WRITE, rc_method_name(method), path, api_version, body, cb, arg, err);
+    return op_start(self, OP_WRITE, rc_method_name(method), path, api_version, body, flags, cb, arg,
+                    err);
 }
 
 void az_arm_ops(struct az_arm *a, struct az_ops *ret)

@@ -23,6 +23,7 @@ struct item {
     struct run *run;
     struct rc_action a; /* copies: pool, target, path, body, key, instances, reason */
     enum item_state state;
+    bool accept;              /* written with AZ_WRITE_ACCEPT */
     struct item *leader;      /* IT_FOLLOWING: the item that runs this key */
     struct item *next_flight; /* in the executor's in-flight list */
     struct item **followers;
@@ -266,6 +267,14 @@ static int item_copy(struct item *it, const struct rc_action *src)
     return 0;
 }
 
+/* Compute scale sets and VMs (and their children): what the next observe
+ * shows in progress (exec.h "Accepted writes"). */
+static bool compute_target(const char *path)
+{
+    return strcasestr(path, "/providers/Microsoft.Compute/virtualMachineScaleSets/") != NULL ||
+           strcasestr(path, "/providers/Microsoft.Compute/virtualMachines/") != NULL;
+}
+
 /* Rule 9: these scale-set actions act on every instance without a list. */
 static bool needs_instance_ids(const struct rc_action *a)
 {
@@ -362,6 +371,13 @@ static void item_complete(struct item *it, const struct az_result *res)
     it->state = ok ? IT_DONE : IT_FAILED;
     if (ok) {
         run->res.done++;
+        if (res->accepted) {
+            int64_t after = res->retry_after_ms > 0 ? res->retry_after_ms : 1;
+
+            run->res.accepted++;
+            if (run->res.poll_after_ms == 0 || after < run->res.poll_after_ms)
+                run->res.poll_after_ms = after;
+        }
     } else {
         run->res.failed++;
         if (!run->res.err.code) {
@@ -459,8 +475,8 @@ static void start(struct item *it)
     it->next_flight = x->flight;
     x->flight = it;
     x->n_flight++;
-    r = x->ops.write(x->ops.self, it->a.method, it->a.path, it->a.api_version, body, on_write, it,
-                     &err);
+    r = x->ops.write(x->ops.self, it->a.method, it->a.path, it->a.api_version, body,
+                     it->accept ? AZ_WRITE_ACCEPT : 0u, on_write, it, &err);
     /* The body was serialised by write(); wipe the resolved secrets now. */
     exec_wipe_secrets(secrets);
     json_decref(body);
@@ -554,6 +570,16 @@ int exec_run(struct exec *x, const struct rc_plan *plan, const char *pool, exec_
             uv_close((uv_handle_t *)&run->kick, on_run_closed);
             return rc_err_set(err, -RC_ENOMEM, "", "out of memory");
         }
+    }
+    {
+        int last = 0;
+
+        for (size_t i = 0; i < run->n; i++)
+            if (run->items[i].a.wave > last)
+                last = run->items[i].a.wave;
+        for (size_t i = 0; i < run->n; i++)
+            run->items[i].accept = x->opts.accept && run->items[i].a.wave == last &&
+                                   compute_target(run->items[i].a.path);
     }
     run->next = x->runs;
     x->runs = run;

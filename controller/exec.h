@@ -8,6 +8,19 @@
  * caller does: transient -> retry with backoff, terminal -> Degraded/Stalled,
  * not-found on a delete counts as success because the goal is reached).
  *
+ * Accepted writes (opts.accept): the actions of a run's last wave that act on
+ * a Compute scale set or VM (path below .../Microsoft.Compute/
+ * virtualMachineScaleSets/ or .../virtualMachines/) are written with
+ * AZ_WRITE_ACCEPT: they count as done once ARM accepted them, so a run does
+ * not wait for provisioning (minutes) and the caller looks again after
+ * res.poll_after_ms. This is safe because the planner is idempotent on what
+ * the next observe shows: a scale set or VM being created, updated or deleted
+ * is visible (provisioningState, instances Creating/Updating/Deleting) and is
+ * not written again. A failure of the operation itself then shows in that
+ * observe (instances Failed), not in this run. Earlier waves are followed to
+ * their end: a later wave depends on them (NIC before VM, deletes before the
+ * capacity PATCH).
+ *
  * Safety:
  *  - DESIGN.md §4 rule 9: a POST delete / reimage / manualupgrade without a
  *    non-empty instanceIds list in its body is refused (terminal), never sent.
@@ -50,6 +63,8 @@ struct exec_result {
     struct rc_err err;            /* the first failure; code 0 when all succeeded */
     char failed_key[128];         /* its idempotency key */
     int64_t retry_after_ms;       /* largest Retry-After seen among failures */
+    size_t accepted;              /* of done: accepted, their operations still run */
+    int64_t poll_after_ms;        /* smallest Retry-After of those; 0 when none */
 };
 
 typedef void (*exec_done_cb)(void *arg, const struct exec_result *res);
@@ -62,6 +77,7 @@ struct exec_opts {
     void *secret_arg;
     exec_action_cb on_action; /* may be NULL */
     void *action_arg;
+    bool accept; /* write the last wave's Compute actions with AZ_WRITE_ACCEPT */
 };
 
 /* loop and ops are borrowed. NULL on allocation failure. */

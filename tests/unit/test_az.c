@@ -24,6 +24,7 @@ struct world {
     int port;
     int token_requests, imds_requests;
     int polls;
+    int accepted_polls;    /* of /operations/opacc: must stay 0 */
     int throttle_left;     /* 429s still to send on /throttled */
     uint64_t paused_until; /* uv_now() until which no read may arrive */
     int reads_during_pause;
@@ -39,6 +40,8 @@ struct outcome {
     enum rc_err_class klass;
     char azure_code[64];
     char text[4096];
+    bool accepted;
+    int64_t retry_after_ms;
 };
 
 static void reply(struct srv_resp *resp, struct world *w, int status, const char *json)
@@ -152,6 +155,30 @@ static void handler(void *arg, const struct srv_req *req, struct srv_resp *resp)
               "{\"name\":\"a\",\"properties\":{\"provisioningState\":\"Succeeded\"}}");
         return;
     }
+    if (strstr(t, "/vmss/acc?") && strcmp(req->method, "PUT") == 0) {
+        header_url(resp, "Azure-AsyncOperation", w->port, "/operations/opacc?api-version=x");
+        header_line(resp, "Retry-After: 7");
+        reply(resp, w, 201,
+              "{\"name\":\"acc\",\"properties\":{\"provisioningState\":\"Creating\"}}");
+        return;
+    }
+    if (strstr(t, "/operations/opacc")) {
+        w->accepted_polls++;
+        reply(resp, w, 200, "{\"status\":\"InProgress\"}");
+        return;
+    }
+    if (strstr(t, "/vmss/hidden?") && strcmp(req->method, "PUT") == 0) {
+        header_url(resp, "Azure-AsyncOperation", w->port, "/operations/op1?api-version=x");
+        header_line(resp, "Retry-After: 0");
+        reply(resp, w, 202, "");
+        resp->body_len = 0;
+        return;
+    }
+    if (strstr(t, "/vmss/hidden?") && strcmp(req->method, "GET") == 0) {
+        reply(resp, w, 200,
+              "{\"name\":\"hidden\",\"properties\":{\"provisioningState\":\"Succeeded\"}}");
+        return;
+    }
     if (strstr(t, "/operations/op1")) {
         w->polls++;
         snprintf(resp->headers, sizeof(resp->headers), "Retry-After: 0\r\n");
@@ -202,6 +229,8 @@ static void on_result(void *arg, const struct az_result *res)
     out->code = res->err.code;
     out->klass = res->err.klass;
     snprintf(out->azure_code, sizeof(out->azure_code), "%s", res->azure_code);
+    out->accepted = res->accepted;
+    out->retry_after_ms = res->retry_after_ms;
     if (res->body) {
         char *s = json_dumps(res->body, JSON_COMPACT | JSON_SORT_KEYS);
 
@@ -297,9 +326,9 @@ static void test_put_async_operation(void **state)
 
     (void)state;
     rig_up(&r, AZ_CRED_SECRET);
-    assert_int_equal(
-        r.ops.write(r.ops.self, RC_HTTP_PUT, "/vmss/a", "2024-11-01", body, on_result, &out, &err),
-        0);
+    assert_int_equal(r.ops.write(r.ops.self, RC_HTTP_PUT, "/vmss/a", "2024-11-01", body, 0,
+                                 on_result, &out, &err),
+                     0);
     json_decref(body);
     wait_for(&r, &out, 1);
     assert_int_equal(out.code, 0);
@@ -318,7 +347,7 @@ static void test_lro_failed(void **state)
 
     (void)state;
     rig_up(&r, AZ_CRED_SECRET);
-    assert_int_equal(r.ops.write(r.ops.self, RC_HTTP_PUT, "/vmss/bad", "2024-11-01", NULL,
+    assert_int_equal(r.ops.write(r.ops.self, RC_HTTP_PUT, "/vmss/bad", "2024-11-01", NULL, 0,
                                  on_result, &out, &err),
                      0);
     wait_for(&r, &out, 1);
@@ -337,13 +366,71 @@ static void test_delete_location(void **state)
 
     (void)state;
     rig_up(&r, AZ_CRED_SECRET);
-    assert_int_equal(
-        r.ops.write(r.ops.self, RC_HTTP_DELETE, "/vm/x", "2024-11-01", NULL, on_result, &out, &err),
-        0);
+    assert_int_equal(r.ops.write(r.ops.self, RC_HTTP_DELETE, "/vm/x", "2024-11-01", NULL, 0,
+                                 on_result, &out, &err),
+                     0);
     wait_for(&r, &out, 1);
     assert_int_equal(out.code, 0);
     assert_int_equal(out.status, 204);
     assert_int_equal(r.w.polls, 2);
+    rig_down(&r);
+}
+
+/* AZ_WRITE_ACCEPT: a PUT answered 201 + Azure-AsyncOperation (the resource
+ * visible, Creating) completes at once, accepted, with its Retry-After and
+ * without a single poll; a DELETE answered 202 + Location likewise. */
+static void test_accept_completes_without_polling(void **state)
+{
+    struct rig r;
+    struct outcome out = {0}, del = {0};
+    struct rc_err err = {0};
+
+    (void)state;
+    rig_up(&r, AZ_CRED_SECRET);
+    assert_int_equal(r.ops.write(r.ops.self, RC_HTTP_PUT, "/vmss/acc", "2024-11-01", NULL,
+                                 AZ_WRITE_ACCEPT, on_result, &out, &err),
+                     0);
+    assert_int_equal(r.ops.write(r.ops.self, RC_HTTP_DELETE, "/vm/x", "2024-11-01", NULL,
+                                 AZ_WRITE_ACCEPT, on_result, &del, &err),
+                     0);
+    wait_for(&r, &out, 1);
+    wait_for(&r, &del, 1);
+    assert_int_equal(out.code, 0);
+    assert_int_equal(out.status, 201);
+    assert_true(out.accepted);
+    assert_int_equal(out.retry_after_ms, 7000);
+    assert_non_null(strstr(out.text, "\"provisioningState\":\"Creating\""));
+    assert_int_equal(del.code, 0);
+    assert_int_equal(del.status, 202);
+    assert_true(del.accepted);
+    /* a little more loop time: nothing polls behind the caller's back */
+    for (int i = 0; i < 20; i++)
+        uv_run(&r.loop, UV_RUN_NOWAIT);
+    assert_int_equal(r.w.accepted_polls, 0);
+    assert_int_equal(r.w.polls, 0);
+    rig_down(&r);
+}
+
+/* AZ_WRITE_ACCEPT does not apply to a PUT answered 202: the resource stays
+ * invisible until its operation ends (a next observe would create it again),
+ * so it is followed to its end as without the flag. */
+static void test_accept_follows_hidden_put(void **state)
+{
+    struct rig r;
+    struct outcome out = {0};
+    struct rc_err err = {0};
+
+    (void)state;
+    rig_up(&r, AZ_CRED_SECRET);
+    assert_int_equal(r.ops.write(r.ops.self, RC_HTTP_PUT, "/vmss/hidden", "2024-11-01", NULL,
+                                 AZ_WRITE_ACCEPT, on_result, &out, &err),
+                     0);
+    wait_for(&r, &out, 1);
+    assert_int_equal(out.code, 0);
+    assert_false(out.accepted);
+    assert_int_equal(out.status, 200);
+    assert_int_equal(r.w.polls, 3);
+    assert_non_null(strstr(out.text, "\"provisioningState\":\"Succeeded\""));
     rig_down(&r);
 }
 
@@ -463,6 +550,8 @@ int main(void)
         cmocka_unit_test(test_put_async_operation),
         cmocka_unit_test(test_lro_failed),
         cmocka_unit_test(test_delete_location),
+        cmocka_unit_test(test_accept_completes_without_polling),
+        cmocka_unit_test(test_accept_follows_hidden_put),
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_throttle_pauses_bucket),
         cmocka_unit_test(test_unauthorized_refetches_token),

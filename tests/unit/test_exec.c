@@ -24,6 +24,7 @@ struct call {
     char path[256];
     char body[1024];
     int wave_seen; /* wave of the action, from the path prefix "w<N>/" */
+    unsigned flags;
 };
 
 struct pending {
@@ -58,7 +59,7 @@ static void on_complete(uv_timer_t *t)
 }
 
 static int fake_write(void *self, enum rc_method method, const char *path, const char *api_version,
-                      const json_t *body, az_cb cb, void *arg, struct rc_err *err)
+                      const json_t *body, unsigned flags, az_cb cb, void *arg, struct rc_err *err)
 {
     struct fake *f = self;
     struct pending *p = calloc(1, sizeof(*p));
@@ -74,12 +75,18 @@ static int fake_write(void *self, enum rc_method method, const char *path, const
     snprintf(c->body, sizeof(c->body), "%s", s ? s : "");
     free(s);
     sscanf(path, "/w%d/", &c->wave_seen);
+    c->flags = flags;
     if (++f->in_flight > f->max_in_flight)
         f->max_in_flight = f->in_flight;
     p->f = f;
     p->cb = cb;
     p->arg = arg;
     p->res.status = 200;
+    if (flags & AZ_WRITE_ACCEPT) { /* like az_arm: 201 + an operation, not followed */
+        p->res.status = 201;
+        p->res.accepted = true;
+        p->res.retry_after_ms = strstr(path, "slow") ? 9000 : 1500;
+    }
     if (f->fail_path && strcmp(path, f->fail_path) == 0) {
         p->res.status = 409;
         rc_err_set(&p->res.err, -RC_ECONFLICT, "", "HTTP 409 OperationNotAllowed");
@@ -350,6 +357,53 @@ static void test_same_key_sent_once(void **state)
     rig_done(&r);
 }
 
+#define VMSS                                                                                       \
+    "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets"
+#define VMS "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines"
+
+/* opts.accept: only the run's last wave, and there only Compute scale sets and
+ * VMs, is written with AZ_WRITE_ACCEPT; earlier waves (a later one depends on
+ * them) and other resources are followed to their end. The result counts the
+ * accepted writes and the soonest time to look again. */
+static void test_accept_last_wave_compute_only(void **state)
+{
+    struct rig r;
+    struct exec_opts opts = {.accept = true};
+    struct outcome out;
+
+    (void)state;
+    rig_init(&r);
+    add_action(&r.plan, "ops/p", RC_VERB_DELETE, RC_HTTP_POST, "/w0" VMSS "/hw/delete", 0,
+               json_pack("{s:[s]}", "instanceIds", "3"));
+    add_action(&r.plan, "ops/p", RC_VERB_SCALE, RC_HTTP_PATCH, "/w1" VMSS "/hw", 1, NULL);
+    add_action(&r.plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT, "/w1" VMS "/slow-1", 1, NULL);
+    add_action(&r.plan, "ops/p", RC_VERB_CREATE, RC_HTTP_PUT,
+               "/w1/subscriptions/s/resourceGroups/rg/providers/Microsoft.Automation/x", 1, NULL);
+    rig_run(&r, &opts, &out);
+    assert_int_equal(r.f.n_calls, 4);
+    assert_int_equal(out.res.done, 4);
+    assert_int_equal(out.res.accepted, 2);
+    assert_int_equal(out.res.poll_after_ms, 1500);
+    for (int i = 0; i < r.f.n_calls; i++) {
+        const struct call *c = &r.f.calls[i];
+        bool want = c->wave_seen == 1 && strstr(c->path, "Microsoft.Compute") != NULL;
+
+        assert_int_equal(c->flags, want ? AZ_WRITE_ACCEPT : 0u);
+    }
+    /* without the option nothing is accepted */
+    add_action(&r.plan, "ops/p", RC_VERB_SCALE, RC_HTTP_PATCH, "/w0" VMSS "/hw", 0, NULL);
+    rig_run(&r, NULL, &out);
+    assert_int_equal(r.f.calls[4].flags, 0u);
+    assert_int_equal(out.res.accepted, 0);
+    assert_int_equal(out.res.poll_after_ms, 0);
+    /* a run of one wave: that wave is the last */
+    add_action(&r.plan, "ops/p", RC_VERB_SCALE, RC_HTTP_PATCH, "/w0" VMSS "/hw", 0, NULL);
+    rig_run(&r, &opts, &out);
+    assert_int_equal(r.f.calls[5].flags, AZ_WRITE_ACCEPT);
+    assert_int_equal(out.res.accepted, 1);
+    rig_done(&r);
+}
+
 /* An empty plan still completes, from the loop, exactly once. */
 static void test_empty_plan_completes_async(void **state)
 {
@@ -374,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_secrets_resolved_only_when_sent),
         cmocka_unit_test(test_same_key_sent_once),
         cmocka_unit_test(test_empty_plan_completes_async),
+        cmocka_unit_test(test_accept_last_wave_compute_only),
     };
     return az_run_tests("exec", tests);
 }
