@@ -30,6 +30,17 @@
  *    applied (latestModelApplied false after a model change) or its spec hash
  *    differs. Outdated instances are replaced by surge: create, wait Ready,
  *    delete; never reimaged for a rollout.
+ *  - Except after a halted rollout (ScaleSet Uniform): the model went to the
+ *    halted image and back, so Azure (and armsim) report latestModelApplied
+ *    false on instances that never left the old image. While the scale set
+ *    carries azpool.halted-image, its model image is the target and its spec
+ *    hash current, such an instance on the target image is up to date (not
+ *    outdated, counted as updated): it is brought to the model by one POST
+ *    manualupgrade with explicit ids (Ready and idle ones; busy or
+ *    provisioning ones are left as they are), never replaced. This holds
+ *    whether the manifest still names the halted image or went back to the
+ *    old one. Without that tag latestModelApplied false still means outdated
+ *    (a spec change written to the model rolls by surge).
  *  - The generic step (rp_decide): failed instances are deleted at once; the
  *    rest must converge to `desired` instances that are not old. Candidates for
  *    removal (old ones, then the surplus of good ones in victim order) are
@@ -644,6 +655,14 @@ static void classify(struct rp_ctx *c)
     /* a new scale-set model (spec hash) makes every existing instance outdated */
     bool model_changes =
         c->ss && (!c->ss->spec_hash || strcmp(c->ss->spec_hash, c->spec_hash) != 0);
+    /* the model went to a halted image and back (tag azpool.halted-image; the
+     * model image is the target again, the spec unchanged): the generation
+     * changed twice, the content did not, so latestModelApplied false on an
+     * instance of the target image is no reason to replace it */
+    bool round_trip =
+        s->mode == RC_MODE_SCALESET && c->ss && c->ss->halted_image && !model_changes &&
+        c->ss->image && same_image(c->ss->image, c->target) &&
+        !(c->ss->orchestration && rc_strcasecmp(c->ss->orchestration, "Flexible") == 0);
     size_t i;
 
     for (i = 0; i < c->n; i++) {
@@ -658,7 +677,9 @@ static void classify(struct rp_ctx *c)
         x->on_target = same_image(o->image, c->target);
         x->outdated_image = !x->on_target;
         x->outdated = x->outdated_image;
-        if (s->mode == RC_MODE_SCALESET && (!o->latest_model || model_changes))
+        if (round_trip && !o->latest_model && x->on_target)
+            x->stale_model = true; /* a manualupgrade at most (rc_plan_vmss.c) */
+        else if (s->mode == RC_MODE_SCALESET && (!o->latest_model || model_changes))
             x->outdated = true;
         if (s->mode == RC_MODE_VIRTUALMACHINES && o->spec_hash &&
             strcmp(o->spec_hash, c->spec_hash) != 0)
@@ -840,6 +861,7 @@ static void canary(struct rp_ctx *c)
                 x->on_target = same_image(x->o->image, c->target);
                 x->outdated_image = !x->on_target;
                 x->outdated = x->outdated_image;
+                x->stale_model = false; /* the model is written back in this plan */
                 x->why = x->outdated ? "halted canary" : NULL;
             }
             return;
@@ -1073,6 +1095,9 @@ static int fill_status(struct rp_ctx *c)
     if (c->n_reimage && len < sizeof(sum))
         len += (size_t)rp_fmt(sum + len, sizeof(sum) - len, "%sreimage %d", len ? ", " : "",
                               c->n_reimage);
+    if (c->n_upgrade && len < sizeof(sum))
+        len += (size_t)rp_fmt(sum + len, sizeof(sum) - len, "%supgrade %d", len ? ", " : "",
+                              c->n_upgrade);
     if (!len && pending)
         rp_fmt(sum, sizeof(sum), "%zu action%s", pending, pending == 1 ? "" : "s");
     st->summary = st_str(c->plan, sum);

@@ -258,6 +258,33 @@ int rp_plan_vmss(struct rp_ctx *c)
         if (r < 0)
             goto out;
     }
+    /* wave 0: instances whose latestModelApplied is false only because the
+     * model went to a halted image and back are brought to the model in place
+     * (POST manualupgrade, explicit ids): Ready and idle ones; the others stay
+     * as they are, up to date all the same */
+    if (!flexible(c)) {
+        size_t nu = 0;
+
+        for (i = 0; i < c->n; i++) {
+            struct rp_inst *x = &c->v[i];
+
+            if (x->stale_model && x->ready && !x->busy && !x->old && !x->del && x->o->instance_id)
+                sel[nu++] = x;
+        }
+        sorted_ids(sel, nu, ids, names);
+        if (nu) {
+            rp_join(names, nu, list, sizeof(list));
+            c->n_upgrade = (int)nu;
+            r = rp_add(c, RC_VERB_UPDATE, RC_HTTP_POST, c->vmss_id, "/manualupgrade",
+                       RC_API_COMPUTE, rc_arm_instance_ids_body(ids, nu), (const char *const *)ids,
+                       nu, true, (int64_t)nu, 0,
+                       "upgrade %zu instance%s in place to the scale set model (latestModelApplied "
+                       "false after the halted rollout's model change; image already %s): %s",
+                       nu, nu == 1 ? "" : "s", image_label(c->target), list);
+            if (r < 0)
+                goto out;
+        }
+    }
     /* wave 1: the scale set itself */
     new_cap = nondel - (int)nd + c->creates;
     cur_after = (int)c->ss->capacity - (int)nd;
