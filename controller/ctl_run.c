@@ -73,7 +73,9 @@ struct pstate {
     char *halted_image;   /* status.halted_image: a halted rollout (VirtualMachines mode) */
     int desired_replicas; /* status.desiredReplicas, -1 unknown */
     int64_t last_scale_ms, last_scale_out_ms, last_scale_in_ms; /* 0: never */
-    char *saved; /* the state file's text as last written, NULL: not written */
+    char *saved;     /* the state file's text as last written, NULL: not written */
+    int64_t poll_ms; /* operations accepted, not followed (exec.h): look again this often
+                        while instances are in transition; 0: CTL_PROGRESS_POLL_MS */
 };
 
 struct ctl {
@@ -1010,9 +1012,21 @@ static void return_jobs(struct rec *r)
         signals_job_done_return(r->c->sig, r->pool, op->job_done, op->n_job_done);
 }
 
+/* Instances in transition: an accepted operation may still be running. */
+static bool in_transition(const struct rc_pool_status *st)
+{
+    for (size_t i = 0; i < st->n_instances; i++)
+        if (st->instances[i].state == RC_INST_PROVISIONING ||
+            st->instances[i].state == RC_INST_REGISTERING ||
+            st->instances[i].state == RC_INST_DELETING)
+            return true;
+    return false;
+}
+
 static void on_exec_done(void *arg, const struct exec_result *res)
 {
     struct rec *r = arg;
+    struct pstate *ps;
 
     if (res->err.code) {
         struct log_line l;
@@ -1027,8 +1041,18 @@ static void on_exec_done(void *arg, const struct exec_result *res)
         rec_finish(r, false, res->err.klass == RC_CLASS_TRANSIENT, -1);
         return;
     }
-    /* Writes done: look again soon to follow provisioning. */
-    rec_finish(r, true, false, CTL_PROGRESS_POLL_MS);
+    /* Writes done: look again soon to follow provisioning. Accepted writes
+     * (their operations run on, not followed: exec.h) are looked at after
+     * their Retry-After instead of holding a reconcile slot meanwhile. */
+    ps = res->accepted ? pstate(r->c, r->pool, true) : NULL;
+    if (ps) {
+        int64_t ms = res->poll_after_ms;
+
+        ps->poll_ms = ms < CTL_ACCEPTED_POLL_MIN_MS ? CTL_ACCEPTED_POLL_MIN_MS
+                      : ms > CTL_PROGRESS_POLL_MS   ? CTL_PROGRESS_POLL_MS
+                                                    : ms;
+    }
+    rec_finish(r, true, false, ps ? ps->poll_ms : CTL_PROGRESS_POLL_MS);
 }
 
 static void plan_and_execute(struct rec *r)
@@ -1091,8 +1115,10 @@ static void plan_and_execute(struct rec *r)
             }
         }
         publish_replicas(c, p, st);
+        if (ps && ps->poll_ms && !in_transition(st))
+            ps->poll_ms = 0;
         if (st->progressing == RC_COND_TRUE)
-            again = CTL_PROGRESS_POLL_MS;
+            again = ps && ps->poll_ms ? ps->poll_ms : CTL_PROGRESS_POLL_MS;
         if (st->requeue_at_ms > 0) {
             int64_t d = st->requeue_at_ms - wall_ms();
 
@@ -1780,6 +1806,7 @@ int ctl_run(const struct ctl_opts *o)
     xopts.secret_arg = c;
     xopts.on_action = on_action;
     xopts.action_arg = c;
+    xopts.accept = true;
     c->exec = exec_new(&c->loop, &c->ops, &xopts);
     c->httpd = httpd_new(&c->loop, addr, port, serve, c, &err);
     if (!c->exec || !c->httpd) {

@@ -5,9 +5,13 @@
  * ARM client (curl multi), the executor and the HTTP listener (lws). A pool is
  * reconciled by one reconcile at a time (wq): observe it (one GET/list per
  * resource kind), plan it (rc_plan with only_pool), execute the plan, record
- * its status, requeue. While a pool is progressing it is looked at again every
- * CTL_PROGRESS_POLL_MS; waits with a known end come back at that time; every
- * pool is resynced every --resync.
+ * its status, requeue. A reconcile does not wait for provisioning: Compute
+ * writes of the plan's last wave end it once ARM accepted them (exec.h), and
+ * the next observe follows the operation (the planner does not repeat a write
+ * whose effect is visible in progress). While a pool is progressing it is
+ * looked at again every CTL_PROGRESS_POLL_MS, or after the accepted
+ * operations' Retry-After while its instances are in transition; waits with a
+ * known end come back at that time; every pool is resynced every --resync.
  *
  * Manifests: the tree is re-read on every change. Each file's last good text
  * is kept; a file that fails validation keeps being used in its last good
@@ -54,6 +58,11 @@
 #include <stdint.h>
 
 #define CTL_PROGRESS_POLL_MS 2000
+/* Writes accepted by ARM (exec.h "Accepted writes") end a reconcile at once;
+ * the pool is looked at again after the operation's Retry-After, kept within
+ * [CTL_ACCEPTED_POLL_MIN_MS, CTL_PROGRESS_POLL_MS], and so on while its
+ * instances are in transition. */
+#define CTL_ACCEPTED_POLL_MIN_MS 250
 
 struct ctl_opts {
     const char *source_dir;   /* --source dir:PATH */
