@@ -2273,6 +2273,12 @@ static json_t *resource_list(const char *group, const char *version)
                                             "", "namespaced", t->namespaced, "kind", t->kind,
                                             "verbs", "get", "patch", "update"));
         }
+        if (!strcmp(t->key, "/serviceaccounts"))
+            json_array_append_new(res, json_pack("{s:s,s:s,s:b,s:s,s:s,s:s,s:[s]}", "name",
+                                                 "serviceaccounts/token", "singularName", "",
+                                                 "namespaced", 1, "group", "authentication.k8s.io",
+                                                 "version", "v1", "kind", "TokenRequest", "verbs",
+                                                 "create"));
         if (t->scale_sub) {
             snprintf(sn, sizeof(sn), "%s/scale", t->plural);
             json_array_append_new(res, json_pack("{s:s,s:s,s:b,s:s,s:s,s:s,s:[sss]}", "name", sn,
@@ -2511,6 +2517,133 @@ static void openapi_v2(struct ks_resp *w)
     w->content_type = "application/octet-stream";
 }
 
+/* ------------------------------------------------------------------ RBAC (rbac.c) */
+
+static const char *request_verb(const struct call *c, bool watch)
+{
+    const char *m = c->r->method;
+    if (!strcmp(m, "GET"))
+        return watch ? "watch" : c->name ? "get" : "list";
+    if (!strcmp(m, "POST"))
+        return "create";
+    if (!strcmp(m, "PUT"))
+        return "update";
+    if (!strcmp(m, "PATCH"))
+        return "patch";
+    if (!strcmp(m, "DELETE"))
+        return c->name ? "delete" : "deletecollection";
+    return "get";
+}
+
+static void access_of(const struct call *c, bool watch, char *res, size_t size, struct ks_access *a)
+{
+    snprintf(res, size, "%s%s%s", c->rt->plural, c->sub ? "/" : "", c->sub ? c->sub : "");
+    a->verb = request_verb(c, watch);
+    a->group = c->rt->group;
+    a->resource = res;
+    /* a namespace object is in its own namespace (RequestInfo) */
+    a->ns = !strcmp(c->rt->key, "/namespaces") ? c->name : c->ns;
+    a->name = c->name;
+}
+
+/* false when the request is refused (403 written). */
+static bool authorize(struct call *c, const struct ks_user *u, bool watch)
+{
+    char res[300], msg[1200];
+    struct ks_access a;
+    access_of(c, watch, res, sizeof(res), &a);
+    if (ks_rbac_allows(u, &a))
+        return true;
+    ks_rbac_forbidden_msg(u, &a, msg, sizeof(msg));
+    status_err(c->w, 403, "Forbidden",
+               json_pack("{s:s,s:s,s:s}", "name", c->name ? c->name : "", "group", c->rt->group,
+                         "kind", c->rt->plural),
+               "%s", msg);
+    return false;
+}
+
+/* POST selfsubjectaccessreviews: spec.resourceAttributes {namespace, verb, group, resource,
+ * subresource, name} for the caller; nonResourceAttributes are allowed (discovery). */
+static void do_ssar(struct call *c, const struct ks_user *u)
+{
+    json_t *b = body_json(c, c->r->content_type && strstr(c->r->content_type, "yaml"));
+    if (!b)
+        return;
+    const json_t *ra = json_object_get(json_object_get(b, "spec"), "resourceAttributes");
+    bool allowed = true; /* nonResourceAttributes: discovery and the like are open to all */
+    if (!json_is_object(ra) &&
+        !json_is_object(json_object_get(json_object_get(b, "spec"), "nonResourceAttributes"))) {
+        json_decref(b);
+        status_err(c->w, 422, "Invalid", NULL,
+                   "SelfSubjectAccessReview: exactly one of spec.resourceAttributes and "
+                   "spec.nonResourceAttributes is required");
+        return;
+    }
+    char res[300];
+    if (json_is_object(ra)) {
+        const char *sub = json_string_value(json_object_get(ra, "subresource"));
+        const char *rs = json_string_value(json_object_get(ra, "resource"));
+        struct ks_access a = {
+            json_string_value(json_object_get(ra, "verb")),
+            json_string_value(json_object_get(ra, "group")),
+            res,
+            json_string_value(json_object_get(ra, "namespace")),
+            json_string_value(json_object_get(ra, "name")),
+        };
+        snprintf(res, sizeof(res), "%s%s%s", rs ? rs : "", sub && *sub ? "/" : "",
+                 sub && *sub ? sub : "");
+        if (!a.verb || !*a.verb || !rs || !*rs) {
+            json_decref(b);
+            status_err(c->w, 422, "Invalid", NULL,
+                       "SelfSubjectAccessReview: spec.resourceAttributes needs verb and resource");
+            return;
+        }
+        if (!a.group)
+            a.group = "";
+        allowed = ks_rbac_allows(u, &a);
+    }
+    json_object_set_new(b, "apiVersion", json_string("authorization.k8s.io/v1"));
+    json_object_set_new(b, "kind", json_string("SelfSubjectAccessReview"));
+    json_object_set_new(b, "status",
+                        allowed ? json_pack("{s:b,s:s}", "allowed", 1, "reason",
+                                            u->admin ? "kubesim administrator" : "RBAC: allowed")
+                                : json_pack("{s:b}", "allowed", 0));
+    resp_json(c->w, 201, b);
+}
+
+/* POST serviceaccounts/<name>/token: a token that authenticates as the ServiceAccount. */
+static void do_token_request(struct call *c)
+{
+    json_t *b = body_json(c, c->r->content_type && strstr(c->r->content_type, "yaml"));
+    if (!b)
+        return;
+    if (!ks_store_get(c->rt->key, store_ns(c), c->name)) {
+        json_decref(b);
+        not_found(c, c->name);
+        return;
+    }
+    char tok[400], exp[40];
+    json_int_t secs =
+        json_integer_value(json_object_get(json_object_get(b, "spec"), "expirationSeconds"));
+    if (secs <= 0)
+        secs = 3600;
+    if (ks_token_for(c->ns, c->name, rnd(), tok, sizeof(tok)) < 0) {
+        json_decref(b);
+        status_err(c->w, 422, "Invalid", NULL, "name too long for a token");
+        return;
+    }
+    rfc3339(c->r->now_ms + (int64_t)secs * 1000, exp, sizeof(exp));
+    json_object_set_new(b, "apiVersion", json_string("authentication.k8s.io/v1"));
+    json_object_set_new(b, "kind", json_string("TokenRequest"));
+    json_object_set_new(b, "metadata", json_pack("{s:s,s:s}", "name", c->name, "namespace", c->ns));
+    if (!json_is_object(json_object_get(b, "spec")))
+        json_object_set_new(b, "spec", json_object());
+    json_object_set_new(json_object_get(b, "spec"), "expirationSeconds", json_integer(secs));
+    json_object_set_new(b, "status",
+                        json_pack("{s:s,s:s}", "token", tok, "expirationTimestamp", exp));
+    resp_json(c->w, 201, b);
+}
+
 void ks_dispatch(struct ks_req *r, struct ks_resp *w)
 {
     nrequests++;
@@ -2527,6 +2660,15 @@ void ks_dispatch(struct ks_req *r, struct ks_resp *w)
             status_err(w, 401, "Unauthorized", NULL, "Unauthorized");
             return;
         }
+    }
+    bool public_path =
+        r->nseg == 1 && (!strcmp(r->seg[0], "version") || !strcmp(r->seg[0], "healthz") ||
+                         !strcmp(r->seg[0], "readyz") || !strcmp(r->seg[0], "livez"));
+    struct ks_user user;
+    memset(&user, 0, sizeof(user));
+    if (!public_path && ks_authenticate(r, &user) < 0) {
+        status_err(w, 401, "Unauthorized", NULL, "Unauthorized");
+        return;
     }
     if (r->nseg == 1 && !strcmp(r->seg[0], "version")) {
         resp_json(w, 200,
@@ -2609,7 +2751,8 @@ void ks_dispatch(struct ks_req *r, struct ks_resp *w)
     }
     api_version(c.rt, c.av, sizeof(c.av));
     if (c.sub && !((!strcmp(c.sub, "status") && c.rt->status_sub) ||
-                   (!strcmp(c.sub, "scale") && c.rt->scale_sub))) {
+                   (!strcmp(c.sub, "scale") && c.rt->scale_sub) ||
+                   (!strcmp(c.sub, "token") && !strcmp(c.rt->key, "/serviceaccounts")))) {
         status_err(w, 404, "NotFound", NULL, "the server could not find the requested resource");
         return;
     }
@@ -2619,6 +2762,24 @@ void ks_dispatch(struct ks_req *r, struct ks_resp *w)
     }
     const char *m = r->method;
     bool watch = qbool(r, "watch");
+    if (!strcmp(c.rt->key, "authorization.k8s.io/selfsubjectaccessreviews")) {
+        if (strcmp(m, "POST") || c.name)
+            status_err(w, 405, "MethodNotAllowed", NULL,
+                       "the server does not allow this method on the requested resource");
+        else
+            do_ssar(&c, &user); /* every authenticated user may ask (system:basic-user) */
+        return;
+    }
+    if (ks_rbac_on() && !authorize(&c, &user, watch))
+        return;
+    if (c.sub && !strcmp(c.sub, "token")) {
+        if (strcmp(m, "POST"))
+            status_err(w, 405, "MethodNotAllowed", NULL,
+                       "the server does not allow this method on the requested resource");
+        else
+            do_token_request(&c);
+        return;
+    }
     if (!strcmp(m, "GET") && (watch || !c.name)) {
         if (watch)
             do_watch(&c);
@@ -2694,6 +2855,8 @@ void ks_api_init(void)
             NULL);
     builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
             "CustomResourceDefinition", false, "crd crds");
+    builtin("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "", "SelfSubjectAccessReview",
+            false, NULL);
     ks_store_on_event = on_event;
     size_t n;
     json_t **crds = ks_store_list("apiextensions.k8s.io/customresourcedefinitions", NULL, &n);

@@ -4,13 +4,33 @@
  * (plain HTTP, or HTTPS with its own CA under --dir with --tls). Command line:
  *
  *   kubesim --port P --dir D [--tls] [--bookmark-seconds N] [--history N] [--state FILE]
- *           [--token T]
+ *           [--token T] [--rbac]
  *
  * writes D/kubeconfig (server URL, user "kubesim" with token "kubesim-token", with --tls the CA as
  * certificate-authority-data), prints exactly "kubesim listening on http(s)://127.0.0.1:P" when
  * ready, exits 0 on SIGTERM/SIGINT. Any Bearer token (or none) is accepted, unless --token T is
  * given: then the kubeconfig carries T and other requests (except /_kubesim/, /healthz, /readyz,
  * /livez, /version) get 401 Unauthorized (Status reason Unauthorized).
+ *
+ * Authentication and RBAC (--rbac, rbac.c): requests are authenticated by Bearer token: the
+ * kubeconfig's token (kubesim-token, or --token T) is the administrator (everything allowed;
+ * with an Impersonate-User header it acts as that user instead, as `kubectl --as` does); a
+ * token from POST /api/v1/namespaces/NS/serviceaccounts/NAME/token (TokenRequest, what
+ * `kubectl create token` sends; "kubesim-sa.NS.NAME.<nonce>") is
+ * system:serviceaccount:NS:NAME with groups system:serviceaccounts[:NS] and
+ * system:authenticated, valid while the ServiceAccount exists; anything else 401. Without
+ * --tls a request without credentials is the administrator (kubectl never sends credentials
+ * over plain HTTP). Every resource request is then authorized like the real RBAC authorizer:
+ * verb from the method (get/list/watch/create/update/patch/delete/deletecollection),
+ * resource "plural[/subresource]", ClusterRoleBindings and the namespace's RoleBindings
+ * (subjects ServiceAccount/User/Group), rules with apiGroups/resources/verbs/resourceNames
+ * ("*" and "*\/sub" honoured; resourceNames never match create or list), ClusterRoles with
+ * an aggregationRule (matchLabels) gather the rules of the ClusterRoles they select; denied:
+ * 403 Forbidden with the real message. Discovery, /version, /openapi and
+ * POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews (`kubectl auth can-i`; JSON or
+ * protobuf) are open to every authenticated user. Without --rbac everyone is the
+ * administrator (TokenRequest still answers). NOT implemented: SubjectAccessReview,
+ * SelfSubjectRulesReview (`can-i --list`), Impersonate-Group, the escalate/bind checks.
  *
  * Request flow: server.c collects a request (method, target, headers, body <= KS_MAX_BODY) into a
  * struct ks_req and calls ks_dispatch() (api.c), which answers through struct ks_resp: a JSON body
@@ -48,6 +68,8 @@
  *   /openapi/v3 -> 404 (so kubectl falls back to v2 and client-side merge patch for CRs).
  * - Built-ins: namespaces (cluster), configmaps, secrets, events, serviceaccounts (core v1),
  *   leases (coordination.k8s.io/v1), customresourcedefinitions (apiextensions.k8s.io/v1, cluster);
+ *   TokenRequest (serviceaccounts/NAME/token) and selfsubjectaccessreviews
+ *   (authorization.k8s.io/v1), see "Authentication and RBAC" above;
  *   stored without semantics (no controllers, no defaults, no validation) so that
  *   `kubectl apply -k manifests/` works: services, pods (core v1), deployments (apps/v1, with
  *   generation, /status and /scale), clusterroles, clusterrolebindings, roles, rolebindings
@@ -131,10 +153,11 @@ struct ks_req {
     int nseg;
     struct ks_kv query[KS_MAX_QUERY];
     int nquery;
-    const char *accept;        /* Accept header or NULL */
-    const char *content_type;  /* Content-Type header or NULL */
-    const char *authorization; /* Authorization header or NULL */
-    const char *body;          /* raw body (NUL-terminated) or NULL */
+    const char *accept;           /* Accept header or NULL */
+    const char *content_type;     /* Content-Type header or NULL */
+    const char *authorization;    /* Authorization header or NULL */
+    const char *impersonate_user; /* Impersonate-User header or NULL (--rbac) */
+    const char *body;             /* raw body (NUL-terminated) or NULL */
     size_t body_len;
     int64_t now_ms; /* wall clock at arrival */
 };
@@ -246,10 +269,38 @@ struct ks_config {
     size_t history;       /* default 10000 */
     const char *state;    /* --state FILE or NULL */
     const char *token;    /* --token T: required Bearer token (NULL: any or none accepted) */
+    bool rbac;            /* --rbac: authenticate tokens and authorize with RBAC (rbac.c) */
 };
 int ks_server_run(const struct ks_config *cfg);
 void ks_server_drop_watches(int *ret_n); /* admin: end every watch */
 int ks_server_nwatches(void);
 extern const struct ks_config *ks_cfg;
+
+/* ---- rbac.c: authentication and authorization (--rbac) ---- */
+struct ks_user {
+    char name[400]; /* "kubesim-admin", "system:serviceaccount:ns:name", ... */
+    char sa_ns[64]; /* service account's namespace and name ("" for other users) */
+    char sa_name[254];
+    char groups[4][128]; /* system:serviceaccounts[:ns], system:authenticated, system:masters */
+    int ngroups;
+    bool admin; /* everything allowed */
+};
+/* One request as RBAC sees it (RequestInfo). Strings BORROWED. */
+struct ks_access {
+    const char *verb;     /* get list watch create update patch delete deletecollection */
+    const char *group;    /* "" for core */
+    const char *resource; /* "workerpools" or "workerpools/status" */
+    const char *ns;       /* NULL or "" at the cluster scope */
+    const char *name;     /* NULL for collections and create */
+};
+bool ks_rbac_on(void);
+/* 0 and *u filled, or -1 (401). Without --rbac everyone is the administrator. */
+int ks_authenticate(const struct ks_req *r, struct ks_user *u);
+bool ks_rbac_allows(const struct ks_user *u, const struct ks_access *a);
+/* The real server's Forbidden message. */
+void ks_rbac_forbidden_msg(const struct ks_user *u, const struct ks_access *a, char *buf,
+                           size_t size);
+/* The token kubesim issues for ServiceAccount ns/name (TokenRequest). 0 or -1. */
+int ks_token_for(const char *ns, const char *name, uint64_t nonce, char *buf, size_t size);
 
 #endif

@@ -17,7 +17,7 @@
 static void usage(void)
 {
     fprintf(stderr, "usage: kubesim --port P --dir D [--tls] [--bookmark-seconds N] "
-                    "[--history N] [--state FILE] [--token T]\n");
+                    "[--history N] [--state FILE] [--token T] [--rbac]\n");
 }
 
 static int write_kubeconfig(const struct ks_config *cfg)
@@ -86,6 +86,10 @@ int main(int argc, char **argv)
         }
         if (!strcmp(a, "--tls")) {
             cfg.tls = true;
+            continue;
+        }
+        if (!strcmp(a, "--rbac")) {
+            cfg.rbac = true;
             continue;
         }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -4,7 +4,8 @@
  * application/vnd.kubernetes.protobuf). Decodes the "k8s\0" envelope (runtime.Unknown), the
  * TypeMeta and, of the object, ObjectMeta (name, generateName, namespace, labels, annotations,
  * finalizers) plus ConfigMap data/binaryData, Secret data/stringData/type and
- * ServiceAccount automountServiceAccountToken. Other fields are skipped (never misread: unknown
+ * ServiceAccount automountServiceAccountToken, and the spec of a SelfSubjectAccessReview
+ * (`kubectl auth can-i`). Other fields are skipped (never misread: unknown
  * field numbers are skipped by wire type). Everything is bounds-checked against the input.
  */
 #include <stdio.h>
@@ -164,6 +165,35 @@ static int object_meta(struct pb *m, json_t *meta)
     return 0;
 }
 
+/* SelfSubjectAccessReviewSpec {1: resourceAttributes {1 namespace, 2 verb, 3 group, 4 version,
+ * 5 resource, 6 subresource, 7 name}, 2: nonResourceAttributes {1 path, 2 verb}} (kubectl auth
+ * can-i, --rbac). */
+static int ssar_spec(struct pb *s, json_t *spec)
+{
+    static const char *const ra_names[] = {NULL,      "namespace", "verb",        "group",
+                                           "version", "resource",  "subresource", "name"};
+    static const char *const nra_names[] = {NULL, "path", "verb"};
+    unsigned num, wt, n2, w2;
+    struct pb sub, sub2;
+    uint64_t val, v2;
+    while (s->p < s->end) {
+        if (field(s, &num, &wt, &sub, &val) < 0)
+            return -1;
+        if (wt != 2 || (num != 1 && num != 2))
+            continue;
+        json_t *attrs = obj_at(spec, num == 1 ? "resourceAttributes" : "nonResourceAttributes");
+        while (sub.p < sub.end) {
+            if (field(&sub, &n2, &w2, &sub2, &v2) < 0)
+                return -1;
+            if (w2 == 2 && num == 1 && n2 >= 1 && n2 <= 7)
+                json_object_set_new(attrs, ra_names[n2], str(&sub2));
+            else if (w2 == 2 && num == 2 && n2 >= 1 && n2 <= 2)
+                json_object_set_new(attrs, nra_names[n2], str(&sub2));
+        }
+    }
+    return 0;
+}
+
 static int object(struct pb *o, const char *kind, json_t *out)
 {
     unsigned num, wt;
@@ -186,6 +216,9 @@ static int object(struct pb *o, const char *kind, json_t *out)
             json_object_set_new(out, "type", str(&sub));
         } else if (secret && num == 4 && wt == 2) {
             if (map_entry(&sub, obj_at(out, "stringData"), false) < 0)
+                return -1;
+        } else if (!strcmp(kind, "SelfSubjectAccessReview") && num == 2 && wt == 2) {
+            if (ssar_spec(&sub, obj_at(out, "spec")) < 0)
                 return -1;
         } else if (!strcmp(kind, "ServiceAccount") && num == 4 && wt == 0) {
             json_object_set_new(out, "automountServiceAccountToken", json_boolean(val != 0));

@@ -130,6 +130,9 @@ static int handle(struct lws *wsi, struct pss *p)
         r.content_type = ctype;
     if (lws_hdr_copy(wsi, authz, sizeof(authz), WSI_TOKEN_HTTP_AUTHORIZATION) > 0)
         r.authorization = authz;
+    char imp[400];
+    if (lws_hdr_custom_copy(wsi, imp, sizeof(imp), "impersonate-user:", 17) > 0)
+        r.impersonate_user = imp;
     const char *bad = NULL;
     int bad_code = 400;
     if (parse_target(&r, p->target, tbuf, 2 * tl + 4) < 0) {

@@ -14,8 +14,12 @@
 #   --source kube --listen 0.0.0.0:9440, probes /healthz and /readyz on 9440, the "restricted"
 #   Pod Security fields, requests/limits, POD_NAME/POD_NAMESPACE from the downward API); apply
 #   -k again: all 12 unchanged and the server's resourceVersion did not move.
-# Then: kubectl 1.32 apply -k crds/ and -f crds/ (only the CRDs), and the lease name in
-# rbac.yaml is controller/leader.h's LEADER_DEFAULT_NAME.
+# Then: kubectl 1.32 apply -k crds/ and -f crds/ (only the CRDs); RBAC enforced by
+# kubesim --rbac --tls: `kubectl auth can-i` as the controller's ServiceAccount (1.32 with a
+# token from `kubectl create token`, 1.20 with --as) for every request the controller makes
+# (yes) and a list of neighbouring ones (no), a real allowed and a real Forbidden request, and
+# the aggregation of azpool-edit / azpool-view into edit / view; and the lease name in rbac.yaml
+# is controller/leader.h's LEADER_DEFAULT_NAME.
 #
 # Every check is numbered; prints "N passed, N failed" last, exits 1 on any failure. A missing
 # kubesim or kubectl is a failure (not a skip). KS_KEEP=1 keeps the temp dir.
@@ -72,23 +76,25 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 # start_ks TAG: a fresh kubesim in $tmp/TAG; sets KUBECONFIG, HOME and $ksurl. 1 on failure.
-start_ks() {
-    local d=$tmp/$1 port
+start_ks() { # TAG [kubesim ARGS...]
+    local d=$tmp/$1 port scheme=http
+    shift
+    case " $* " in *" --tls "*) scheme=https ;; esac
     port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     mkdir -p "$d/ks" "$d/home"
-    "$KS" --port "$port" --dir "$d/ks" >"$d/ks.log" 2>&1 &
+    "$KS" --port "$port" --dir "$d/ks" "$@" >"$d/ks.log" 2>&1 &
     kspid=$!
     for _ in $(seq 100); do
         grep -q 'kubesim listening on' "$d/ks.log" 2>/dev/null && break
         kill -0 "$kspid" 2>/dev/null || break
         sleep 0.1
     done
-    if ! grep -q "kubesim listening on http://127.0.0.1:$port" "$d/ks.log" || ! [ -s "$d/ks/kubeconfig" ]; then
+    if ! grep -q "kubesim listening on $scheme://127.0.0.1:$port" "$d/ks.log" || ! [ -s "$d/ks/kubeconfig" ]; then
         bad "kubesim did not start on port $port" "$(cat "$d/ks.log")"
         return 1
     fi
     export HOME=$d/home KUBECONFIG=$d/ks/kubeconfig
-    ksurl=http://127.0.0.1:$port
+    ksurl=$scheme://127.0.0.1:$port
 }
 
 # run OUTFILE CMD... : 60 s cap, stdout to OUTFILE, stderr to OUTFILE.err; returns the exit code
@@ -358,6 +364,136 @@ if [ -x "$K132" ] && start_ks crds; then
         ok "kubectl 1.32 apply -k crds/ (3 created), then apply -f crds/ (the same 3 unchanged, nothing else)"
     else
         bad "kubectl 1.32 apply -k crds/ / -f crds/" "$(cat "$tmp/out" "$tmp/out.err")"
+    fi
+    stop_ks
+fi
+
+# ---- RBAC as an API server enforces it: kubesim --rbac --tls ----
+# The controller's ServiceAccount (a token from `kubectl create token`, kubectl 1.32; `--as`
+# impersonation, kubectl 1.20) may do exactly what the controller does, and nothing of a list of
+# neighbouring requests; azpool-edit / azpool-view aggregate into edit / view.
+cat >"$tmp/can-i" <<'EOF2'
+yes get workerpools.azpool.dev -n ci
+yes list workerpools.azpool.dev -A
+yes watch workerpools.azpool.dev -A
+yes patch workerpools.azpool.dev -n ci
+yes update workerpools.azpool.dev -n ci
+yes list imageversions.azpool.dev -A
+yes watch expirypolicies.azpool.dev -A
+yes update expirypolicies.azpool.dev -n ci
+yes get workerpools.azpool.dev --subresource=status -n ci
+yes patch workerpools.azpool.dev --subresource=status -n ci
+yes update imageversions.azpool.dev --subresource=status -n ci
+yes patch expirypolicies.azpool.dev --subresource=status -n ci
+yes get workerpools.azpool.dev --subresource=scale -n ci
+yes list secrets -A
+yes watch secrets -n ci
+yes get secrets -n ci
+yes create events -n ci
+yes patch events -n ci
+yes create leases.coordination.k8s.io -n azpool-system
+yes get leases.coordination.k8s.io/azpool-controller -n azpool-system
+yes update leases.coordination.k8s.io/azpool-controller -n azpool-system
+no create workerpools.azpool.dev -n ci
+no delete workerpools.azpool.dev -n ci
+no deletecollection imageversions.azpool.dev -n ci
+no update workerpools.azpool.dev --subresource=scale -n ci
+no patch workerpools.azpool.dev --subresource=scale -n ci
+no create secrets -n ci
+no update secrets -n ci
+no delete secrets -n ci
+no get configmaps -n ci
+no list events -n ci
+no delete events -n ci
+no get leases.coordination.k8s.io/other -n azpool-system
+no update leases.coordination.k8s.io/other -n azpool-system
+no list leases.coordination.k8s.io -n azpool-system
+no delete leases.coordination.k8s.io/azpool-controller -n azpool-system
+no create leases.coordination.k8s.io -n ci
+no get pods -n azpool-system
+no update deployments.apps -n azpool-system
+no list namespaces
+no create clusterroles.rbac.authorization.k8s.io
+no create customresourcedefinitions.apiextensions.k8s.io
+EOF2
+ncan=$(wc -l <"$tmp/can-i")
+# can_i_table TAG KUBECTL ARGS... : every line of $tmp/can-i with the extra kubectl ARGS
+can_i_table() {
+    local v=$1 K=$2 want verb rest got wrong=
+    shift 2
+    while read -r want verb rest; do
+        # shellcheck disable=SC2086
+        got=$(timeout 30 "$K" "$@" auth can-i "$verb" $rest 2>/dev/null)
+        [ "$got" = "$want" ] || wrong="$wrong; $verb $rest: $got (want $want)"
+    done <"$tmp/can-i"
+    if [ -z "$wrong" ]; then
+        ok "kubectl $v auth can-i as the controller's ServiceAccount ($*): $ncan answers as expected"
+    else
+        bad "kubectl $v auth can-i as the controller's ServiceAccount ($*)" "${wrong#; }"
+    fi
+}
+if [ -x "$K132" ] && start_ks rbac --rbac --tls; then
+    sa=system:serviceaccount:azpool-system:azpool
+    if run "$tmp/out" "$K132" apply -k manifests/ && run "$tmp/out" "$K132" create namespace ci &&
+        run "$tmp/tok" "$K132" create token azpool -n azpool-system && [ -s "$tmp/tok" ]; then
+        ok "kubesim --rbac --tls: kubectl 1.32 apply -k manifests/ as administrator, create token azpool"
+        tok=$(cat "$tmp/tok")
+        can_i_table 1.32 "$K132" --token "$tok"
+        if [ -x "$K120" ]; then
+            can_i_table 1.20 "$K120" --as "$sa"
+        fi
+        if run "$tmp/out" "$K132" --token "$tok" get workerpools -A &&
+            ! run "$tmp/o2" "$K132" --token "$tok" get configmaps -n ci &&
+            grep -q "Forbidden.*User \"$sa\" cannot list resource \"configmaps\"" "$tmp/o2.err"; then
+            ok "kubectl 1.32 --token: get workerpools -A allowed; get configmaps -n ci Forbidden"
+        else
+            bad "kubectl 1.32 --token: real requests" "$(cat "$tmp/out.err" "$tmp/o2" "$tmp/o2.err")"
+        fi
+        cat >"$tmp/agg.yaml" <<'EOF2'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: edit}
+aggregationRule:
+  clusterRoleSelectors: [{matchLabels: {rbac.authorization.k8s.io/aggregate-to-edit: "true"}}]
+rules: []
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: view}
+aggregationRule:
+  clusterRoleSelectors: [{matchLabels: {rbac.authorization.k8s.io/aggregate-to-view: "true"}}]
+rules: []
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: jane-edit, namespace: ci}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: jane}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: vic-view, namespace: ci}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: vic}]
+EOF2
+        a=$(timeout 30 "$K132" apply -f "$tmp/agg.yaml" >/dev/null 2>&1 && for q in \
+            "jane create workerpools.azpool.dev" "jane patch workerpools.azpool.dev --subresource=scale" \
+            "jane patch workerpools.azpool.dev --subresource=status" "jane delete expirypolicies.azpool.dev" \
+            "vic list workerpools.azpool.dev" "vic get workerpools.azpool.dev --subresource=status" \
+            "vic create workerpools.azpool.dev" "vic list workerpools.azpool.dev -n default"; do
+            # shellcheck disable=SC2086
+            set -- $q
+            u=$1
+            shift
+            printf '%s ' "$(timeout 30 "$K132" auth can-i -n ci --as "$u" "$@" 2>/dev/null | tail -1)"
+        done)
+        if [ "$a" = "yes yes no yes yes yes no no " ]; then
+            ok "azpool-edit / azpool-view aggregate into edit / view: editors manage pools and scale them, not their status; viewers read"
+        else
+            bad "azpool-edit / azpool-view aggregation (got '$a', want 'yes yes no yes yes yes no no ')"
+        fi
+    else
+        bad "kubesim --rbac --tls: apply -k / create token" "$(cat "$tmp/out" "$tmp/out.err" "$tmp/tok.err" 2>/dev/null)"
     fi
     stop_ks
 fi

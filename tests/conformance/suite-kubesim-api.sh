@@ -4,7 +4,9 @@
 # CRUD with 409/422, CRDs from crds/ with schema defaults and validation causes, generation
 # rules, /status and /scale, merge / JSON / apply / strategic patches, finalizers, selectors,
 # limit/continue, Table output, watch (replay from RV, synthetic ADDED, bookmarks, timeoutSeconds,
-# 410 after POST /_kubesim/compact, POST /_kubesim/watches/drop), and --tls with the CA.
+# 410 after POST /_kubesim/compact, POST /_kubesim/watches/drop), --tls with the CA, --token,
+# --rbac (TokenRequest, RBAC with resourceNames, SelfSubjectAccessReview, Impersonate-User) and
+# --state.
 #
 # Starts $BUILD/kubesim (KUBESIM=path overrides) on a free port in a temp dir, always kills it.
 # Prints "N passed, N failed" last; exits 1 on any failure.
@@ -365,6 +367,52 @@ c2=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3cret-1' 
 c3=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' "http://127.0.0.1:$port4/api/v1/namespaces")
 check "--token: kubeconfig carries it; no or a wrong token 401 Unauthorized Status, the right one 200" \
     "$([ "$c1" = 401 ] && [ "$r1" = Unauthorized ] && [ "$c2" = 200 ] && [ "$c3" = 401 ] && grep -q 'token: s3cret-1' "$tmp/d/kubeconfig"; echo $?)" "$c1 $r1 $c2 $c3"
+
+# ---- --rbac: ServiceAccount tokens (TokenRequest), RBAC, SelfSubjectAccessReview, Impersonate-User ----
+port5=$(freeport)
+start "$tmp/e" "$port5" --rbac
+B=http://127.0.0.1:$port5
+req POST /api/v1/namespaces '{"metadata":{"name":"x"}}'
+req POST /api/v1/namespaces/x/serviceaccounts '{"metadata":{"name":"bot"}}'
+req POST /apis/rbac.authorization.k8s.io/v1/namespaces/x/roles '{"metadata":{"name":"r"},"rules":[{"apiGroups":[""],"resources":["configmaps"],"verbs":["get"]},{"apiGroups":[""],"resources":["secrets"],"resourceNames":["s1"],"verbs":["get"]}]}'
+req POST /apis/rbac.authorization.k8s.io/v1/namespaces/x/rolebindings '{"metadata":{"name":"rb"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"r"},"subjects":[{"kind":"ServiceAccount","name":"bot","namespace":"x"}]}'
+req POST /api/v1/namespaces/x/serviceaccounts/bot/token '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":600}}'
+tok=$(j .status.token)
+check "--rbac: POST serviceaccounts/bot/token (TokenRequest) 201 with status.token and expirationTimestamp" \
+    "$([ "$code" = 201 ] && [ "$(j .kind)" = TokenRequest ] && [ -n "$tok" ] && [ "$(j .status.expirationTimestamp)" != null ]; echo $?)" "$code $(cat "$tmp/body")"
+as_bot() { # METHOD PATH [BODY] -> $code, $tmp/body
+    code=$(curl -s -o "$tmp/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $tok" \
+        -H 'Content-Type: application/json' ${3:+--data-binary "$3"} "$B$2")
+}
+as_bot GET /api/v1/namespaces/x/configmaps/c1
+c_get=$code
+as_bot GET /api/v1/namespaces/x/configmaps
+c_list=$code
+check "--rbac: the ServiceAccount may get configmaps (404: allowed, absent) but not list them (403 Forbidden, the real message)" \
+    "$([ "$c_get" = 404 ] && [ "$c_list" = 403 ] && [ "$(j .reason)" = Forbidden ] &&
+        [ "$(j .message)" = 'configmaps is forbidden: User "system:serviceaccount:x:bot" cannot list resource "configmaps" in API group "" in the namespace "x"' ]; echo $?)" "$c_get $c_list $(cat "$tmp/body")"
+as_bot GET /api/v1/namespaces/x/secrets/s1
+c1=$code
+as_bot GET /api/v1/namespaces/x/secrets/s2
+c2=$code
+as_bot GET /api/v1/namespaces/default/configmaps/c1
+c3=$code
+check "--rbac: resourceNames limit get to secrets/s1; a Role grants nothing in other namespaces" \
+    "$([ "$c1" = 404 ] && [ "$c2" = 403 ] && [ "$c3" = 403 ]; echo $?)" "$c1 $c2 $c3"
+as_bot POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews '{"spec":{"resourceAttributes":{"namespace":"x","verb":"get","resource":"configmaps"}}}'
+a1=$(j .status.allowed)
+as_bot POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews '{"spec":{"resourceAttributes":{"namespace":"x","verb":"delete","resource":"configmaps"}}}'
+a2=$(j .status.allowed)
+check "--rbac: SelfSubjectAccessReview (kubectl auth can-i) answers for the caller: get yes, delete no" \
+    "$([ "$code" = 201 ] && [ "$a1" = true ] && [ "$a2" = false ]; echo $?)" "$code $a1 $a2"
+i1=$(curl -s -o /dev/null -w '%{http_code}' -H 'Impersonate-User: system:serviceaccount:x:bot' "$B/api/v1/namespaces/x/configmaps")
+i2=$(curl -s -o /dev/null -w '%{http_code}' -H 'Impersonate-User: system:serviceaccount:x:bot' "$B/api/v1/namespaces/x/configmaps/c1")
+w1=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' "$B/api/v1/namespaces")
+a0=$(curl -s -o /dev/null -w '%{http_code}' "$B/api/v1/namespaces")
+curl -s -o /dev/null -X DELETE "$B/api/v1/namespaces/x/serviceaccounts/bot"
+as_bot GET /api/v1/namespaces/x/configmaps/c1
+check "--rbac: Impersonate-User acts as that user; no credentials over HTTP = administrator; a wrong token or a deleted ServiceAccount's token 401" \
+    "$([ "$i1" = 403 ] && [ "$i2" = 404 ] && [ "$w1" = 401 ] && [ "$a0" = 200 ] && [ "$code" = 401 ]; echo $?)" "$i1 $i2 $w1 $a0 $code"
 
 # ---- --state: objects, CRD types and the RV counter survive a clean restart ----
 port3=$(freeport)
