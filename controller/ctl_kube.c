@@ -23,6 +23,7 @@
 #include "ctl_run.h"
 #include "kevents.h"
 #include "kinformer.h"
+#include "leader.h"
 #include "kstatus.h"
 #include "kube.h"
 #include "log.h"
@@ -211,6 +212,11 @@ struct ckube {
     uv_loop_t *loop;
     struct kube *k;
     struct kevents *events;
+    struct leader *leader;
+    bool leading;    /* we hold the Lease: Kubernetes writes allowed */
+    bool released;   /* shutdown: the Lease release finished (or was not needed) */
+    uv_timer_t tick; /* readiness poll until synced, then the release deadline at shutdown */
+    bool tick_open;
     struct kinformer *pools, *images, *policies;
     struct sref *secrets;
     size_t n_secrets;
@@ -235,6 +241,7 @@ struct kreq_ctx {
     struct ckube *s;
     char key[KEY_MAX];
     json_t *status; /* status writes: what was written */
+    json_t *obj;    /* finalizer removal: the pool as it was (it may vanish meanwhile) */
 };
 
 static int64_t wall_ms(void)
@@ -378,6 +385,7 @@ static void ctx_free(struct kreq_ctx *x)
     struct ckube *s = x->s;
 
     json_decref(x->status);
+    json_decref(x->obj);
     free(x);
     s_unref(s);
 }
@@ -396,29 +404,35 @@ static void log_request(const char *event, const char *key, const struct kube_re
     log_end(&l);
 }
 
+/* An Event about pool obj. */
+static void obj_event(struct ckube *s, const json_t *obj, enum kevents_type type,
+                      const char *reason, const char *message)
+{
+    struct kevents_ref ref;
+
+    if (!s->events || !obj || !s->leading)
+        return; /* a follower writes nothing */
+    memset(&ref, 0, sizeof(ref));
+    ref.api_version = RC_API_VERSION;
+    ref.kind = "WorkerPool";
+    ref.namespace = meta_str(obj, "namespace");
+    ref.name = meta_str(obj, "name");
+    ref.uid = meta_str(obj, "uid");
+    ref.resource_version = meta_str(obj, "resourceVersion");
+    kevents_record(s->events, &ref, type, reason, message, wall_ms());
+}
+
 /* An Event about the cached pool of key (nothing when it is not cached). */
 static void pool_event(struct ckube *s, const char *key, enum kevents_type type, const char *reason,
                        const char *message)
 {
     char ns[300];
     const char *slash = strchr(key, '/');
-    const json_t *obj;
-    struct kevents_ref ref;
 
-    if (!s->events || !slash)
+    if (!slash)
         return;
     snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
-    obj = kinformer_get(s->pools, ns, slash + 1);
-    if (!obj)
-        return;
-    memset(&ref, 0, sizeof(ref));
-    ref.api_version = RC_API_VERSION;
-    ref.kind = "WorkerPool";
-    ref.namespace = ns;
-    ref.name = slash + 1;
-    ref.uid = meta_str(obj, "uid");
-    ref.resource_version = meta_str(obj, "resourceVersion");
-    kevents_record(s->events, &ref, type, reason, message, wall_ms());
+    obj_event(s, kinformer_get(s->pools, ns, slash + 1), type, reason, message);
 }
 
 static void item_path(const char *plural, const char *key, const char *sub, char *buf, size_t size)
@@ -456,8 +470,8 @@ static void ensure_finalizer(struct ckube *s, const char *key, const json_t *obj
     struct kreq_ctx *x;
     json_t *patch;
 
-    if (json_object_get(meta_of(obj), "deletionTimestamp") || ckube_has_finalizer(obj, NULL) ||
-        json_object_get(s->finalizing, key))
+    if (!s->leading || json_object_get(meta_of(obj), "deletionTimestamp") ||
+        ckube_has_finalizer(obj, NULL) || json_object_get(s->finalizing, key))
         return;
     patch = ckube_finalizer_add_patch(obj);
     x = ctx_new(s, key);
@@ -485,8 +499,8 @@ static void on_finalizer_removed(void *arg, const struct kube_response *r)
         json_object_del(s->unfinalize, x->key);
         log_request(r->err.code ? "kube.cleanup_failed" : "kube.finalizer_removed", x->key, r);
         if (!r->err.code)
-            pool_event(s, x->key, KEVENTS_NORMAL, KEVENTS_CLEANUP_COMPLETED,
-                       "Azure resources are gone; finalizer " CKUBE_FINALIZER " removed");
+            obj_event(s, x->obj, KEVENTS_NORMAL, KEVENTS_CLEANUP_COMPLETED,
+                      "Azure resources are gone; finalizer " CKUBE_FINALIZER " removed");
         if (r->err.code && r->status != 404) {
             mark_dirty(s, x->key); /* the next reconcile reports gone again */
             arm(s, CKUBE_RETRY_MS);
@@ -751,18 +765,15 @@ static void on_debounce(uv_timer_t *t)
     json_object_foreach((json_t *)kinformer_cache(s->pools), key, obj)
         ensure_finalizer(s, key, obj);
     if (!s->synced) {
+        struct log_line l;
+
         s->synced = true;
         s->dirty_all = true;
-        ctl_set_synced(s->c, true);
-        {
-            struct log_line l;
-
-            log_begin(&l, LOG_INFO, wall_ms(), "kube.synced");
-            log_int(&l, "pools", (long long)kinformer_count(s->pools));
-            log_int(&l, "imageversions", (long long)kinformer_count(s->images));
-            log_int(&l, "expirypolicies", (long long)kinformer_count(s->policies));
-            log_end(&l);
-        }
+        log_begin(&l, LOG_INFO, wall_ms(), "kube.synced");
+        log_int(&l, "pools", (long long)kinformer_count(s->pools));
+        log_int(&l, "imageversions", (long long)kinformer_count(s->images));
+        log_int(&l, "expirypolicies", (long long)kinformer_count(s->policies));
+        log_end(&l);
     }
     if (s->dirty_all) {
         ctl_enqueue_all(s->c);
@@ -809,7 +820,7 @@ static void be_gone(void *arg, const struct rc_pool *p)
     struct kreq_ctx *x;
     json_t *patch;
 
-    if (!obj || !json_object_get(meta_of(obj), "deletionTimestamp"))
+    if (!s->leading || !obj || !json_object_get(meta_of(obj), "deletionTimestamp"))
         return;
     pool_key(obj, key, sizeof(key));
     if (json_object_get(s->unfinalize, key) || !(patch = ckube_finalizer_remove_patch(obj)))
@@ -819,6 +830,7 @@ static void be_gone(void *arg, const struct rc_pool *p)
         json_decref(patch);
         return;
     }
+    x->obj = json_incref((json_t *)obj);
     item_path("workerpools", key, NULL, path, sizeof(path));
     if (kube_request_json(s->k, "PATCH", path, "application/json-patch+json", patch,
                           on_finalizer_removed, x) == 0)
@@ -999,7 +1011,7 @@ static void be_status(void *arg, const struct rc_pool *p, const json_t *obj)
     char key[KEY_MAX];
     json_t *want;
 
-    if (!cached || !json_is_object(st) || s->stopping)
+    if (!cached || !json_is_object(st) || s->stopping || !s->leading)
         return;
     pool_key(cached, key, sizeof(key));
     want = status_to_write(st, json_object_get(cached, "status"), p->meta.generation);
@@ -1012,10 +1024,46 @@ static void on_timer_closed(uv_handle_t *h)
     s_unref(h->data);
 }
 
+/* The last step of the shutdown: the Lease is released (or that was not
+ * needed, or it took too long): free the elector and the client. */
+static void finish_stop(struct ckube *s)
+{
+    if (s->released)
+        return;
+    s->released = true;
+    leader_free(s->leader);
+    s->leader = NULL;
+    if (s->tick_open) {
+        uv_timer_stop(&s->tick);
+        uv_close((uv_handle_t *)&s->tick, on_timer_closed);
+        s->tick_open = false;
+    }
+    s->refs++; /* kube_free runs the request callbacks, which unref */
+    kube_free(s->k);
+    s->k = NULL;
+    s_unref(s);
+    s_unref(s); /* the owner's reference */
+}
+
+static void on_release_deadline(uv_timer_t *t);
+
+static void on_released(void *arg)
+{
+    struct ckube *s = arg;
+
+    /* not from inside the elector's callback: it still uses itself */
+    if (s->tick_open && !s->released)
+        uv_timer_start(&s->tick, on_release_deadline, 0, 0);
+}
+
+static void on_release_deadline(uv_timer_t *t)
+{
+    finish_stop(t->data);
+}
+
 static void be_stop(void *arg)
 {
     struct ckube *s = arg;
-    struct kube *k = s->k;
 
     s->stopping = true;
     kevents_free(s->events);
@@ -1032,11 +1080,53 @@ static void be_stop(void *arg)
         uv_close((uv_handle_t *)&s->debounce, on_timer_closed);
         s->timer_open = false;
     }
-    s->refs++; /* kube_free runs the request callbacks, which unref */
-    kube_free(k);
-    s->k = NULL;
-    s_unref(s);
-    s_unref(s); /* the owner's reference */
+    /* Release the Lease so that another replica takes over within one retry
+     * period; the client lives until the release is answered (at most
+     * CKUBE_RELEASE_MS). */
+    if (s->leader && s->tick_open && leader_stop(s->leader, true, on_released, s) == 1) {
+        uv_timer_start(&s->tick, on_release_deadline, CKUBE_RELEASE_MS, 0);
+        return;
+    }
+    finish_stop(s);
+}
+
+static void on_lead(void *arg)
+{
+    struct ckube *s = arg;
+    struct log_line l;
+
+    if (s->stopping)
+        return;
+    s->leading = true;
+    log_begin(&l, LOG_INFO, wall_ms(), "kube.leading");
+    log_end(&l);
+    ctl_set_standby(s->c, false);
+    s->dirty_all = true;
+    arm(s, CKUBE_DEBOUNCE_MS); /* finalizers of pools seen while following */
+}
+
+static void on_follow(void *arg)
+{
+    struct ckube *s = arg;
+    struct log_line l;
+
+    s->leading = false;
+    if (s->stopping)
+        return;
+    log_begin(&l, LOG_WARN, wall_ms(), "kube.leadership_lost");
+    log_end(&l);
+    ctl_set_standby(s->c, true);
+}
+
+/* Ready (/readyz) once the informers have listed and leadership is settled. */
+static void on_tick(uv_timer_t *t)
+{
+    struct ckube *s = t->data;
+
+    if (s->stopping || !s->synced || !leader_settled(s->leader))
+        return;
+    uv_timer_stop(&s->tick);
+    ctl_set_synced(s->c, true);
 }
 
 static struct kinformer *start_informer(struct ckube *s, const char *plural, const char *ns,
@@ -1123,6 +1213,36 @@ int ctl_kube_start(struct ctl *c, const struct ctl_opts *o, struct ctl_backend *
     s->debounce.data = s;
     s->timer_open = true;
     s->refs++;
+    if (uv_timer_init(s->loop, &s->tick) != 0)
+        goto fail;
+    s->tick.data = s;
+    s->tick_open = true;
+    s->refs++;
+    {
+        struct leader_opts lo;
+        char id[LEADER_ID_MAX + 1];
+        const char *lns = getenv("POD_NAMESPACE");
+
+        if (leader_identity(id, sizeof(id)) < 0) {
+            rc_err_set(err, -RC_EINVAL, "", "no leader identity (POD_NAME or host name)");
+            goto fail;
+        }
+        memset(&lo, 0, sizeof(lo));
+        lo.namespace = lns && lns[0] ? lns : kube_namespace(s->k);
+        lo.identity = id;
+        lo.on_started = on_lead;
+        lo.on_stopped = on_follow;
+        lo.arg = s;
+        s->leader = leader_new(s->loop, s->k, &lo, err);
+        if (!s->leader || leader_start(s->leader) < 0)
+            goto fail;
+        log_begin(&l, LOG_INFO, wall_ms(), "kube.election");
+        log_str(&l, "lease", lo.namespace);
+        log_str(&l, "identity", id);
+        log_end(&l);
+    }
+    ctl_set_standby(c, true); /* until we lead */
+    uv_timer_start(&s->tick, on_tick, 100, 100);
     s->pools = start_informer(s, "workerpools", o->namespace, o->selector, on_pool);
     s->images = start_informer(s, "imageversions", o->namespace, NULL, on_image);
     s->policies = start_informer(s, "expirypolicies", o->namespace, NULL, on_policy);

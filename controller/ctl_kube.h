@@ -52,10 +52,21 @@
  *   base64-decoded; -RC_ETRANSIENT while its informer has not listed yet,
  *   -RC_ENOTFOUND when the Secret or key is absent.
  *
+ * - Leader election (leader.h, always on in Kubernetes mode): the Lease
+ *   LEADER_DEFAULT_NAME in $POD_NAMESPACE, else the configuration's namespace;
+ *   identity $POD_NAME, else host_pid. Until we lead the reconciler is on
+ *   standby (ctl_set_standby) and this source writes nothing to Kubernetes
+ *   (no finalizer, status or Event from a follower; informers still run, so a
+ *   new leader starts warm). Losing the Lease puts it back on standby at once.
+ *   /readyz (ctl_set_synced) once the informers have listed and leadership is
+ *   settled (we lead, or another replica does). At shutdown the Lease is
+ *   released (within CKUBE_RELEASE_MS) so a standby takes over within a retry
+ *   period.
+ *
  * Configuration: kube_config_auto(--kubeconfig, --context, $AZPOOL_KUBE_SA_DIR)
  * (kube.h). RBAC needed: get/list/watch/patch workerpools, patch
  * workerpools/status, get/list/watch imageversions and expirypolicies,
- * get/list/watch secrets, create/patch events.
+ * get/list/watch secrets, create/patch events, create/get/update leases.
  *
  * Ownership: all helpers borrow their arguments and return new values.
  */
@@ -74,6 +85,7 @@
 #define CKUBE_RETRY_MS         1000
 #define CKUBE_STATUS_SETTLE_MS 2000
 #define CKUBE_SECRET_VALUE_MAX (1024 * 1024)
+#define CKUBE_RELEASE_MS       2000
 
 /* Whether obj.metadata.finalizers holds CKUBE_FINALIZER; its index in *ret_index
  * (may be NULL). */
