@@ -92,11 +92,10 @@
  *                    [x] step only with policy Step, proportional only with Proportional
  *   metric           [x] exactly one of azureQueue | http; pollSeconds 1..3600 (15)
  *   busy             [x] exactly one of azureQueue | http | tag ({}); pollSeconds 1..3600
- *   azureQueue       {accountUrl (required, https://...), queue (required, 3..63 of
- *                    [a-z0-9-], starts and ends alphanumeric, no "--"),
- *                    credentialsSecretRef (absent: managed identity)}
- *   http             {url (required, http:// or https://), jsonPointer ("" or starting
- *                    with "/"), headersSecretRef}
+ *   azureQueue       {accountUrl (required, https://..., or
+ * http://127.0.0.1|localhost[:port][/...]), queue (required, 3..63 of [a-z0-9-], starts and ends
+ * alphanumeric, no "--"), credentialsSecretRef (absent: managed identity)} http             {url
+ * (required, http:// or https://), jsonPointer ("" or starting with "/"), headersSecretRef}
  *   recycleAfterJob  None | Reimage | Replace (None)
  *   rollout          {maxSurge int-or-percent (1), maxUnavailable int-or-percent (0),
  *                    [x] not both 0; canary {replicas 1..1000 (1), soakSeconds
@@ -1108,6 +1107,32 @@ static bool url_ok(const char *s, bool https_only)
     return rest[0] && rest[0] != '/' && !strpbrk(s, " \t\r\n");
 }
 
+/* An azureQueue accountUrl: https://, or http:// on the loopback host for the
+ * storage emulator (Azurite serves plain HTTP). Same rule as the CRD pattern. */
+static bool queue_url_ok(const char *s)
+{
+    static const char *const loopback[] = {"http://127.0.0.1", "http://localhost"};
+
+    if (url_ok(s, true))
+        return true;
+    for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+        size_t n = strlen(loopback[i]);
+
+        if (!strncmp(s, loopback[i], n) && (s[n] == '\0' || s[n] == ':' || s[n] == '/')) {
+            const char *r = s + n;
+
+            if (*r == ':') {
+                if (!(r[1] >= '0' && r[1] <= '9'))
+                    return false;
+                for (r++; *r >= '0' && *r <= '9'; r++)
+                    ;
+            }
+            return (*r == '\0' || *r == '/') && !strpbrk(s, " \t\r\n");
+        }
+    }
+    return false;
+}
+
 /* A signal block: metric (queue|http) or busy (queue|http|tag). */
 static void decode_signal(struct dec *d, const struct rc_node *m, const char *path, bool busy,
                           struct rc_signal *sig)
@@ -1135,9 +1160,11 @@ static void decode_signal(struct dec *d, const struct rc_node *m, const char *pa
         sig->kind = RC_SIGNAL_QUEUE;
         cpath(p, path, "azureQueue");
         v = get_str(d, q, p, "accountUrl", true, &sig->queue.account_url);
-        if (v && !url_ok(v->text, true)) {
+        if (v && !queue_url_ok(v->text)) {
             cpath(sub, p, "accountUrl");
-            derr(d, v, sub, "must be an https:// URL");
+            derr(d, v, sub,
+                 "must be an https:// URL (http:// only on 127.0.0.1 or localhost, for the "
+                 "storage emulator)");
         }
         v = get_str(d, q, p, "queue", true, &sig->queue.queue);
         if (v && !queue_name_ok(v->text)) {
