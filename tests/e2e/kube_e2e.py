@@ -54,7 +54,7 @@ def free_port():
     return port
 
 
-def pool(name, replicas, ns="ci", secret=None):
+def pool(name, replicas, ns="ci", secret=None, labels=None):
     spec = {
         "subscriptionId": SUB, "resourceGroup": RG, "location": "westeurope",
         "vmSize": "Standard_D2s_v5", "replicas": replicas,
@@ -66,8 +66,11 @@ def pool(name, replicas, ns="ci", secret=None):
     }
     if secret:
         spec["osProfile"]["customDataSecretRef"] = {"name": secret, "key": "user-data"}
-    return {"apiVersion": "azpool.dev/v1alpha1", "kind": "WorkerPool",
-            "metadata": {"name": name, "namespace": ns}, "spec": spec}
+    md = {"name": name, "namespace": ns}
+    if labels:
+        md["labels"] = labels
+    return {"apiVersion": "azpool.dev/v1alpha1", "kind": "WorkerPool", "metadata": md,
+            "spec": spec}
 
 
 class World:
@@ -182,24 +185,31 @@ class World:
                 st.get("observedGeneration") == o["metadata"]["generation"] and
                 conds.get("Ready", {}).get("status") == "True")
 
-    def start(self, *extra):
+    def launch(self, name, *extra):
+        """Starts a controller; returns (process, api port, log path)."""
         env = dict(os.environ, AZURE_TENANT_ID="tenant-1", AZURE_CLIENT_ID="azpool",
-                   AZURE_CLIENT_SECRET=SECRET, AZURE_AUTHORITY_HOST=self.base)
+                   AZURE_CLIENT_SECRET=SECRET, AZURE_AUTHORITY_HOST=self.base, POD_NAME=name)
         env.pop("KUBERNETES_SERVICE_HOST", None)
-        self.api_port = free_port()
-        self.ctl_log = open(os.path.join(self.tmp, "azpool.log"), "a")
-        self.ctl = subprocess.Popen(
+        port = free_port()
+        path = os.path.join(self.tmp, name + ".log")
+        proc = subprocess.Popen(
             [os.path.join(self.build, "azpool"), "run", "--source", "kube",
              "--kubeconfig", os.path.join(self.ksdir, "kubeconfig"),
              "--arm-endpoint", self.base, "--ca-file", self.ca,
-             "--listen", f"127.0.0.1:{self.api_port}", "--resync", "3s", *extra],
-            stdout=self.ctl_log, stderr=subprocess.STDOUT, env=env)
-        self.procs.append(self.ctl)
-        self.wait(lambda: self.api("/readyz")[0] == 200, 20, "azpool ready")
+             "--listen", f"127.0.0.1:{port}", "--resync", "3s", *extra],
+            stdout=open(path, "a"), stderr=subprocess.STDOUT, env=env)
+        self.procs.append(proc)
+        self.wait(lambda: self.api("/readyz", port)[0] == 200, 30, f"{name} ready")
+        return proc, port, path
 
-    def api(self, path):
+    def start(self, *extra):
+        self.ctl, self.api_port, path = self.launch("azpool", *extra)
+        self.ctl_log = open(path)
+
+    def api(self, path, port=None):
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.api_port}{path}", timeout=2) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port or self.api_port}{path}",
+                                        timeout=2) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, ""
@@ -311,9 +321,43 @@ def main():
         check("SIGTERM: clean shutdown, exit 0", rc == 0, str(rc))
         check("no secret (client secret, kube token, user data) in the log",
               SECRET not in log and TOKEN not in log and "e2e-user-data" not in log)
+
+        # 16-20: two replicas with --selector: one leads, the other stands by and takes
+        # over when the leader stops (it releases the Lease).
+        code, _ = w.kube("POST", WPS.format(ns="ci"), pool("sel-a", 1, labels={"team": "a"}))
+        code2, _ = w.kube("POST", WPS.format(ns="ci"), pool("sel-b", 1, labels={"team": "b"}))
+        check("setup: pools ci/sel-a (team=a) and ci/sel-b (team=b) created",
+              code == 201 and code2 == 201, f"{code} {code2}")
+        a, _, alog = w.launch("replica-a", "--namespace", "ci", "--selector", "team=a")
+        b, _, blog = w.launch("replica-b", "--namespace", "ci", "--selector", "team=a")
+        w.wait(lambda: w.ready("sel-a", 1), 90, "sel-a 1 ready")
+        leads = [n for n, f in (("a", alog), ("b", blog)) if "event=kube.leading" in open(f).read()]
+        plans = [n for n, f in (("a", alog), ("b", blog)) if "event=reconcile.plan" in open(f).read()]
+        check("exactly one replica leads and only it reconciles", len(leads) == 1 and
+              plans == leads, f"leading={leads} planning={plans}")
+        o = w.wp("sel-b")
+        check("--selector team=a: ci/sel-b is untouched (no finalizer, no status, no scale set)",
+              FIN not in o["metadata"].get("finalizers", []) and "status" not in o and
+              w.arm("GET", f"{VMSS}/sel-b?api-version=2024-11-01")[0] == 404)
+        leader, follower, flog = (a, b, blog) if leads == ["a"] else (b, a, alog)
+        leader.send_signal(signal.SIGTERM)
+        rc = leader.wait(timeout=15)
+        t0 = time.time()
+        w.wait(lambda: "event=kube.leading" in open(flog).read(), 20, "the standby leads")
+        took = time.time() - t0
+        check("the leader exits 0 and releases: the standby leads within a retry period",
+              rc == 0 and took < 5, f"rc={rc} took={took:.1f}s")
+        w.kube("PATCH", WPS.format(ns="ci") + "/sel-a", {"spec": {"replicas": 2}},
+               "application/merge-patch+json")
+        w.wait(lambda: w.ready("sel-a", 2), 90, "sel-a 2 ready under the new leader")
+        w.kube("DELETE", WPS.format(ns="ci") + "/sel-a")
+        w.wait(lambda: w.wp("sel-a") is None, 90, "sel-a gone")
+        check("the new leader reconciles: scale to 2, then delete releases the object", True)
+        follower.send_signal(signal.SIGTERM)
+        check("the new leader exits 0 on SIGTERM", follower.wait(timeout=15) == 0)
     except Exception as e:  # a setup failure or timeout is a failed check, never a skip
         check("suite ran to the end", False, repr(e))
-        for log in ("azpool.log", "kubesim.log", "armsim.log"):
+        for log in ("azpool.log", "replica-a.log", "replica-b.log", "kubesim.log", "armsim.log"):
             try:
                 print(f"--- {log} (tail)")
                 print(open(os.path.join(w.tmp, log)).read()[-4000:])
