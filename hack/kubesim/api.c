@@ -35,6 +35,11 @@ static struct ks_rtype *types[MAX_TYPES];
 static int ntypes;
 static uint64_t rnd_state;
 static uint64_t nrequests;
+/* The last DENIED_MAX refused requests, for GET /_kubesim/denied (tests assert that a
+ * controller running under its ServiceAccount never needed more than its role). */
+#define DENIED_MAX 200
+static json_t *denied;
+static uint64_t ndenied;
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -2474,6 +2479,10 @@ static void admin(struct ks_req *r, struct ks_resp *w)
         char b[32];
         snprintf(b, sizeof(b), "%llu", (unsigned long long)ks_store_compacted_rv());
         resp_json(w, 200, json_pack("{s:s}", "compactedRV", b));
+    } else if (!strcmp(r->method, "GET") && !strcmp(what, "denied")) {
+        resp_json(w, 200,
+                  json_pack("{s:I,s:O}", "forbidden", (json_int_t)ndenied, "items",
+                            denied ? denied : json_array()));
     } else if (!strcmp(r->method, "GET") && !strcmp(what, "stats")) {
         char b[32];
         snprintf(b, sizeof(b), "%llu", (unsigned long long)ks_store_rv());
@@ -2546,6 +2555,19 @@ static void access_of(const struct call *c, bool watch, char *res, size_t size, 
     a->name = c->name;
 }
 
+static void record_denied(const struct ks_user *u, const struct ks_access *a)
+{
+    if (!denied && !(denied = json_array()))
+        return;
+    if (json_array_size(denied) >= DENIED_MAX)
+        json_array_remove(denied, 0);
+    json_array_append_new(denied,
+                          json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "user", u->name, "verb", a->verb,
+                                    "group", a->group, "resource", a->resource, "namespace",
+                                    a->ns ? a->ns : "", "name", a->name ? a->name : ""));
+    ndenied++;
+}
+
 /* false when the request is refused (403 written). */
 static bool authorize(struct call *c, const struct ks_user *u, bool watch)
 {
@@ -2554,6 +2576,7 @@ static bool authorize(struct call *c, const struct ks_user *u, bool watch)
     access_of(c, watch, res, sizeof(res), &a);
     if (ks_rbac_allows(u, &a))
         return true;
+    record_denied(u, &a);
     ks_rbac_forbidden_msg(u, &a, msg, sizeof(msg));
     status_err(c->w, 403, "Forbidden",
                json_pack("{s:s,s:s,s:s}", "name", c->name ? c->name : "", "group", c->rt->group,
@@ -2871,6 +2894,8 @@ void ks_api_init(void)
 
 void ks_api_release(void)
 {
+    json_decref(denied);
+    denied = NULL;
     json_decref(applied_cfg);
     applied_cfg = NULL;
     while (watches)

@@ -125,6 +125,8 @@
  *   POST /_kubesim/compact        forgets all history: every watch from an older RV gets 410;
  *                                 {"compactedRV":"N"}
  *   GET  /_kubesim/stats          {"resourceVersion","objects","watches","requests"}
+ *   GET  /_kubesim/denied         --rbac: {"forbidden":N,"items":[{user,verb,group,resource,
+ *                                 namespace,name}]} (the last 200 requests answered 403)
  */
 #ifndef AZPOOL_KUBESIM_H
 #define AZPOOL_KUBESIM_H

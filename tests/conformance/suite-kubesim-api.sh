@@ -413,6 +413,10 @@ curl -s -o /dev/null -X DELETE "$B/api/v1/namespaces/x/serviceaccounts/bot"
 as_bot GET /api/v1/namespaces/x/configmaps/c1
 check "--rbac: Impersonate-User acts as that user; no credentials over HTTP = administrator; a wrong token or a deleted ServiceAccount's token 401" \
     "$([ "$i1" = 403 ] && [ "$i2" = 404 ] && [ "$w1" = 401 ] && [ "$a0" = 200 ] && [ "$code" = 401 ]; echo $?)" "$i1 $i2 $w1 $a0 $code"
+req GET /_kubesim/denied
+check "--rbac: GET /_kubesim/denied lists the 403s (4 so far), oldest first, with user, verb, resource and namespace" \
+    "$([ "$(j .forbidden)" = 4 ] && [ "$(j '.items[0]|[.user,.verb,.group,.resource,.namespace,.name]|join(" ")')" = "system:serviceaccount:x:bot list  configmaps x " ] &&
+        [ "$(j '.items[1]|[.verb,.resource,.name]|join(" ")')" = "get secrets s2" ]; echo $?)" "$(cat "$tmp/body")"
 
 # ---- --state: objects, CRD types and the RV counter survive a clean restart ----
 port3=$(freeport)
