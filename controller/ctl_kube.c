@@ -228,9 +228,10 @@ struct ckube {
     json_t *logged;     /* "Kind/ns/name" -> resourceVersion whose errors were logged */
     json_t *finalizing; /* set: pool keys with a finalizer patch in flight */
     json_t *unfinalize; /* set: pool keys with a finalizer removal in flight */
-    json_t *st_flight;  /* set: pool keys with a status write in flight */
-    json_t *st_next;    /* pool key -> status to write after the one in flight */
-    json_t *st_written; /* pool key -> {"status", "at"} of the last successful write */
+    json_t *st_flight;  /* set of "plural/ns/name" with a status write in flight */
+    json_t *st_next;    /* "plural/ns/name" -> status to write after the one in flight */
+    json_t *st_written; /* "plural/ns/name" -> {"status", "at"} of the last write */
+    json_t *ref_errors; /* "Kind/ns/name" -> first validation error of an IV/EP */
     json_t *remembered; /* set: pool keys handed to ctl_remember */
     bool synced;
     bool stopping;
@@ -239,9 +240,9 @@ struct ckube {
 
 struct kreq_ctx {
     struct ckube *s;
-    char key[KEY_MAX];
-    json_t *status; /* status writes: what was written */
-    json_t *obj;    /* finalizer removal: the pool as it was (it may vanish meanwhile) */
+    char key[KEY_MAX + 32]; /* "ns/name", or "plural/ns/name" for status writes */
+    json_t *status;         /* status writes: what was written */
+    json_t *obj;            /* finalizer removal: the pool as it was (it may vanish meanwhile) */
 };
 
 static int64_t wall_ms(void)
@@ -264,6 +265,7 @@ static void s_unref(struct ckube *s)
     json_decref(s->st_flight);
     json_decref(s->st_next);
     json_decref(s->st_written);
+    json_decref(s->ref_errors);
     json_decref(s->remembered);
     free(s->secrets);
     free(s);
@@ -320,8 +322,11 @@ static void on_pool(void *arg, const json_t *old_obj, const json_t *new_obj)
         arm(s, CKUBE_DEBOUNCE_MS); /* keep the finalizer check current */
     }
     if (!new_obj) { /* gone from the cluster: forget what we kept for it */
-        json_object_del(s->st_written, key);
-        json_object_del(s->st_next, key);
+        char mkey[KEY_MAX + 16];
+
+        snprintf(mkey, sizeof(mkey), "workerpools/%s", key);
+        json_object_del(s->st_written, mkey);
+        json_object_del(s->st_next, mkey);
         json_object_del(s->remembered, key);
     }
 }
@@ -662,11 +667,19 @@ static void decode_one(struct ckube *s, struct rc_desired *want, const char *kin
     if (errs.n == 0) {
         json_object_set(s->last_good, lkey, (json_t *)obj);
         json_object_del(s->logged, lkey);
+        json_object_del(s->ref_errors, lkey);
         rc_decode_json(want, label, obj, &errs, NULL);
         rc_errs_release(&errs);
         return;
     }
     log_invalid(s, lkey, obj, &errs);
+    if (strcmp(kind, "WorkerPool") != 0) {
+        char msg[RC_ERR_PATH_MAX + RC_ERR_MSG_MAX + 4];
+
+        snprintf(msg, sizeof(msg), "%s%s%s", errs.v[0].path, errs.v[0].path[0] ? ": " : "",
+                 errs.v[0].msg);
+        json_object_set_new(s->ref_errors, lkey, json_string(msg));
+    }
     rc_errs_release(&errs);
     good = json_object_get(s->last_good, lkey);
     if (good && same_field(good, obj, "uid")) {
@@ -741,6 +754,7 @@ static void rebuild(struct ckube *s)
             inf = s->policies;
         if (!json_object_get(kinformer_cache(inf), slash + 1)) {
             json_object_del(s->logged, key);
+            json_object_del(s->ref_errors, key);
             json_object_del(s->last_good, key);
         }
     }
@@ -749,6 +763,8 @@ static void rebuild(struct ckube *s)
     ctl_set_desired(s->c, &want);
     rc_desired_release(&want);
 }
+
+static void write_ref_statuses(struct ckube *s, const char *plural, const char *kind);
 
 static void on_debounce(uv_timer_t *t)
 {
@@ -764,6 +780,10 @@ static void on_debounce(uv_timer_t *t)
     rebuild(s);
     json_object_foreach((json_t *)kinformer_cache(s->pools), key, obj)
         ensure_finalizer(s, key, obj);
+    if (s->leading) {
+        write_ref_statuses(s, "imageversions", "ImageVersion");
+        write_ref_statuses(s, "expirypolicies", "ExpiryPolicy");
+    }
     if (!s->synced) {
         struct log_line l;
 
@@ -926,15 +946,27 @@ static json_t *status_to_write(const json_t *status, const json_t *prev, int64_t
     return out;
 }
 
-static void write_status(struct ckube *s, const char *key, json_t *status);
+static void write_status(struct ckube *s, const char *plural, const char *key, json_t *status);
+
+static struct kinformer *informer_of(struct ckube *s, const char *plural)
+{
+    if (strcmp(plural, "workerpools") == 0)
+        return s->pools;
+    if (strcmp(plural, "imageversions") == 0)
+        return s->images;
+    return s->policies;
+}
 
 static void on_status_written(void *arg, const struct kube_response *r)
 {
     struct kreq_ctx *x = arg;
     struct ckube *s = x->s;
+    char plural[32];
+    const char *slash = strchr(x->key, '/');
     json_t *next;
 
-    if (!s->stopping) {
+    if (!s->stopping && slash) {
+        snprintf(plural, sizeof(plural), "%.*s", (int)(slash - x->key), x->key);
         json_object_del(s->st_flight, x->key);
         if (r->err.code == 0) {
             json_object_set_new(
@@ -947,46 +979,48 @@ static void on_status_written(void *arg, const struct kube_response *r)
         if (next) {
             json_incref(next);
             json_object_del(s->st_next, x->key);
-            write_status(s, x->key, next);
+            write_status(s, plural, slash + 1, next);
         }
     }
     ctx_free(x);
 }
 
-/* Takes status. */
-static void write_status(struct ckube *s, const char *key, json_t *status)
+/* Writes status (taken) to .../<plural>/<name>/status when it differs from the
+ * cached object's; key is "ns/name". */
+static void write_status(struct ckube *s, const char *plural, const char *key, json_t *status)
 {
     const json_t *obj, *cur;
     const json_t *w;
-    char path[1024], ns[300];
+    char path[1024], ns[300], mkey[KEY_MAX + 32];
     const char *slash = strchr(key, '/');
     struct kreq_ctx *x;
     json_t *patch;
 
-    if (!slash) {
+    if (!slash || s->stopping || !s->leading) {
         json_decref(status);
         return;
     }
     snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
-    obj = kinformer_get(s->pools, ns, slash + 1);
+    snprintf(mkey, sizeof(mkey), "%s/%s", plural, key);
+    obj = kinformer_get(informer_of(s, plural), ns, slash + 1);
     cur = obj ? json_object_get(obj, "status") : NULL;
     if (!obj || !kstatus_changed(cur, status)) {
         json_decref(status);
         return;
     }
-    w = json_object_get(s->st_written, key);
+    w = json_object_get(s->st_written, mkey);
     if (w && !kstatus_changed(json_object_get(w, "status"), status) &&
         uv_now(s->loop) - (uint64_t)json_integer_value(json_object_get(w, "at")) <
             CKUBE_STATUS_SETTLE_MS) {
         json_decref(status); /* written a moment ago; the watch has not caught up */
         return;
     }
-    if (json_object_get(s->st_flight, key)) {
-        json_object_set_new(s->st_next, key, status);
+    if (json_object_get(s->st_flight, mkey)) {
+        json_object_set_new(s->st_next, mkey, status);
         return;
     }
     patch = kstatus_merge_patch(cur, status);
-    x = ctx_new(s, key);
+    x = ctx_new(s, mkey);
     if (!patch || !x) {
         json_decref(patch);
         json_decref(status);
@@ -995,13 +1029,51 @@ static void write_status(struct ckube *s, const char *key, json_t *status)
         return;
     }
     x->status = status;
-    item_path("workerpools", key, "status", path, sizeof(path));
+    item_path(plural, key, "status", path, sizeof(path));
     if (kube_request_json(s->k, "PATCH", path, "application/merge-patch+json", patch,
                           on_status_written, x) == 0)
-        json_object_set_new(s->st_flight, key, json_true());
+        json_object_set_new(s->st_flight, mkey, json_true());
     else
         ctx_free(x);
     json_decref(patch);
+}
+
+/* The status of every ImageVersion and ExpiryPolicy: usedBy (the pools of its
+ * namespace that refer to it, at most 256 named) and Ready (valid for the
+ * core, or its first error). resolvedVersion/imageId are not known here (the
+ * reconciler resolves images per pool). */
+static void write_ref_statuses(struct ckube *s, const char *plural, const char *kind)
+{
+    const json_t *cache = kinformer_cache(informer_of(s, plural)), *obj, *p;
+    const json_t *pools = kinformer_cache(s->pools);
+    const char *key, *pkey;
+
+    json_object_foreach((json_t *)cache, key, obj)
+    {
+        const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
+        const char *used[256];
+        size_t n = 0;
+        char lkey[KEY_MAX + 32];
+        const char *err;
+        json_t *st;
+
+        if (!ns || !name)
+            continue;
+        json_object_foreach((json_t *)pools, pkey, p)
+        {
+            const char *pns = meta_str(p, "namespace");
+
+            if (n < 256 && pns && strcmp(pns, ns) == 0 && ckube_pool_refers(p, kind, name))
+                used[n++] = meta_str(p, "name");
+        }
+        snprintf(lkey, sizeof(lkey), "%s/%s", kind, key);
+        err = json_string_value(json_object_get(s->ref_errors, lkey));
+        st = kstatus_ref(used, n, !err, err ? "Invalid" : NULL, err, NULL,
+                         json_integer_value(json_object_get(meta_of(obj), "generation")),
+                         json_object_get(obj, "status"), wall_ms());
+        if (st)
+            write_status(s, plural, key, st);
+    }
 }
 
 static void be_status(void *arg, const struct rc_pool *p, const json_t *obj)
@@ -1016,7 +1088,7 @@ static void be_status(void *arg, const struct rc_pool *p, const json_t *obj)
     pool_key(cached, key, sizeof(key));
     want = status_to_write(st, json_object_get(cached, "status"), p->meta.generation);
     if (want)
-        write_status(s, key, want);
+        write_status(s, "workerpools", key, want);
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -1188,6 +1260,7 @@ int ctl_kube_start(struct ctl *c, const struct ctl_opts *o, struct ctl_backend *
     s->st_flight = json_object();
     s->st_next = json_object();
     s->st_written = json_object();
+    s->ref_errors = json_object();
     s->remembered = json_object();
     s->k = kube_new(s->loop, &cfg, 30000, err);
     if (s->k) {
@@ -1206,7 +1279,8 @@ int ctl_kube_start(struct ctl *c, const struct ctl_opts *o, struct ctl_backend *
     log_end(&l);
     kube_config_release(&cfg);
     if (!s->k || !s->events || !s->dirty || !s->last_good || !s->logged || !s->finalizing ||
-        !s->unfinalize || !s->st_flight || !s->st_next || !s->st_written || !s->remembered)
+        !s->unfinalize || !s->st_flight || !s->st_next || !s->st_written || !s->ref_errors ||
+        !s->remembered)
         goto fail;
     if (uv_timer_init(s->loop, &s->debounce) != 0)
         goto fail;

@@ -45,6 +45,11 @@
  *   Registered, Deregistered, Started with the planner's reason; a failure is
  *   a Warning AzureError or ThrottledByAzure with the error), InvalidSpec
  *   (Warning) once per resourceVersion that fails the core's validation.
+ * - ImageVersion and ExpiryPolicy status (kstatus_ref, leader only): usedBy
+ *   (the pools of the namespace that refer to it, at most 256 named) and Ready
+ *   True "Valid", or False "Invalid" with the core's first error while the
+ *   last valid version is in use. resolvedVersion/imageId/build are not
+ *   written here (the reconciler resolves images per pool).
  * - Remembered facts (ctl_int.h): at a pool's first sight, status
  *   desiredReplicas and lastScaleTime are handed to ctl_remember (the scale
  *   cooldowns restart from lastScaleTime in both directions).

@@ -31,6 +31,7 @@ SECRET = "e2e-client-secret-must-not-leak"
 USERDATA = "#cloud-config\n# e2e-user-data-must-not-leak\n"
 TOKEN = "e2e-kube-token"
 WPS = "/apis/azpool.dev/v1alpha1/namespaces/{ns}/workerpools"
+EPS = "/apis/azpool.dev/v1alpha1/namespaces/{ns}/expirypolicies"
 FIN = "azpool.dev/cleanup"
 
 passed = failed = 0
@@ -183,7 +184,9 @@ class World:
         conds = {c["type"]: c for c in st.get("conditions", [])}
         return (st.get("readyReplicas") == n and st.get("replicas") == n and
                 st.get("observedGeneration") == o["metadata"]["generation"] and
-                conds.get("Ready", {}).get("status") == "True")
+                conds.get("Ready", {}).get("status") == "True" and
+                conds["Ready"].get("observedGeneration") == o["metadata"]["generation"] and
+                "lastTransitionTime" in conds["Ready"])
 
     def launch(self, name, *extra):
         """Starts a controller; returns (process, api port, log path)."""
@@ -315,14 +318,51 @@ def main():
               {"FinalizerAdded", "Created", "ScaledOut", "Deleted",
                "CleanupCompleted"} <= reasons, str(sorted(reasons)))
 
-        # 12-13: clean shutdown; no secret in logs.
+        # 12-15: ExpiryPolicy status (usedBy, Ready); an edit that only the core rejects
+        # (a reversed cron range) keeps the last valid version: the pool stays Ready.
+        code, _ = w.kube("POST", EPS.format(ns="ci"), {
+            "apiVersion": "azpool.dev/v1alpha1", "kind": "ExpiryPolicy",
+            "metadata": {"name": "weekly"},
+            "spec": {"maxAge": "168h", "maintenanceWindows": [
+                {"schedule": "0 2 * * 1-5", "duration": "4h"}]}})
+        p = pool("exp", 1)
+        p["spec"]["expiryPolicyRef"] = {"name": "weekly"}
+        code2, _ = w.kube("POST", WPS.format(ns="ci"), p)
+        check("setup: ExpiryPolicy ci/weekly and pool ci/exp using it", code == 201 and
+              code2 == 201, f"{code} {code2}")
+        w.wait(lambda: w.ready("exp", 1), 90, "exp 1 ready")
+
+        def ep_ready(want):
+            code, o = w.kube("GET", EPS.format(ns="ci") + "/weekly")
+            st = (o or {}).get("status") or {}
+            conds = {c["type"]: c for c in st.get("conditions", [])}
+            return (st.get("usedBy") == ["exp"] and
+                    st.get("observedGeneration") == o["metadata"]["generation"] and
+                    conds.get("Ready", {}).get("status") == want)
+        w.wait(lambda: ep_ready("True"), 20, "ExpiryPolicy status")
+        check("ExpiryPolicy status: usedBy [exp], Ready True, observedGeneration", True)
+        code, _ = w.kube("PATCH", EPS.format(ns="ci") + "/weekly", {"spec": {
+            "maintenanceWindows": [{"schedule": "0 5-1 * * *", "duration": "4h"}]}},
+            "application/merge-patch+json")
+        w.wait(lambda: ep_ready("False"), 20, "ExpiryPolicy Invalid")
+        log = open(w.ctl_log.name).read()
+        check("a core-only invalid edit: accepted by the API server, status Ready False, "
+              "logged with the last valid version kept", code == 200 and
+              "object=ExpiryPolicy/ci/weekly" in log and "keeping the last valid version" in log,
+              str(code))
+        time.sleep(4)  # a resync
+        check("the pool using it stays Ready (no ExpiryPolicyNotFound)", w.ready("exp", 1))
+        w.kube("DELETE", WPS.format(ns="ci") + "/exp")
+        w.wait(lambda: w.wp("exp") is None, 90, "exp gone")
+
+        # 16-17: clean shutdown; no secret in logs.
         rc = w.stop()
         log = open(w.ctl_log.name).read()
         check("SIGTERM: clean shutdown, exit 0", rc == 0, str(rc))
         check("no secret (client secret, kube token, user data) in the log",
               SECRET not in log and TOKEN not in log and "e2e-user-data" not in log)
 
-        # 16-20: two replicas with --selector: one leads, the other stands by and takes
+        # 18-22: two replicas with --selector: one leads, the other stands by and takes
         # over when the leader stops (it releases the Lease).
         code, _ = w.kube("POST", WPS.format(ns="ci"), pool("sel-a", 1, labels={"team": "a"}))
         code2, _ = w.kube("POST", WPS.format(ns="ci"), pool("sel-b", 1, labels={"team": "b"}))
