@@ -9,7 +9,7 @@ the ServiceAccount of manifests/ against kubesim --rbac --tls (+ armsim for Azur
           finalizer, converges a pool (status Ready with observedGeneration), follows a
           kubectl scale through /scale, records Events, destroys the scale set on delete and
           releases the object; it leads through the Lease azpool-system/azpool-controller,
-          which names POD_NAME.
+          which names POD_NAME, and releases the Lease on SIGTERM.
   6       kubesim refused NONE of the controller's requests (GET /_kubesim/denied is empty):
           the ClusterRole/Role of manifests/rbac.yaml grant everything it does.
   7       control: the same controller authenticated as a ServiceAccount bound only to
@@ -286,12 +286,17 @@ def main():
               "names POD_NAME", code == 200 and lease["spec"].get("holderIdentity") == POD,
               f"{code} {json.dumps((lease or {}).get('spec'))}")
         rc = w.stop()
+        _, lease = w.kube("GET", "/apis/coordination.k8s.io/v1/namespaces/azpool-system/"
+                                 "leases/azpool-controller")
+        check("SIGTERM: exit 0 and the Lease is released (holderIdentity \"\", "
+              "leaseDurationSeconds 1)", rc == 0 and lease["spec"].get("holderIdentity") == ""
+              and lease["spec"].get("leaseDurationSeconds") == 1,
+              f"rc={rc} {json.dumps(lease['spec'])}")
 
         # 6: nothing the controller did was refused
         d = w.denied()
         check("kubesim --rbac refused none of the controller's requests (manifests/rbac.yaml "
-              "grants all it does); clean exit", d["forbidden"] == 0 and rc == 0,
-              f"rc={rc} {json.dumps(d['items'][:10])}")
+              "grants all it does)", d["forbidden"] == 0, json.dumps(d["items"][:10]))
 
         # 7: control: a read-only ServiceAccount is refused, and /_kubesim/denied shows it
         w.kube("POST", "/api/v1/namespaces/azpool-system/serviceaccounts",
