@@ -363,6 +363,25 @@ static void on_secret(void *arg, const json_t *old_obj, const json_t *new_obj)
     on_ref(arg, "Secret", old_obj, new_obj);
 }
 
+/* Failed lists and watches are logged at their 1st, 2nd, 4th, 8th, ... failure
+ * in a row (a missing CRD or RBAC rule shows at once, without flooding). */
+static void on_inf_error(void *arg, const char *path, long status, const char *reason,
+                         const char *message, int failures)
+{
+    struct log_line l;
+
+    (void)arg;
+    if (failures & (failures - 1))
+        return;
+    log_begin(&l, LOG_WARN, wall_ms(), "kube.watch_failed");
+    log_str(&l, "path", path);
+    log_int(&l, "status", status);
+    log_str(&l, "reason", reason);
+    log_str(&l, "err", message);
+    log_int(&l, "failures", failures);
+    log_end(&l);
+}
+
 static void on_synced(void *arg)
 {
     struct ckube *s = arg;
@@ -557,6 +576,7 @@ static void sref_add(struct ckube *s, const char *ns, const char *name)
     o.path = path;
     o.field_selector = sel;
     o.on_change = on_secret;
+    o.on_error = on_inf_error;
     o.arg = s;
     v->inf = kinformer_new(s->k, &o);
     if (!v->inf || kinformer_start(v->inf) < 0) {
@@ -1217,6 +1237,7 @@ static struct kinformer *start_informer(struct ckube *s, const char *plural, con
     o.label_selector = selector;
     o.on_change = cb;
     o.on_synced = on_synced;
+    o.on_error = on_inf_error;
     o.arg = s;
     inf = kinformer_new(s->k, &o);
     if (inf && kinformer_start(inf) < 0) {

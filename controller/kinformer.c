@@ -136,6 +136,13 @@ static void backoff(struct kinformer *inf, bool relist)
     uv_timer_start(&inf->timer, on_timer, (uint64_t)d, 0);
 }
 
+static void report(struct kinformer *inf, long status, const char *reason, const char *message)
+{
+    if (inf->o.on_error && !inf->dead)
+        inf->o.on_error(inf->o.arg, inf->path, status, reason ? reason : "", message ? message : "",
+                        inf->stats.failures_in_row + 1);
+}
+
 /* ---- applying changes ---- */
 
 /* Sets cache[key] = obj (a new reference is taken) and delivers the change. */
@@ -275,6 +282,8 @@ fail:
     inf->pending = NULL;
     free(inf->cont);
     inf->cont = NULL;
+    report(inf, r->status, r->reason,
+           r->err.code ? r->message : "list response without items (or too many)");
     backoff(inf, true);
 }
 
@@ -352,6 +361,8 @@ static void on_event(void *arg, const char *type, const json_t *obj)
             relist_now(inf);
         } else {
             /* e.g. 504 "Too large resource version": list again, consistently */
+            report(inf, (long)code, json_string_value(json_object_get(obj, "reason")),
+                   json_string_value(json_object_get(obj, "message")));
             inf->rv[0] = '\0';
             backoff(inf, true);
         }
@@ -403,6 +414,7 @@ static void on_watch_end(void *arg, const struct kube_response *r)
         start_watch(inf); /* a normal end: from the last resourceVersion */
         return;
     }
+    report(inf, r->status, r->reason, r->err.code ? r->message : "watch ended at once");
     backoff(inf, false);
 }
 

@@ -56,6 +56,11 @@
 typedef void (*kinformer_cb)(void *arg, const json_t *old_obj, const json_t *new_obj);
 /* After every complete list (the first one makes the informer synced). */
 typedef void (*kinformer_synced_cb)(void *arg);
+/* A list or watch failed (before the backoff): the HTTP status (0: no
+ * response), the Status reason and message (or the transport error), and the
+ * failures in a row so far (1 for the first). For logs and metrics. */
+typedef void (*kinformer_error_cb)(void *arg, const char *path, long status, const char *reason,
+                                   const char *message, int failures_in_row);
 
 struct kinformer_opts {
     const char *path;           /* collection, e.g. "/apis/azpool.dev/v1alpha1/workerpools" */
@@ -67,6 +72,7 @@ struct kinformer_opts {
     int64_t backoff_max_ms;     /* default 30000 */
     kinformer_cb on_change;
     kinformer_synced_cb on_synced; /* may be NULL */
+    kinformer_error_cb on_error;   /* may be NULL */
     void *arg;
 };
 

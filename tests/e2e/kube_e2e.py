@@ -188,16 +188,31 @@ class World:
                 conds["Ready"].get("observedGeneration") == o["metadata"]["generation"] and
                 "lastTransitionTime" in conds["Ready"])
 
-    def launch(self, name, *extra):
-        """Starts a controller; returns (process, api port, log path)."""
+    def launch(self, name, *extra, incluster=False):
+        """Starts a controller; returns (process, api port, log path). incluster: no
+        --kubeconfig; KUBERNETES_SERVICE_HOST/PORT and a service-account directory
+        (AZPOOL_KUBE_SA_DIR) with token, ca.crt and namespace, as in a pod."""
         env = dict(os.environ, AZURE_TENANT_ID="tenant-1", AZURE_CLIENT_ID="azpool",
                    AZURE_CLIENT_SECRET=SECRET, AZURE_AUTHORITY_HOST=self.base, POD_NAME=name)
-        env.pop("KUBERNETES_SERVICE_HOST", None)
+        for k in ("KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "KUBECONFIG",
+                  "POD_NAMESPACE"):
+            env.pop(k, None)
+        kc = ["--kubeconfig", os.path.join(self.ksdir, "kubeconfig")]
+        if incluster:
+            sa = os.path.join(self.tmp, "sa-" + name)
+            os.makedirs(sa, exist_ok=True)
+            with open(os.path.join(sa, "token"), "w") as f:
+                f.write(TOKEN + "\n")
+            with open(os.path.join(sa, "namespace"), "w") as f:
+                f.write("default")
+            shutil.copy(os.path.join(self.ksdir, "ca.pem"), os.path.join(sa, "ca.crt"))
+            env.update(KUBERNETES_SERVICE_HOST="127.0.0.1",
+                       KUBERNETES_SERVICE_PORT=str(self.kube_port), AZPOOL_KUBE_SA_DIR=sa)
+            kc = []
         port = free_port()
         path = os.path.join(self.tmp, name + ".log")
         proc = subprocess.Popen(
-            [os.path.join(self.build, "azpool"), "run", "--source", "kube",
-             "--kubeconfig", os.path.join(self.ksdir, "kubeconfig"),
+            [os.path.join(self.build, "azpool"), "run", "--source", "kube", *kc,
              "--arm-endpoint", self.base, "--ca-file", self.ca,
              "--listen", f"127.0.0.1:{port}", "--resync", "3s", *extra],
             stdout=open(path, "a"), stderr=subprocess.STDOUT, env=env)
@@ -369,12 +384,14 @@ def main():
         check("setup: pools ci/sel-a (team=a) and ci/sel-b (team=b) created",
               code == 201 and code2 == 201, f"{code} {code2}")
         a, _, alog = w.launch("replica-a", "--namespace", "ci", "--selector", "team=a")
-        b, _, blog = w.launch("replica-b", "--namespace", "ci", "--selector", "team=a")
+        b, _, blog = w.launch("replica-b", "--namespace", "ci", "--selector", "team=a",
+                              incluster=True)
         w.wait(lambda: w.ready("sel-a", 1), 90, "sel-a 1 ready")
         leads = [n for n, f in (("a", alog), ("b", blog)) if "event=kube.leading" in open(f).read()]
         plans = [n for n, f in (("a", alog), ("b", blog)) if "event=reconcile.plan" in open(f).read()]
-        check("exactly one replica leads and only it reconciles", len(leads) == 1 and
-              plans == leads, f"leading={leads} planning={plans}")
+        check("exactly one replica leads and only it reconciles (b runs with the in-cluster "
+              "configuration)", len(leads) == 1 and plans == leads and
+              "context=(in-cluster)" in open(blog).read(), f"leading={leads} planning={plans}")
         o = w.wp("sel-b")
         check("--selector team=a: ci/sel-b is untouched (no finalizer, no status, no scale set)",
               FIN not in o["metadata"].get("finalizers", []) and "status" not in o and

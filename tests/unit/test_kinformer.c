@@ -35,6 +35,10 @@ struct change {
 
 struct rec {
     struct kinformer *inf;
+    int errors;      /* on_error calls */
+    long err_status; /* of the last */
+    char err_reason[32];
+    int err_failures;
     struct change ch[2048];
     int n;
     int synced;
@@ -65,6 +69,19 @@ static void on_change(void *arg, const json_t *old_obj, const json_t *new_obj)
     snprintf(c->key, sizeof(c->key), "%s/%s", ns, name);
     snprintf(c->old_v, sizeof(c->old_v), "%s", data_v(old_obj));
     snprintf(c->new_v, sizeof(c->new_v), "%s", data_v(new_obj));
+}
+
+static void on_error(void *arg, const char *path, long status, const char *reason,
+                     const char *message, int failures)
+{
+    struct rec *r = arg;
+
+    (void)path;
+    (void)message;
+    r->errors++;
+    r->err_status = status;
+    snprintf(r->err_reason, sizeof(r->err_reason), "%s", reason);
+    r->err_failures = failures;
 }
 
 static void on_synced(void *arg)
@@ -193,6 +210,7 @@ static struct kinformer *informer(struct world *w, struct rec *r, const char *pa
     o.backoff_max_ms = 200;
     o.on_change = on_change;
     o.on_synced = on_synced;
+    o.on_error = on_error;
     o.arg = r;
     r->inf = kinformer_new(w->k, &o);
     assert_non_null(r->inf);
@@ -460,6 +478,8 @@ static void test_server_restart(void **state)
     assert_true(st->last_backoff_ms >= 100); /* half of the cap at least, once capped */
     assert_int_equal(kinformer_count(r->inf), 2);
     assert_int_equal(r->n, 2);
+    assert_true(r->errors >= 3);
+    assert_int_equal(r->err_status, 0); /* no response: connection refused */
 
     assert_int_equal(ksim_restart(&w.s), 0);
     run_for(&w.loop, 1500);
@@ -506,6 +526,34 @@ static void test_selector(void **state)
     free(r);
 }
 
+static bool three_errors(void *arg)
+{
+    return ((struct rec *)arg)->errors >= 3;
+}
+
+/* A collection that does not exist (CRD not installed): every failed list is
+ * reported (404 NotFound, failures counting up), the informer never syncs and
+ * keeps trying with backoff. */
+static void test_errors_reported(void **state)
+{
+    struct world w;
+    struct rec *r = calloc(1, sizeof(*r));
+
+    (void)state;
+    world_up(&w, NULL);
+    informer(&w, r, "/apis/azpool.dev/v1alpha1/namespaces/ci/workerpools", NULL);
+    run_while(&w.loop, three_errors, r, 8000, "three errors");
+    assert_int_equal(r->err_status, 404);
+    assert_string_equal(r->err_reason, "NotFound");
+    assert_int_equal(r->err_failures, r->errors);
+    assert_false(kinformer_synced(r->inf));
+    assert_int_equal(r->n, 0);
+    assert_int_equal(kinformer_stats(r->inf)->failures, (uint64_t)r->errors);
+    kinformer_free(r->inf);
+    world_down(&w);
+    free(r);
+}
+
 /* Freeing while the first list is in flight: no callback ever runs and the
  * memory is released when the request completes (ASan checks). */
 static void test_free_while_listing(void **state)
@@ -540,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_dropped_watch_resumes),
         cmocka_unit_test(test_server_restart),
         cmocka_unit_test(test_selector),
+        cmocka_unit_test(test_errors_reported),
         cmocka_unit_test(test_free_while_listing),
     };
 
