@@ -345,6 +345,14 @@ static void on_ref(struct ckube *s, const char *kind, const json_t *old_obj, con
         return;
     if (name)
         mark_referring(s, kind, ns, name);
+    if (!new_obj && ns && name && strcmp(kind, "Secret") != 0) {
+        char mkey[KEY_MAX + 32];
+
+        snprintf(mkey, sizeof(mkey), "%s/%s/%s",
+                 strcmp(kind, "ImageVersion") == 0 ? "imageversions" : "expirypolicies", ns, name);
+        json_object_del(s->st_written, mkey);
+        json_object_del(s->st_next, mkey);
+    }
     arm(s, CKUBE_DEBOUNCE_MS);
 }
 
@@ -989,9 +997,13 @@ static void on_status_written(void *arg, const struct kube_response *r)
         snprintf(plural, sizeof(plural), "%.*s", (int)(slash - x->key), x->key);
         json_object_del(s->st_flight, x->key);
         if (r->err.code == 0) {
-            json_object_set_new(
-                s->st_written, x->key,
-                json_pack("{s:O,s:I}", "status", x->status, "at", (json_int_t)uv_now(s->loop)));
+            const json_t *got = json_object_get(r->body, "status");
+
+            /* what we sent, and what the server made of it (pruned, defaulted) */
+            json_object_set_new(s->st_written, x->key,
+                                json_pack("{s:O,s:O,s:I}", "status", x->status, "got",
+                                          got ? (json_t *)got : json_null(), "at",
+                                          (json_int_t)uv_now(s->loop)));
         } else if (r->status != 404) {
             log_request("kube.status_failed", x->key, r);
         }
@@ -1029,11 +1041,18 @@ static void write_status(struct ckube *s, const char *plural, const char *key, j
         return;
     }
     w = json_object_get(s->st_written, mkey);
-    if (w && !kstatus_changed(json_object_get(w, "status"), status) &&
-        uv_now(s->loop) - (uint64_t)json_integer_value(json_object_get(w, "at")) <
-            CKUBE_STATUS_SETTLE_MS) {
-        json_decref(status); /* written a moment ago; the watch has not caught up */
-        return;
+    if (w && !kstatus_changed(json_object_get(w, "status"), status)) {
+        const json_t *got = json_object_get(w, "got");
+
+        /* The same status as our last write: the server still holds what that write
+         * made of it (it may prune or default fields), or the watch has not caught up
+         * with it yet. */
+        if ((json_is_object(got) && !kstatus_changed(cur, got)) ||
+            uv_now(s->loop) - (uint64_t)json_integer_value(json_object_get(w, "at")) <
+                CKUBE_STATUS_SETTLE_MS) {
+            json_decref(status);
+            return;
+        }
     }
     if (json_object_get(s->st_flight, mkey)) {
         json_object_set_new(s->st_next, mkey, status);

@@ -37,8 +37,10 @@
  *   conditions get observedGeneration (the generation that was planned) and a
  *   lastTransitionTime carried over while their status is unchanged. One write
  *   per pool at a time; the latest status is written after the one in flight;
- *   an identical status is not written again for CKUBE_STATUS_SETTLE_MS while
- *   the watch catches up with our own write.
+ *   the same status as our last write is not written again while the server
+ *   still holds what that write made of it (its response, after pruning and
+ *   defaults: no write loop when the server changes a field) or for
+ *   CKUBE_STATUS_SETTLE_MS while the watch catches up with our own write.
  * - Events (kevents.h, component "azpool", instance $POD_NAME or the host
  *   name) on the pool: FinalizerAdded, CleanupCompleted, one per finished
  *   action (Created, Updated, ScaledOut, ScaledIn, Deleted, Reimaged,
