@@ -292,7 +292,8 @@ static void builtin(const char *group, const char *version, const char *plural,
     rt->categories = json_array();
     rt->status_sub = !strcmp(plural, "customresourcedefinitions") ||
                      !strcmp(plural, "namespaces") || !strcmp(plural, "deployments") ||
-                     !strcmp(plural, "services") || !strcmp(plural, "pods");
+                     !strcmp(plural, "services") || !strcmp(plural, "pods") ||
+                     !strcmp(plural, "poddisruptionbudgets");
     rt->generation = !strcmp(plural, "customresourcedefinitions") || !strcmp(plural, "deployments");
     /* printer columns of the real server for the built-ins people look at */
     if (!strcmp(plural, "events"))
@@ -2869,6 +2870,8 @@ void ks_api_init(void)
     builtin("", "v1", "pods", "pod", "Pod", true, "po");
     builtin("apps", "v1", "deployments", "deployment", "Deployment", true, "deploy");
     builtin("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, NULL);
+    builtin("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget",
+            true, "pdb");
     builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false,
             NULL);
     builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding",

@@ -72,8 +72,8 @@
  *   (authorization.k8s.io/v1), see "Authentication and RBAC" above;
  *   stored without semantics (no controllers, no defaults, no validation) so that
  *   `kubectl apply -k manifests/` works: services, pods (core v1), deployments (apps/v1, with
- *   generation, /status and /scale), clusterroles, clusterrolebindings, roles, rolebindings
- *   (rbac.authorization.k8s.io/v1).
+ *   generation, /status and /scale), poddisruptionbudgets (policy/v1, /status), clusterroles,
+ *   clusterrolebindings, roles, rolebindings (rbac.authorization.k8s.io/v1).
  *   Namespaces "default", "kube-system", "kube-public" exist at start. Objects in a missing
  *   namespace: 404 like the real server ("namespaces \"x\" not found").
  * - CRUD: POST 201 (generateName, 409 AlreadyExists, 500 when resourceVersion is set), GET, PUT

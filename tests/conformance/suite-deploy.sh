@@ -6,14 +6,15 @@
 # overrides), against its own fresh kubesim ($BUILD/kubesim, KUBESIM overrides; always killed
 # on exit):
 #   kubectl kustomize manifests/ (exit 0; every document parses, has apiVersion/kind/name; the
-#   expected 12 objects, no others); apply --dry-run=client -k (12 "(dry run)" lines, nothing
-#   created on the server); apply -k (12 created); every object readable with kubectl get; the
+#   expected 13 objects, no others); apply --dry-run=client -k (13 "(dry run)" lines, nothing
+#   created on the server); apply -k (13 created); every object readable with kubectl get; the
 #   CRDs Established; the exact rules of ClusterRole azpool-controller and Role
 #   azpool-leader-election (verb sets compared, nothing more, nothing less); the bindings point at
 #   ServiceAccount azpool-system/azpool; the Deployment as the server stored it (2 replicas, run
 #   --source kube --listen 0.0.0.0:9440, probes /healthz and /readyz on 9440, the "restricted"
 #   Pod Security fields, requests/limits, POD_NAME/POD_NAMESPACE from the downward API); apply
-#   -k again: all 12 unchanged and the server's resourceVersion did not move.
+#   -k again: all 13 unchanged and the server's resourceVersion did not move; the
+#   PodDisruptionBudget selects the Deployment's pods.
 # Then: kubectl 1.32 apply -k crds/ and -f crds/ (only the CRDs); RBAC enforced by
 # kubesim --rbac --tls: `kubectl auth can-i` as the controller's ServiceAccount (1.32 with a
 # token from `kubectl create token`, 1.20 with --as) for every request the controller makes
@@ -121,6 +122,7 @@ RoleBinding azpool-system azpool-leader-election
 ClusterRole - azpool-edit
 ClusterRole - azpool-view
 Deployment azpool-system azpool-controller
+PodDisruptionBudget azpool-system azpool-controller
 EOF
 nobj=$(wc -l <"$tmp/expected")
 # resource argument for kubectl get, per kind
@@ -134,6 +136,7 @@ res_of() {
     Role) echo roles.rbac.authorization.k8s.io ;;
     RoleBinding) echo rolebindings.rbac.authorization.k8s.io ;;
     Deployment) echo deployments.apps ;;
+    PodDisruptionBudget) echo poddisruptionbudgets.policy ;;
     esac
 }
 
@@ -264,6 +267,15 @@ elif mode == "deployment":
     if errs:
         fail("; ".join(errs))
     print("ok")
+elif mode == "pdb":  # check.py pdb PDB.json DEPLOYMENT.json
+    pdb, d = json.loads(text), json.loads(open(sys.argv[3]).read())
+    sel = pdb["spec"].get("selector", {}).get("matchLabels", {})
+    labels = d["spec"]["template"]["metadata"].get("labels", {})
+    if not sel or any(labels.get(k) != v for k, v in sel.items()):
+        fail("PDB selector %r does not select the pods %r" % (sel, labels))
+    if pdb["spec"].get("maxUnavailable") != 1 or "minAvailable" in pdb["spec"]:
+        fail("PDB spec %r" % pdb["spec"])
+    print("ok")
 EOF
 chk() { "$PY" "$tmp/check.py" "$@"; }
 
@@ -340,10 +352,23 @@ deploy_checks() { # TAG KUBECTL
         bad "kubectl $v: Deployment azpool-system/azpool-controller" "$(cat "$tmp/c" "$o.err")"
     fi
 
+    if run "$o" "$K" get -n azpool-system poddisruptionbudget azpool-controller -o json &&
+        run "$tmp/dep.json" "$K" get -n azpool-system deployment azpool-controller -o json &&
+        chk pdb "$o" "$tmp/dep.json" >"$tmp/c" 2>&1; then
+        ok "kubectl $v: PodDisruptionBudget maxUnavailable 1 selects the Deployment's pods"
+    else
+        bad "kubectl $v: PodDisruptionBudget" "$(cat "$tmp/c" "$o.err")"
+    fi
+
+    # kubectl >= 1.21 knows policy/v1 and sends a strategic merge patch, which always carries
+    # a field with patchStrategy "replace" (the PDB's selector): it prints "configured" for an
+    # unchanged PDB. What counts is that nothing changed on the server (the RV stays).
     rv1=$(server_rv)
-    if run "$o" "$K" apply -k manifests/ && [ "$(grep -cE '^[a-z0-9.]+/[a-z0-9.-]+ unchanged$' "$o")" = "$nobj" ] &&
+    if run "$o" "$K" apply -k manifests/ &&
+        [ "$(grep -cE '^[a-z0-9.]+/[a-z0-9.-]+ unchanged$' "$o")" -ge $((nobj - 1)) ] &&
+        [ "$(grep -cE '^([a-z0-9.]+/[a-z0-9.-]+ unchanged|poddisruptionbudget.policy/azpool-controller configured)$' "$o")" = "$nobj" ] &&
         rv2=$(server_rv) && [ -n "$rv1" ] && [ "$rv1" = "$rv2" ]; then
-        ok "kubectl $v apply -k manifests/ again: all $nobj unchanged, resourceVersion stays $rv1"
+        ok "kubectl $v apply -k manifests/ again: all $nobj unchanged (the PDB may say configured), resourceVersion stays $rv1"
     else
         bad "kubectl $v apply -k manifests/ again (expected all unchanged, RV $rv1 -> ${rv2:-?})" "$(cat "$o" "$o.err")"
     fi
