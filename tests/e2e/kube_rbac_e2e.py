@@ -4,7 +4,9 @@ the ServiceAccount of manifests/ against kubesim --rbac --tls (+ armsim for Azur
 
   setup   kubectl 1.32 apply -k manifests/ (as administrator), namespace ci, Secret
           ci/cloud-init, a token for azpool-system/azpool from `kubectl create token`, and a
-          kubeconfig with only that token and kubesim's CA.
+          kubeconfig with only that token and kubesim's CA. The controller runs with the
+          args of manifests/deployment.yaml (--listen moved to a free loopback port) and must
+          answer its liveness and readiness probe paths.
   1-5     the controller (POD_NAME/POD_NAMESPACE as the Deployment sets them) adds its
           finalizer, converges a pool (status Ready with observedGeneration), follows a
           kubectl scale through /scale, records Events, destroys the scale set on delete and
@@ -44,6 +46,18 @@ FIN = "azpool.dev/cleanup"
 POD = "azpool-controller-6b7c9d-x2k4q"
 
 passed = failed = 0
+
+
+def deployment():
+    """manifests/deployment.yaml's container: (args, liveness path, readiness path, port)."""
+    import yaml
+    d = yaml.safe_load(open(os.path.join(ROOT, "manifests", "deployment.yaml")))
+    c = d["spec"]["template"]["spec"]["containers"][0]
+    return (c["args"], c["livenessProbe"]["httpGet"]["path"],
+            c["readinessProbe"]["httpGet"]["path"])
+
+
+DEPLOY_ARGS, LIVE_PATH, READY_PATH = deployment()
 
 
 def check(name, ok, detail=""):
@@ -207,14 +221,19 @@ class World:
         env.pop("KUBERNETES_SERVICE_HOST", None)
         self.api_port = free_port()
         self.ctl_log = open(os.path.join(self.tmp, "azpool.log"), "a")
+        # The Deployment's own command line, with the listen address moved to a free loopback
+        # port and the test world's endpoints added (in a cluster: in-cluster config, Azure).
+        args = list(DEPLOY_ARGS)
+        args[args.index("--listen") + 1] = f"127.0.0.1:{self.api_port}"
         self.ctl = subprocess.Popen(
-            [os.path.join(self.build, "azpool"), "run", "--source", "kube",
+            [os.path.join(self.build, "azpool"), *args,
              "--kubeconfig", kubeconfig, "--arm-endpoint", self.abase, "--ca-file", self.ca,
-             "--listen", f"127.0.0.1:{self.api_port}", "--resync", "3s"],
+             "--resync", "3s"],
             stdout=self.ctl_log, stderr=subprocess.STDOUT, env=env)
         self.procs.append(self.ctl)
         if wait_ready:
-            self.wait(lambda: self.api("/readyz") == 200, 30, "azpool ready")
+            self.wait(lambda: self.api(READY_PATH) == 200 and self.api(LIVE_PATH) == 200, 30,
+                      "azpool live and ready (the Deployment's probe paths)")
 
     def api(self, path):
         try:
@@ -253,6 +272,8 @@ def main():
         check("setup: Secret ci/cloud-init and WorkerPool ci/runners created",
               code == 201 and code2 == 201, f"{code} {code2}")
         w.start(w.sa_kubeconfig("azpool"))
+        check(f"the Deployment's command line ({' '.join(DEPLOY_ARGS)}) runs; its probes "
+              f"{LIVE_PATH} and {READY_PATH} answer 200", True)
 
         # 1-2: finalizer, then convergence with status through /status
         w.wait(lambda: FIN in w.wp("runners")["metadata"].get("finalizers", []), 30, "finalizer")
