@@ -68,7 +68,8 @@ struct mfile {
  * through --state-dir. */
 struct pstate {
     char *pool;           /* "ns/name" */
-    json_t *status;       /* Kubernetes-shaped object for /api */
+    char *status;         /* Kubernetes-shaped object for /api, compact JSON text (a
+                             json_t of 10 instances takes ~12 KB, its text ~3 KB) */
     bool gone;            /* deleting and nothing left in Azure */
     char *halted_image;   /* status.halted_image: a halted rollout (VirtualMachines mode) */
     int desired_replicas; /* status.desiredReplicas, -1 unknown */
@@ -308,7 +309,7 @@ static int state_paths(struct ctl *c, const char *pool, char *ret_dir, size_t ds
 
 /* The state file of a pool: its status (which holds no secret value: the
  * planner's status never carries one) and the remembered facts. */
-static void state_save(struct ctl *c, struct pstate *ps, const struct rc_pool *p)
+static void state_save(struct ctl *c, struct pstate *ps, const struct rc_pool *p, const json_t *obj)
 {
     char dir[2048], file[4096];
     json_t *j;
@@ -321,8 +322,7 @@ static void state_save(struct ctl *c, struct pstate *ps, const struct rc_pool *p
                   "WorkerPoolState", "pool", ps->pool, "remembered", "desiredReplicas",
                   ps->desired_replicas, "lastScaleMs", (json_int_t)ps->last_scale_ms,
                   "lastScaleOutMs", (json_int_t)ps->last_scale_out_ms, "lastScaleInMs",
-                  (json_int_t)ps->last_scale_in_ms, "status",
-                  json_object_get(ps->status, "status"));
+                  (json_int_t)ps->last_scale_in_ms, "status", json_object_get(obj, "status"));
     if (j && ps->halted_image)
         json_object_set_new(json_object_get(j, "remembered"), "haltedImage",
                             json_string(ps->halted_image));
@@ -400,12 +400,16 @@ static void state_load_file(struct ctl *c, const char *ns, const char *file)
     ps->halted_image = json_is_string(json_object_get(rem, "haltedImage"))
                            ? strdup(json_string_value(json_object_get(rem, "haltedImage")))
                            : NULL;
-    json_decref(ps->status);
+    free(ps->status);
     ps->status = NULL;
-    if (json_is_object(json_object_get(j, "status")))
-        ps->status = json_pack("{s:s,s:s,s:{s:s,s:s},s:O}", "apiVersion", RC_API_VERSION, "kind",
-                               "WorkerPool", "metadata", "name", pool + strlen(want_pool),
-                               "namespace", ns, "status", json_object_get(j, "status"));
+    if (json_is_object(json_object_get(j, "status"))) {
+        json_t *obj = json_pack("{s:s,s:s,s:{s:s,s:s},s:O}", "apiVersion", RC_API_VERSION, "kind",
+                                "WorkerPool", "metadata", "name", pool + strlen(want_pool),
+                                "namespace", ns, "status", json_object_get(j, "status"));
+
+        ps->status = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(obj);
+    }
     {
         const json_t *m = json_object_get(j, "manifest");
         const char *mpath = json_string_value(json_object_get(m, "file"));
@@ -1098,10 +1102,11 @@ static void plan_and_execute(struct rec *r)
             st = &plan.pools[i];
     if (st) {
         struct pstate *ps = pstate(c, r->pool, true);
+        json_t *obj = ps ? status_json(p, st) : NULL;
 
         if (ps) {
-            json_decref(ps->status);
-            ps->status = status_json(p, st);
+            free(ps->status);
+            ps->status = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
             ps->gone = p->meta.deleting && st->replicas == 0 && plan.n_actions == 0;
             remember(ps, st);
             if (ps->gone) { /* a pool of that name created later starts afresh */
@@ -1111,7 +1116,7 @@ static void plan_and_execute(struct rec *r)
                 ps->last_scale_ms = ps->last_scale_out_ms = ps->last_scale_in_ms = 0;
                 state_remove(c, ps);
             } else {
-                state_save(c, ps, p);
+                state_save(c, ps, p, obj);
             }
         }
         publish_replicas(c, p, st);
@@ -1135,8 +1140,9 @@ static void plan_and_execute(struct rec *r)
         log_str(&l, "message", st->message);
         log_int(&l, "again_ms", (long long)again);
         log_end(&l);
-        if (ps && ps->status && c->be.status)
-            c->be.status(c->be.arg, p, ps->status);
+        if (obj && c->be.status)
+            c->be.status(c->be.arg, p, obj);
+        json_decref(obj);
         if (ps && ps->gone && c->be.gone)
             c->be.gone(c->be.arg, p);
         else if (ps && ps->gone)
@@ -1552,6 +1558,105 @@ static void serve_refs(struct ctl *c, bool image, const char *ns, const char *na
     resp->content_type = "application/json";
 }
 
+/* A pool as /api shows it: its last status, else its metadata. New reference. */
+static json_t *pool_object(struct ctl *c, const struct rc_pool *p)
+{
+    char pool[300];
+    struct pstate *ps;
+    json_t *obj = NULL;
+
+    snprintf(pool, sizeof(pool), "%s/%s", p->meta.namespace, p->meta.name);
+    ps = pstate(c, pool, false);
+    if (ps && ps->status)
+        obj = json_loads(ps->status, 0, NULL);
+    if (!obj)
+        obj = json_pack("{s:s,s:s,s:{s:s,s:s}}", "apiVersion", RC_API_VERSION, "kind", "WorkerPool",
+                        "metadata", "name", p->meta.name, "namespace", p->meta.namespace);
+    return obj;
+}
+
+struct textbuf {
+    char *s;
+    size_t len, cap;
+    bool failed;
+};
+
+static void tb_add(struct textbuf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *v;
+
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        v = realloc(b->s, cap);
+        if (!v) {
+            b->failed = true;
+            return;
+        }
+        b->s = v;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+/* GET .../namespaces/NS/workerpools[/NAME]. The list is written one pool at
+ * a time from the stored texts (a json_t tree of 1,000 pools would take tens
+ * of MB for a moment). */
+static void serve_pools(struct ctl *c, const char *ns, const char *name, struct httpd_resp *resp)
+{
+    static const char head[] = "{\n  \"apiVersion\": \"" RC_API_VERSION
+                               "\",\n  \"kind\": \"WorkerPoolList\",\n  \"items\": [";
+    struct textbuf b = {0};
+    size_t n = 0;
+
+    if (!name)
+        tb_add(&b, head, strlen(head));
+    for (size_t i = 0; i < c->want.n_pools; i++) {
+        const struct rc_pool *p = &c->want.pools[i];
+        char *text;
+
+        if (strcmp(p->meta.namespace, ns) != 0 || (name && strcmp(p->meta.name, name) != 0))
+            continue;
+        if (name) {
+            resp->body = dump(pool_object(c, p), &resp->len);
+            resp->content_type = "application/json";
+            return;
+        }
+        text = dump(pool_object(c, p), &(size_t){0});
+        if (!text) {
+            b.failed = true;
+            break;
+        }
+        tb_add(&b, n ? ",\n" : "\n", n ? 2 : 1);
+        n++;
+        tb_add(&b, text, strlen(text));
+        free(text);
+    }
+    if (name) {
+        resp->status = 404;
+        resp->body = strdup("{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":"
+                            "\"NotFound\",\"code\":404}\n");
+        resp->len = resp->body ? strlen(resp->body) : 0;
+        return;
+    }
+    tb_add(&b, n ? "\n  ]\n}" : "]\n}", n ? 6 : 3);
+    if (b.failed) {
+        free(b.s);
+        resp->status = 500;
+        resp->body = strdup("out of memory\n");
+        resp->len = resp->body ? strlen(resp->body) : 0;
+        return;
+    }
+    resp->body = b.s;
+    resp->len = b.len;
+    resp->content_type = "application/json";
+}
+
 static void serve(void *arg, const struct httpd_req *req, struct httpd_resp *resp)
 {
     struct ctl *c = arg;
@@ -1571,43 +1676,8 @@ static void serve(void *arg, const struct httpd_req *req, struct httpd_resp *res
     } else if ((n = sscanf(req->path, "/api/v1/namespaces/%255[^/]/%63[^/]/%255[^/]", ns, kind,
                            name)) >= 2 &&
                strcmp(kind, "workerpools") == 0) {
-        json_t *items = json_array();
-
-        for (size_t i = 0; i < c->want.n_pools; i++) {
-            const struct rc_pool *p = &c->want.pools[i];
-            char pool[300];
-            struct pstate *ps;
-            json_t *obj;
-
-            if (strcmp(p->meta.namespace, ns) != 0 || (n == 3 && strcmp(p->meta.name, name)))
-                continue;
-            snprintf(pool, sizeof(pool), "%s/%s", p->meta.namespace, p->meta.name);
-            ps = pstate(c, pool, false);
-            obj = ps && ps->status
-                      ? json_deep_copy(ps->status)
-                      : json_pack("{s:s,s:s,s:{s:s,s:s}}", "apiVersion", RC_API_VERSION, "kind",
-                                  "WorkerPool", "metadata", "name", p->meta.name, "namespace",
-                                  p->meta.namespace);
-            if (n == 3) {
-                json_decref(items);
-                resp->body = dump(obj, &resp->len);
-                resp->content_type = "application/json";
-                return;
-            }
-            json_array_append_new(items, obj);
-        }
-        if (n == 3) {
-            json_decref(items);
-            resp->status = 404;
-            resp->body = strdup("{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":"
-                                "\"NotFound\",\"code\":404}\n");
-        } else {
-            resp->body = dump(json_pack("{s:s,s:s,s:o}", "apiVersion", RC_API_VERSION, "kind",
-                                        "WorkerPoolList", "items", items),
-                              &resp->len);
-            resp->content_type = "application/json";
-            return;
-        }
+        serve_pools(c, ns, n == 3 ? name : NULL, resp);
+        return;
     } else if (n >= 2 &&
                (strcmp(kind, "imageversions") == 0 || strcmp(kind, "expirypolicies") == 0)) {
         serve_refs(c, strcmp(kind, "imageversions") == 0, ns, n == 3 ? name : NULL, resp);
@@ -1876,7 +1946,7 @@ out:
         free(c->pools[i].pool);
         free(c->pools[i].halted_image);
         free(c->pools[i].saved);
-        json_decref(c->pools[i].status);
+        free(c->pools[i].status);
     }
     free(c->pools);
     free(c);

@@ -139,8 +139,17 @@ def main():
             return model(w)["properties"]["virtualMachineProfile"]["storageProfile"][
                 "imageReference"]["version"]
         w.wait(lambda: model_version() == "22.04.202402020", 30, "model back on B")
+        # The controller does not wait for the model PATCH's operation (it is
+        # accepted, controller/exec.h): the instances, latestModelApplied false
+        # after the model change, may be upgraded in place to B right away and
+        # be Updating for a moment; they must settle on B.
+        end = time.time() + 30
+        while not all_on(w, "22.04.202402020", REPLICAS) and time.time() < end:
+            time.sleep(0.1)
         check("the scale set model is back on B and every instance is on B",
-              all_on(w, "22.04.202402020", REPLICAS))
+              all_on(w, "22.04.202402020", REPLICAS),
+              str([(i["name"], version_of(i), i["properties"]["provisioningState"])
+                   for i in instances(w) or []]))
         time.sleep(6)
         check("the halt holds over resyncs (Degraded, no instance on C)",
               halted() and all(version_of(i) == "22.04.202402020" for i in instances(w)),
