@@ -164,7 +164,7 @@ static const char *degraded_why(const struct rc_pool_status *st, char *buf, size
 json_t *kstatus_pool(const struct rc_pool_status *st, const char *name, int64_t generation,
                      const json_t *prev_status, int64_t now_ms)
 {
-    struct kstatus_cond conds[4];
+    struct kstatus_cond conds[KSTATUS_CONDS];
     char dmsg[1024], selector[320];
     const char *dreason = "AsExpected";
     bool ready = st->ready == RC_COND_TRUE, ok = true;
@@ -192,6 +192,12 @@ json_t *kstatus_pool(const struct rc_pool_status *st, const char *name, int64_t 
         conds[3] = (struct kstatus_cond){"Stalled", st->stalled, "AsExpected", ""};
     else
         conds[3] = (struct kstatus_cond){"Stalled", st->stalled, st->reason, st->message};
+    /* kstatus' own abnormal-true condition: Progressing, but never together with Stalled
+     * (kstatus reads Reconciling first and would report InProgress instead of Failed) */
+    conds[4] = conds[1];
+    conds[4].type = "Reconciling";
+    if (st->stalled == RC_COND_TRUE && st->progressing == RC_COND_TRUE)
+        conds[4] = (struct kstatus_cond){"Reconciling", RC_COND_FALSE, st->reason, st->message};
 
     set_new(s, "observedGeneration", json_integer(generation), &ok);
     set_new(s, "replicas", json_integer(st->replicas > 0 ? st->replicas : 0), &ok);
@@ -231,8 +237,8 @@ json_t *kstatus_pool(const struct rc_pool_status *st, const char *name, int64_t 
     set_new(s, "instances", instances, &ok);
     instances = NULL;
     set_new(s, "conditions",
-            kstatus_conditions(conds, 4, json_object_get(prev_status, "conditions"), generation,
-                               now_ms),
+            kstatus_conditions(conds, KSTATUS_CONDS, json_object_get(prev_status, "conditions"),
+                               generation, now_ms),
             &ok);
     plan = json_object();
     if (plan) {
@@ -256,7 +262,7 @@ json_t *kstatus_ref(const char *const *used_by, size_t n_used, bool valid, const
                     const char *message, const json_t *extra, int64_t generation,
                     const json_t *prev_status, int64_t now_ms)
 {
-    struct kstatus_cond conds[4];
+    struct kstatus_cond conds[KSTATUS_CONDS];
     const char *why = valid ? "Valid" : reason ? reason : "Invalid";
     const char **sorted = NULL;
     json_t *s = json_is_object(extra) ? json_deep_copy(extra) : json_object();
@@ -281,13 +287,15 @@ json_t *kstatus_ref(const char *const *used_by, size_t n_used, bool valid, const
     conds[2] = (struct kstatus_cond){"Degraded", RC_COND_FALSE, "AsExpected", ""};
     conds[3] = (struct kstatus_cond){"Stalled", valid ? RC_COND_FALSE : RC_COND_TRUE,
                                      valid ? "AsExpected" : why, valid ? "" : message};
+    conds[4] = (struct kstatus_cond){"Reconciling", RC_COND_FALSE, valid ? "UpToDate" : why,
+                                     valid ? "" : message};
     if (ok) {
         set_new(s, "observedGeneration", json_integer(generation), &ok);
         set_new(s, "usedBy", used, &ok);
         used = NULL;
         set_new(s, "conditions",
-                kstatus_conditions(conds, 4, json_object_get(prev_status, "conditions"), generation,
-                                   now_ms),
+                kstatus_conditions(conds, KSTATUS_CONDS, json_object_get(prev_status, "conditions"),
+                                   generation, now_ms),
                 &ok);
     }
     json_decref(used);

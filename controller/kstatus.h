@@ -5,7 +5,7 @@
  * Pure: no I/O, no clock (now is an argument), no globals. Every function returns a new
  * jansson reference (NULL only when out of memory) and borrows its arguments.
  *
- * Conditions (always all four, in this order, each with observedGeneration = generation):
+ * Conditions (always all five, in this order, each with observedGeneration = generation):
  *   Ready        st->ready; reason/message = the planner's (Ready when converged).
  *   Progressing  st->progressing; True: the planner's reason/message (ScalingOut, RollingOut,
  *                WaitingForMaintenanceWindow, ...). False: "UpToDate" when Ready, else the
@@ -16,6 +16,11 @@
  *   Stalled      st->stalled; True: the planner's reason/message (no progress possible without
  *                a change: ImageNotFound, ExpiryPolicyNotFound, NotOwned, MassDeleteRefused, a
  *                passed deadline). False: "AsExpected", "".
+ *   Reconciling  = Progressing, except False when Stalled is True. DECISION: kstatus itself
+ *                (sigs.k8s.io/cli-utils pkg/kstatus, what Flux's health checks run) reads only
+ *                Reconciling (True: InProgress) and Stalled (True: Failed) besides
+ *                observedGeneration; without Reconciling a provisioning pool would count as
+ *                Current. Progressing stays for kubectl wait / humans (Deployment convention).
  * RC_COND_UNKNOWN gives status "Unknown" with the planner's reason. lastTransitionTime is
  * carried over from prev_status's condition of the same type when its status is unchanged,
  * else it is now (whole seconds, RFC 3339, like metav1.Time). Reasons are made to match the
@@ -47,6 +52,7 @@
 
 #include "rc_plan.h"
 
+#define KSTATUS_CONDS       5 /* Ready, Progressing, Degraded, Stalled, Reconciling */
 #define KSTATUS_REASON_MAX  1024
 #define KSTATUS_MESSAGE_MAX 32768
 
@@ -71,8 +77,8 @@ json_t *kstatus_pool(const struct rc_pool_status *st, const char *name, int64_t 
 
 /* The .status of an ImageVersion or ExpiryPolicy: usedBy (the pools of its namespace that
  * refer to it; sorted, duplicates dropped), Ready True "Valid" or False with reason (e.g.
- * "ImageNotFound"; NULL -> "Invalid") and message, Stalled = !valid, Progressing and
- * Degraded False. extra (NULL or an object, borrowed) adds fields such as resolvedVersion,
+ * "ImageNotFound"; NULL -> "Invalid") and message, Stalled = !valid, Progressing, Degraded
+ * and Reconciling False. extra (NULL or an object, borrowed) adds fields such as resolvedVersion,
  * imageId, build. */
 json_t *kstatus_ref(const char *const *used_by, size_t n_used, bool valid, const char *reason,
                     const char *message, const json_t *extra, int64_t generation,

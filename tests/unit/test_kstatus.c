@@ -59,7 +59,8 @@ static void test_converged_pool(void **state)
     (void)state;
     assert_non_null(s);
     assert_int_equal(json_integer_value(json_object_get(s, "observedGeneration")), 4);
-    assert_int_equal(json_array_size(json_object_get(s, "conditions")), 4);
+    assert_int_equal(json_array_size(json_object_get(s, "conditions")), KSTATUS_CONDS);
+    assert_string_equal(cstr(s, "Reconciling", "status"), "False");
     assert_string_equal(cstr(s, "Ready", "status"), "True");
     assert_string_equal(cstr(s, "Ready", "reason"), "Ready");
     assert_string_equal(cstr(s, "Ready", "message"), "3/3 ready on 1.5.0");
@@ -106,6 +107,8 @@ static void test_transition_time_only_on_status_change(void **state)
     assert_string_equal(cstr(s1, "Progressing", "reason"), "ScalingOut");
     assert_string_equal(cstr(s1, "Progressing", "message"), "1/3 ready; scale out 2");
     assert_string_equal(cstr(s1, "Ready", "reason"), "ScalingOut");
+    assert_string_equal(cstr(s1, "Reconciling", "status"), "True"); /* kstatus: InProgress */
+    assert_string_equal(cstr(s1, "Reconciling", "reason"), "ScalingOut");
 
     /* a minute later, still scaling with another message: no transition */
     st.message = "2/3 ready; 1 provisioning";
@@ -248,10 +251,32 @@ static void test_stalled(void **state)
     assert_string_equal(cstr(s, "Ready", "status"), "False");
     assert_string_equal(cstr(s, "Progressing", "status"), "False");
     assert_string_equal(cstr(s, "Progressing", "reason"), "ImageNotFound");
+    assert_string_equal(cstr(s, "Reconciling", "status"), "False");
     assert_null(json_object_get(s, "desiredReplicas")); /* unknown: omitted (schema minimum 0) */
     assert_null(json_object_get(s, "currentImage"));
     assert_string_equal(json_string_value(json_object_get(json_object_get(s, "plan"), "summary")),
                         "");
+    json_decref(s);
+}
+
+/* kstatus reads Reconciling before Stalled: a pool that is stalled while the planner still
+ * has something in flight must not show Reconciling True (it would hide the failure). */
+static void test_stalled_is_not_reconciling(void **state)
+{
+    struct rc_pool_status st = ready_status();
+    json_t *s;
+
+    (void)state;
+    st.ready = RC_COND_FALSE;
+    st.progressing = RC_COND_TRUE;
+    st.stalled = RC_COND_TRUE;
+    st.reason = "ProvisioningDeadlineExceeded";
+    st.message = "2/3 ready; hw-2-a provisioning for 31m (deadline 30m)";
+    s = kstatus_pool(&st, "hw", 3, NULL, T0);
+    assert_string_equal(cstr(s, "Progressing", "status"), "True");
+    assert_string_equal(cstr(s, "Stalled", "status"), "True");
+    assert_string_equal(cstr(s, "Reconciling", "status"), "False");
+    assert_string_equal(cstr(s, "Reconciling", "reason"), "ProvisioningDeadlineExceeded");
     json_decref(s);
 }
 
@@ -437,6 +462,7 @@ static void test_ref_status(void **state)
     assert_string_equal(cstr(s2, "Ready", "reason"), "ImageNotFound");
     assert_string_equal(cstr(s2, "Ready", "lastTransitionTime"), "2026-11-24T10:00:05Z");
     assert_string_equal(cstr(s2, "Stalled", "status"), "True");
+    assert_string_equal(cstr(s2, "Reconciling", "status"), "False");
     assert_string_equal(cstr(s2, "Degraded", "lastTransitionTime"), "2026-11-24T10:00:00Z");
     assert_int_equal(json_array_size(json_object_get(s2, "usedBy")), 0);
     assert_true(kstatus_changed(s, s2));
@@ -455,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_degraded_rollout_halted),
         cmocka_unit_test(test_degraded_failed_instances),
         cmocka_unit_test(test_stalled),
+        cmocka_unit_test(test_stalled_is_not_reconciling),
         cmocka_unit_test(test_unknown),
         cmocka_unit_test(test_reason_and_message_limits),
         cmocka_unit_test(test_instances_and_times),
