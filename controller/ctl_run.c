@@ -1050,7 +1050,9 @@ static void on_exec_done(void *arg, const struct exec_result *res)
      * their Retry-After instead of holding a reconcile slot meanwhile. */
     ps = res->accepted ? pstate(r->c, r->pool, true) : NULL;
     if (ps) {
-        int64_t ms = res->poll_after_ms;
+        /* 2% later than Retry-After: an operation that takes a multiple of
+         * it is seen done at that look, not one interval later. */
+        int64_t ms = res->poll_after_ms + res->poll_after_ms / 50;
 
         ps->poll_ms = ms < CTL_ACCEPTED_POLL_MIN_MS ? CTL_ACCEPTED_POLL_MIN_MS
                       : ms > CTL_PROGRESS_POLL_MS   ? CTL_PROGRESS_POLL_MS
