@@ -20,9 +20,13 @@ ports, a temp dir; both processes are always stopped).
        t_w = max over the buckets a VMSS PUT takes of max(0, (W - size) / refill)   (simulated s)
    (ARM writes per principal, ARM global writes, Compute PutVMScaleSet per subscription; the
    per-resource bucket takes one token per pool), and the last pool's instances are Succeeded
-   provisionSeconds later, so  min = (t_w + provisionSeconds) / scale  real seconds.
-   Reads are not in the minimum (the minimal 2 reads per pool fit in the read bucket's size).
-   ratio = t_conv / min, target <= 1.25.
+   provisionSeconds later. Reads: at least 3 per pool (the scale set GET answering 404 before
+   the write; the GET and the instance list that see it Succeeded), which the ARM read buckets
+   allow by t_r = max(0, (3 W - size) / refill) (250/25 per s: 2 s for 100 pools, so not
+   binding; the Compute read policies allow far more). So
+       min = max(t_w + provisionSeconds, t_r) / scale  real seconds,
+   a lower bound: it leaves out the controller's start (~40 ms) and the round trips of the
+   last observe. ratio = t_conv / min, target <= 1.25.
 2. writes: azpool's non-GET requests in armsim's log during phase 1 / minimal writes (one PUT
    per pool, DESIGN.md §5); target 1.00. Throttled (429) and failed writes count as issued.
 3. latency: on the converged world of phase 1, the replicas of one pool (the middle one by
@@ -269,13 +273,19 @@ def azpool_writes(entries):
 
 def minimum_seconds(b, writes):
     """Real seconds armsim's configuration needs at least for `writes` VMSS PUTs (one per
-    pool, each on its own scale set) plus provisioning; returns (seconds, explanation)."""
+    pool, each on its own scale set) plus provisioning, and for the 3 reads per pool that
+    precede and follow them; returns (seconds, explanation)."""
     cfg = b.admin("config")
     thr = b.admin("throttle")
     scale = b.admin("time")["scale"]
     prov = cfg["provisionSeconds"]
-    t_w, why = 0.0, "none"
+    t_w, why, t_r = 0.0, "none", 0.0
     if thr.get("enabled", True):
+        rd = thr["reads"]
+        mult = thr.get("globalMultiplier", 15)
+        for size, refill in ((rd["size"], rd["refill"]), (rd["size"] * mult, rd["refill"] * mult)):
+            if refill > 0:
+                t_r = max(t_r, (3 * writes - size) / refill)
         w = thr["writes"]
         mult = thr.get("globalMultiplier", 15)
         put = thr["compute"]["PutVMScaleSet"]["subscription"]  # [perMin, cap]
@@ -286,8 +296,11 @@ def minimum_seconds(b, writes):
             t = max(0.0, (writes - size) / refill) if refill > 0 else 0.0
             if t > t_w:
                 t_w, why = t, name
-    return (t_w + prov) / scale, (f"provision={prov}s_sim scale={scale} write_wait={t_w:.1f}s_sim"
-                                  f" write_bucket={why}")
+    if t_r > t_w + prov:
+        why += ",reads"
+    return max(t_w + prov, t_r) / scale, (f"provision={prov}s_sim scale={scale} "
+                                          f"write_wait={t_w:.1f}s_sim read_wait={t_r:.1f}s_sim "
+                                          f"write_bucket={why}")
 
 
 def phase_converge(b, npools, nrep, figures):
