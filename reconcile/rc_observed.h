@@ -65,7 +65,10 @@
 #define RC_TAG_EXPIRES_AT   "azpool.expires-at"
 #define RC_TAG_SPEC_HASH    "azpool.spec-hash" /* hash of the spec fields baked into the model */
 #define RC_TAG_LAST_SCALE   "azpool.last-scale-time"
-#define RC_TAG_HALTED_IMAGE "azpool.halted-image"   /* rollout of this image halted */
+#define RC_TAG_HALTED_IMAGE "azpool.halted-image" /* rollout of this image halted */
+#define RC_TAG_HALTED_HASH                                                                         \
+    "azpool.halted-spec-hash"                       /* spec hash of the model the halt             \
+                                                       restored (rc_plan.c; additive) */
 #define RC_TAG_BUSY         "azpool.busy"           /* "true": set by the worker itself */
 #define RC_TAG_DRAINING     "azpool.draining-since" /* RFC 3339: drain started */
 #define RC_MANAGED_BY_VALUE "azpool"

@@ -32,15 +32,19 @@
  *    delete; never reimaged for a rollout.
  *  - Except after a halted rollout (ScaleSet Uniform): the model went to the
  *    halted image and back, so Azure (and armsim) report latestModelApplied
- *    false on instances that never left the old image. While the scale set
- *    carries azpool.halted-image, its model image is the target and its spec
- *    hash current, such an instance on the target image is up to date (not
- *    outdated, counted as updated): it is brought to the model by one POST
- *    manualupgrade with explicit ids (Ready and idle ones; busy or
- *    provisioning ones are left as they are), never replaced. This holds
+ *    false on instances that never left the old image. The halt's model write
+ *    records azpool.halted-spec-hash (the spec hash of the restored model)
+ *    next to azpool.halted-image. While the scale set carries both, its model
+ *    image is the target and its spec hash is the current one and the one the
+ *    halt restored, such an instance on the target image is up to date: not
+ *    outdated, counted as updated, never replaced, and no write is planned
+ *    for it (a manualupgrade would gain nothing: same image, same spec; it
+ *    is replaced by the next real model change like the others). This holds
  *    whether the manifest still names the halted image or went back to the
- *    old one. Without that tag latestModelApplied false still means outdated
- *    (a spec change written to the model rolls by surge).
+ *    old one; tag writes keep both tags while such instances exist. A spec
+ *    change written after the halt (spec hash differs from the halted one),
+ *    or a halt recorded without the hash (older scale sets), leaves
+ *    latestModelApplied false meaning outdated (rolled by surge).
  *  - The generic step (rp_decide): failed instances are deleted at once; the
  *    rest must converge to `desired` instances that are not old. Candidates for
  *    removal (old ones, then the surplus of good ones in victim order) are
@@ -528,6 +532,15 @@ static bool name_in(char *const *list, size_t n, const char *name)
     return false;
 }
 
+/* The value of tag name (case-insensitive), NULL when absent. */
+static const char *tag_value(const struct rc_owned *own, const char *name)
+{
+    for (uint32_t i = 0; i < own->n_tags; i++)
+        if (own->tags[i].key && rc_strcasecmp(own->tags[i].key, name) == 0)
+            return own->tags[i].value;
+    return NULL;
+}
+
 static bool owned_by(const struct rc_owned *own, const char *key)
 {
     return own->managed && own->pool && strcmp(own->pool, key) == 0;
@@ -659,9 +672,11 @@ static void classify(struct rp_ctx *c)
      * model image is the target again, the spec unchanged): the generation
      * changed twice, the content did not, so latestModelApplied false on an
      * instance of the target image is no reason to replace it */
+    const char *hh = c->ss ? tag_value(&c->ss->own, RC_TAG_HALTED_HASH) : NULL;
     bool round_trip =
-        s->mode == RC_MODE_SCALESET && c->ss && c->ss->halted_image && !model_changes &&
-        c->ss->image && same_image(c->ss->image, c->target) &&
+        s->mode == RC_MODE_SCALESET && c->ss && c->ss->halted_image && hh &&
+        strcmp(hh, c->spec_hash) == 0 && !model_changes && c->ss->image &&
+        same_image(c->ss->image, c->target) &&
         !(c->ss->orchestration && rc_strcasecmp(c->ss->orchestration, "Flexible") == 0);
     size_t i;
 
@@ -677,9 +692,10 @@ static void classify(struct rp_ctx *c)
         x->on_target = same_image(o->image, c->target);
         x->outdated_image = !x->on_target;
         x->outdated = x->outdated_image;
-        if (round_trip && !o->latest_model && x->on_target)
-            x->stale_model = true; /* a manualupgrade at most (rc_plan_vmss.c) */
-        else if (s->mode == RC_MODE_SCALESET && (!o->latest_model || model_changes))
+        if (round_trip && !o->latest_model && x->on_target) {
+            x->stale_model = true; /* up to date (see the top) */
+            c->keep_halt_tags = true;
+        } else if (s->mode == RC_MODE_SCALESET && (!o->latest_model || model_changes))
             x->outdated = true;
         if (s->mode == RC_MODE_VIRTUALMACHINES && o->spec_hash &&
             strcmp(o->spec_hash, c->spec_hash) != 0)
@@ -1095,9 +1111,7 @@ static int fill_status(struct rp_ctx *c)
     if (c->n_reimage && len < sizeof(sum))
         len += (size_t)rp_fmt(sum + len, sizeof(sum) - len, "%sreimage %d", len ? ", " : "",
                               c->n_reimage);
-    if (c->n_upgrade && len < sizeof(sum))
-        len += (size_t)rp_fmt(sum + len, sizeof(sum) - len, "%supgrade %d", len ? ", " : "",
-                              c->n_upgrade);
+
     if (!len && pending)
         rp_fmt(sum, sizeof(sum), "%zu action%s", pending, pending == 1 ? "" : "s");
     st->summary = st_str(c->plan, sum);

@@ -79,7 +79,7 @@ struct rp_inst {
     bool outdated;       /* outdated image or model (spec hash / latestModelApplied) */
     bool stale_model;    /* ScaleSet Uniform: latestModelApplied false only because the
                             model went to a halted image and back (rc_plan.c): up to date,
-                            brought to the model by a manualupgrade, never replaced */
+                            not replaced, no write */
     bool expiring;       /* now >= expires - replaceBefore */
     bool forced;         /* now >= forceAfter */
     bool selected;       /* chosen for expiry replacement this plan */
@@ -121,7 +121,8 @@ struct rp_ctx {
     const char *scale_reason; /* autoscale reason or NULL */
     bool scale_write;         /* this plan changes the size: write lastScaleTime */
     int creates;
-    int n_del, n_drain, n_reimage, n_upgrade;
+    int n_del, n_drain, n_reimage;
+    bool keep_halt_tags; /* stale_model instances rest on the VMSS's halted tags: keep them */
     bool canary_phase;
     int64_t requeue;        /* earliest wait end */
     char wait[RP_NOTE_MAX]; /* what we wait for (first noted) */

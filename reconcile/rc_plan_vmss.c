@@ -58,9 +58,22 @@ static json_t *vmss_tags(struct rp_ctx *c, const char *image)
     }
     if (c->halted[0]) {
         char v[RC_ARM_TAG_VALUE_MAX + 1];
+        /* the spec hash of the model a halt restores (rc_plan.c): set by the
+         * halt, kept while it holds */
+        const char *hh = c->halt_now ? c->spec_hash : tag_of(&c->ss->own, RC_TAG_HALTED_HASH);
 
         if (rc_arm_tag_value(c->halted, v, sizeof(v)) == 0)
             json_object_set_new(tags, RC_TAG_HALTED_IMAGE, json_string(v));
+        if (hh)
+            json_object_set_new(tags, RC_TAG_HALTED_HASH, json_string(hh));
+    } else if (c->keep_halt_tags) { /* instances rest on them (rc_plan.c) */
+        const char *hi = tag_of(&c->ss->own, RC_TAG_HALTED_IMAGE);
+        const char *hh = tag_of(&c->ss->own, RC_TAG_HALTED_HASH);
+
+        if (hi && hh) {
+            json_object_set_new(tags, RC_TAG_HALTED_IMAGE, json_string(hi));
+            json_object_set_new(tags, RC_TAG_HALTED_HASH, json_string(hh));
+        }
     }
     return tags;
 }
@@ -257,33 +270,6 @@ int rp_plan_vmss(struct rp_ctx *c)
                    (int64_t)nr, 0, "reimage after job (recycleAfterJob Reimage): %s", list);
         if (r < 0)
             goto out;
-    }
-    /* wave 0: instances whose latestModelApplied is false only because the
-     * model went to a halted image and back are brought to the model in place
-     * (POST manualupgrade, explicit ids): Ready and idle ones; the others stay
-     * as they are, up to date all the same */
-    if (!flexible(c)) {
-        size_t nu = 0;
-
-        for (i = 0; i < c->n; i++) {
-            struct rp_inst *x = &c->v[i];
-
-            if (x->stale_model && x->ready && !x->busy && !x->old && !x->del && x->o->instance_id)
-                sel[nu++] = x;
-        }
-        sorted_ids(sel, nu, ids, names);
-        if (nu) {
-            rp_join(names, nu, list, sizeof(list));
-            c->n_upgrade = (int)nu;
-            r = rp_add(c, RC_VERB_UPDATE, RC_HTTP_POST, c->vmss_id, "/manualupgrade",
-                       RC_API_COMPUTE, rc_arm_instance_ids_body(ids, nu), (const char *const *)ids,
-                       nu, true, (int64_t)nu, 0,
-                       "upgrade %zu instance%s in place to the scale set model (latestModelApplied "
-                       "false after the halted rollout's model change; image already %s): %s",
-                       nu, nu == 1 ? "" : "s", image_label(c->target), list);
-            if (r < 0)
-                goto out;
-        }
     }
     /* wave 1: the scale set itself */
     new_cap = nondel - (int)nd + c->creates;

@@ -46,7 +46,10 @@
  *                                  # createdAt?}]
  *     scaleSets:                   # ScaleSet pools with instances get one by default
  *       - {pool, name?, capacity?, image?, specHash?, lastScale?, halted?, untagged?,
- *          state?, orchestration?, tags?}
+ *          state?, orchestration?, tags?, haltedHash?}
+ *         halted: image            # tag azpool.halted-image; azpool.halted-spec-hash
+ *         haltedHash: current      # is the scale set's spec hash unless given here
+ *                                  # (current = the pool's; "none" = no such tag)
  *     nics: [{name, pool?, vm?}]
  *     workers: [{vm: name, pool?}]
  *     groups: [{pool}]             # given: exactly these; default: one per HRW pool
@@ -346,9 +349,24 @@ static int add_scale_set(struct kase *k, const json_t *e, const char *key)
     }
     if (jstr(e, "halted")) {
         char h[1024];
+        const char *hh = jstr(e, "haltedHash");
+        json_t *cur = json_object_get(tags, RC_TAG_SPEC_HASH);
 
         expand_image(jstr(e, "halted"), h, sizeof(h));
         json_object_set_new(tags, RC_TAG_HALTED_IMAGE, json_string(h));
+        /* the halt's write records the spec hash it restored: by default the
+         * scale set's; "none" leaves it out (a halt recorded without it) */
+        if (!hh)
+            hh = json_is_string(cur) ? json_string_value(cur) : NULL;
+        if (hh && strcmp(hh, "none") != 0) {
+            char ph[32];
+
+            if (strcmp(hh, "current") == 0 && p) {
+                rc_arm_spec_hash(p, ph, sizeof(ph));
+                hh = ph;
+            }
+            json_object_set_new(tags, RC_TAG_HALTED_HASH, json_string(hh));
+        }
     }
     pa_set_tags(&ss->own, tags);
     json_decref(tags);
@@ -1039,9 +1057,10 @@ static bool case_keys_ok(struct kase *k)
             "name",      "pool",        "instanceId", "createdAt", "state", "image",
             "busy",      "latestModel", "specHash",   "untagged",  "tags",  "drainingSince",
             "expiresAt", "extensions",  "registered", "job",       "jobs",  NULL};
-        static const char *const sset[] = {"pool",     "name",          "capacity", "image",
-                                           "specHash", "lastScale",     "halted",   "untagged",
-                                           "state",    "orchestration", "tags",     NULL};
+        static const char *const sset[] = {"pool",       "name",      "capacity",      "image",
+                                           "specHash",   "lastScale", "halted",        "untagged",
+                                           "haltedHash", "state",     "orchestration", "tags",
+                                           NULL};
         static const char *const opool[] = {
             "signal",       "busy",        "jobDone",     "listFailed",      "lastScale",
             "lastScaleOut", "lastScaleIn", "haltedImage", "desiredReplicas", NULL};

@@ -383,34 +383,6 @@ static int apply_instances(struct rc_observed *h, const struct rc_action *a, boo
     return 0;
 }
 
-/* POST manualupgrade: the listed instances take the scale set's current model
- * (image and spec hash) and report latestModelApplied true; they keep running
- * (Azure shows them Updating while running, which reads as Ready). */
-static int apply_upgrade(struct rc_observed *h, const struct rc_action *a)
-{
-    struct rc_obs_scale_set *ss = find_ss(h, a->target);
-    size_t i, j, hit = 0;
-
-    if (!ss || a->n_instances == 0)
-        return -1;
-    for (i = 0; i < a->n_instances; i++) {
-        for (j = 0; j < h->n_instances; j++) {
-            struct rc_obs_instance *o = &h->instances[j];
-
-            if (!o->scale_set_id || rc_strcasecmp(o->scale_set_id, ss->id) != 0 ||
-                !o->instance_id || strcmp(o->instance_id, a->instances[i]) != 0)
-                continue;
-            if (ss->image)
-                (void)rc_observed_set_str(h, &o->image, ss->image); /* may be shared */
-            if (ss->spec_hash)
-                (void)rc_observed_set_str(h, &o->spec_hash, ss->spec_hash);
-            o->latest_model = true;
-            hit++;
-        }
-    }
-    return hit == a->n_instances ? 0 : -1;
-}
-
 static void drop_job_done(struct rc_observed *h, const char *name)
 {
     size_t i, j;
@@ -627,8 +599,6 @@ static int apply_action(struct rc_observed *h, const struct rc_action *a, int64_
 
         if (len > 7 && strcmp(a->path + len - 7, "/delete") == 0)
             return apply_instances(h, a, false, now);
-        if (len > 14 && strcmp(a->path + len - 14, "/manualupgrade") == 0)
-            return apply_upgrade(h, a);
         if (len > 8 && strcmp(a->path + len - 8, "/reimage") == 0) {
             size_t i;
 
