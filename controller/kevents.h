@@ -35,6 +35,9 @@
  * retried after 1, 2, 4 s (KEVENTS_RETRIES), then dropped; other errors are dropped at once.
  * Drops are logged (event=kevents.dropped) and counted; Events never block reconciling.
  *
+ * Messages are written as given (invalid UTF-8 bytes as '?'): callers keep secrets out of
+ * them (DESIGN.md §4 rule 7).
+ *
  * Requires RBAC: events create, patch (manifests/rbac.yaml).
  *
  * Ownership: the recorder borrows k and loop (both must outlive it) and copies every

@@ -36,6 +36,46 @@ static const char *clean_reason(const char *reason, char *buf, size_t size)
     return buf;
 }
 
+/* A JSON string of s[0..n) even when it is not valid UTF-8 (an Azure error text, say):
+ * bytes of invalid sequences become '?', as a last resort every non-ASCII byte does. */
+static json_t *utf8_json(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    char *t;
+    size_t i = 0;
+
+    if (j || !(t = malloc(n + 1)))
+        return j;
+    memcpy(t, s, n);
+    t[n] = '\0';
+    while (i < n) {
+        unsigned char c = (unsigned char)t[i];
+        size_t len = c < 0x80                 ? 1
+                     : c >= 0xC2 && c <= 0xDF ? 2
+                     : c >= 0xE0 && c <= 0xEF ? 3
+                     : c >= 0xF0 && c <= 0xF4 ? 4
+                                              : 0;
+        size_t k;
+
+        for (k = 1; len && k < len; k++)
+            if (i + k >= n || ((unsigned char)t[i + k] & 0xC0) != 0x80)
+                len = 0;
+        if (!len) {
+            t[i++] = '?';
+            continue;
+        }
+        i += len;
+    }
+    j = json_stringn(t, n);
+    for (i = 0; !j && i < n; i++)
+        if ((unsigned char)t[i] >= 0x80)
+            t[i] = '?';
+    if (!j)
+        j = json_stringn(t, n);
+    free(t);
+    return j;
+}
+
 /* A JSON string of at most KSTATUS_MESSAGE_MAX bytes, cut on a UTF-8 boundary. */
 static json_t *message_string(const char *msg)
 {
@@ -49,7 +89,7 @@ static json_t *message_string(const char *msg)
         while (n > 0 && ((unsigned char)msg[n] & 0xC0) == 0x80)
             n--;
     }
-    return json_stringn(msg, n); /* NULL for invalid UTF-8 */
+    return utf8_json(msg, n);
 }
 
 static json_t *time_string(int64_t ms)

@@ -358,7 +358,7 @@ static void test_patch_404_recreates(void **state)
 }
 
 /* Bad input is refused without a write; a cluster-scoped object's Events go to "default";
- * long messages are cut to KEVENTS_MESSAGE_MAX on a UTF-8 boundary. */
+ * long messages are cut to KEVENTS_MESSAGE_MAX on a UTF-8 boundary; invalid UTF-8 becomes '?'. */
 static void test_input_limits(void **state)
 {
     struct world w;
@@ -389,6 +389,14 @@ static void test_input_limits(void **state)
     assert_int_equal(strlen(m), KEVENTS_MESSAGE_MAX - 1);
     assert_null(
         json_object_get(json_object_get(the_event(l, "Test", "x"), "involvedObject"), "namespace"));
+    json_decref(l);
+    /* a message that is not UTF-8 is written with '?' for the bad bytes */
+    assert_int_equal(
+        kevents_record(w.r, &WP1, KEVENTS_WARNING, KEVENTS_AZURE_ERROR, "PUT failed: \xff\xfe", T0),
+        0);
+    run_idle(&w.loop, w.r, 5000);
+    l = list_events(&w.s, "ci", NULL);
+    assert_string_equal(jstr(the_event(l, "AzureError", "PUT"), "message"), "PUT failed: ??");
     json_decref(l);
     world_down(&w);
 }

@@ -299,7 +299,7 @@ static void test_unknown(void **state)
 }
 
 /* Reasons are reduced to the CRD's pattern; messages are cut at 32768 bytes without
- * splitting a UTF-8 sequence. */
+ * splitting a UTF-8 sequence, and invalid UTF-8 is replaced rather than failing. */
 static void test_reason_and_message_limits(void **state)
 {
     struct kstatus_cond c[3] = {{"A", RC_COND_TRUE, "9 Scaling-Out: x,", NULL},
@@ -330,6 +330,13 @@ static void test_reason_and_message_limits(void **state)
     assert_int_equal(strlen(m), KSTATUS_MESSAGE_MAX - 1);
     json_decref(arr);
     free(big);
+    /* not UTF-8 (an Azure error text): kept, the bad bytes as '?' */
+    c[0].message = "quota \xff\xfe exceeded \xc3\xa9";
+    arr = kstatus_conditions(c, 1, NULL, 0, T0);
+    assert_non_null(arr);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0), "message")),
+                        "quota ?? exceeded \xc3\xa9");
+    json_decref(arr);
 }
 
 /* Instances: times in RFC 3339, empty strings and zero times omitted; lastScaleTime. */
