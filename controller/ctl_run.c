@@ -982,6 +982,8 @@ static void on_action(void *arg, const struct rc_action *a, const struct az_resu
         log_int(&l, "count", (long long)a->count);
     log_str(&l, "reason", a->reason);
     log_int(&l, "status", res->status);
+    if (res->accepted) /* its operation runs on; the next observes follow it */
+        log_bool(&l, "accepted", true);
     if (res->err.code)
         log_str(&l, "err", res->err.msg);
     log_end(&l);
