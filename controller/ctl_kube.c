@@ -231,7 +231,7 @@ struct ckube {
     json_t *st_flight;  /* set of "plural/ns/name" with a status write in flight */
     json_t *st_next;    /* "plural/ns/name" -> status to write after the one in flight */
     json_t *st_written; /* "plural/ns/name" -> {"status", "at"} of the last write */
-    json_t *ref_errors; /* "Kind/ns/name" -> first validation error of an IV/EP */
+    json_t *ref_errors; /* "Kind/ns/name" -> the core's first error on its current version */
     json_t *remembered; /* set: pool keys handed to ctl_remember */
     bool synced;
     bool stopping;
@@ -649,12 +649,19 @@ static int be_secret(void *arg, const char *ns, const char *name, const char *ke
 static void log_invalid(struct ckube *s, const char *lkey, const json_t *obj,
                         const struct rc_errs *errs)
 {
-    const char *rv = meta_str(obj, "resourceVersion");
+    /* once per generation (status writes change the resourceVersion, not the spec) */
+    const json_t *gen = json_object_get(meta_of(obj), "generation");
+    char ver[64];
     const char *seen = json_string_value(json_object_get(s->logged, lkey));
 
-    if (rv && seen && strcmp(rv, seen) == 0)
+    if (json_is_integer(gen))
+        snprintf(ver, sizeof(ver), "g%lld", (long long)json_integer_value(gen));
+    else
+        snprintf(ver, sizeof(ver), "rv%s",
+                 meta_str(obj, "resourceVersion") ? meta_str(obj, "resourceVersion") : "");
+    if (seen && strcmp(ver, seen) == 0)
         return;
-    json_object_set_new(s->logged, lkey, json_string(rv ? rv : ""));
+    json_object_set_new(s->logged, lkey, json_string(ver));
     if (strncmp(lkey, "WorkerPool/", 11) == 0 && errs->n) {
         char msg[RC_ERR_PATH_MAX + RC_ERR_MSG_MAX + 64];
 
@@ -672,8 +679,8 @@ static void log_invalid(struct ckube *s, const char *lkey, const json_t *obj,
         log_begin(&l, LOG_WARN, wall_ms(), "source.invalid");
         log_str(&l, "object", lkey);
         log_str(&l, "err", msg);
-        log_word(&l, json_object_get(s->last_good, lkey) ? ", keeping the last valid version"
-                                                         : ", ignoring");
+        log_word(&l, json_object_get(s->last_good, lkey) ? "keeping the last valid version"
+                                                         : "ignoring");
         log_end(&l);
     }
 }
@@ -701,7 +708,7 @@ static void decode_one(struct ckube *s, struct rc_desired *want, const char *kin
         return;
     }
     log_invalid(s, lkey, obj, &errs);
-    if (strcmp(kind, "WorkerPool") != 0) {
+    {
         char msg[RC_ERR_PATH_MAX + RC_ERR_MSG_MAX + 4];
 
         snprintf(msg, sizeof(msg), "%s%s%s", errs.v[0].path, errs.v[0].path[0] ? ": " : "",
@@ -748,14 +755,37 @@ static void remember_pool(struct ckube *s, const char *key, const json_t *obj)
     ctl_remember(s->c, meta_str(obj, "namespace"), meta_str(obj, "name"), &r);
 }
 
+/* Drops the keys "Kind/ns/name" of map whose object is in no cache. */
+static void forget_missing(struct ckube *s, json_t *map)
+{
+    const char *key;
+    void *tmp;
+    json_t *v;
+
+    json_object_foreach_safe(map, tmp, key, v)
+    {
+        const char *slash = strchr(key, '/');
+        const struct kinformer *inf;
+
+        if (!slash)
+            continue;
+        if (strncmp(key, "WorkerPool/", 11) == 0)
+            inf = s->pools;
+        else if (strncmp(key, "ImageVersion/", 13) == 0)
+            inf = s->images;
+        else
+            inf = s->policies;
+        if (!json_object_get(kinformer_cache(inf), slash + 1))
+            json_object_del(map, key);
+    }
+}
+
 static void rebuild(struct ckube *s)
 {
     struct rc_desired want = {0};
     struct rc_errs errs = {0};
     const json_t *obj;
     const char *key;
-    void *tmp;
-    json_t *v;
 
     json_object_foreach((json_t *)kinformer_cache(s->images), key, obj)
         decode_one(s, &want, "ImageVersion", key, obj);
@@ -767,25 +797,9 @@ static void rebuild(struct ckube *s)
         remember_pool(s, key, obj);
     }
     /* what is no longer in any cache is forgotten */
-    json_object_foreach_safe(s->last_good, tmp, key, v)
-    {
-        const char *slash = strchr(key, '/');
-        const struct kinformer *inf = NULL;
-
-        if (!slash)
-            continue;
-        if (strncmp(key, "WorkerPool/", 11) == 0)
-            inf = s->pools;
-        else if (strncmp(key, "ImageVersion/", 13) == 0)
-            inf = s->images;
-        else
-            inf = s->policies;
-        if (!json_object_get(kinformer_cache(inf), slash + 1)) {
-            json_object_del(s->logged, key);
-            json_object_del(s->ref_errors, key);
-            json_object_del(s->last_good, key);
-        }
-    }
+    forget_missing(s, s->last_good);
+    forget_missing(s, s->ref_errors);
+    forget_missing(s, s->logged);
     rc_validate_refs(&want, &errs); /* the planner reports missing references per pool */
     rc_errs_release(&errs);
     ctl_set_desired(s->c, &want);
@@ -793,6 +807,7 @@ static void rebuild(struct ckube *s)
 }
 
 static void write_ref_statuses(struct ckube *s, const char *plural, const char *kind);
+static void write_invalid_pool_statuses(struct ckube *s);
 
 static void on_debounce(uv_timer_t *t)
 {
@@ -807,8 +822,17 @@ static void on_debounce(uv_timer_t *t)
     refresh_secrets(s);
     rebuild(s);
     json_object_foreach((json_t *)kinformer_cache(s->pools), key, obj)
-        ensure_finalizer(s, key, obj);
+    {
+        char lkey[KEY_MAX + 16];
+
+        /* only a pool the planner can act on gets the finalizer: one that was never
+         * valid is not planned, so nothing would ever remove it */
+        snprintf(lkey, sizeof(lkey), "WorkerPool/%s", key);
+        if (json_object_get(s->last_good, lkey))
+            ensure_finalizer(s, key, obj);
+    }
     if (s->leading) {
+        write_invalid_pool_statuses(s);
         write_ref_statuses(s, "imageversions", "ImageVersion");
         write_ref_statuses(s, "expirypolicies", "ExpiryPolicy");
     }
@@ -945,7 +969,8 @@ static enum rc_cond cond_of(const char *s)
 
 /* The status to write: the reconciler's, with observedGeneration and the
  * conditions' observedGeneration/lastTransitionTime filled in kstatus' way. */
-static json_t *status_to_write(const json_t *status, const json_t *prev, int64_t generation)
+static json_t *status_to_write(const json_t *status, const json_t *prev, int64_t generation,
+                               const char *invalid)
 {
     const json_t *conds = json_object_get(status, "conditions"), *c;
     struct kstatus_cond kc[16];
@@ -962,6 +987,13 @@ static json_t *status_to_write(const json_t *status, const json_t *prev, int64_t
         kc[n].status = cond_of(json_string_value(json_object_get(c, "status")));
         kc[n].reason = json_string_value(json_object_get(c, "reason"));
         kc[n].message = json_string_value(json_object_get(c, "message"));
+        if (kc[n].type && invalid &&
+            (strcmp(kc[n].type, "Ready") == 0 || strcmp(kc[n].type, "Stalled") == 0)) {
+            /* the current spec is not applied: not Ready, and stalled until it is fixed */
+            kc[n].status = strcmp(kc[n].type, "Ready") == 0 ? RC_COND_FALSE : RC_COND_TRUE;
+            kc[n].reason = KEVENTS_INVALID_SPEC;
+            kc[n].message = invalid;
+        }
         if (kc[n].type)
             n++;
     }
@@ -1081,6 +1113,55 @@ static void write_status(struct ckube *s, const char *plural, const char *key, j
  * namespace that refer to it, at most 256 named) and Ready (valid for the
  * core, or its first error). resolvedVersion/imageId are not known here (the
  * reconciler resolves images per pool). */
+/* Pools whose spec was never valid are not planned: their status says why
+ * (Ready False, Stalled True, reason InvalidSpec, the core's first error). */
+static void write_invalid_pool_statuses(struct ckube *s)
+{
+    const char *key;
+    json_t *v;
+
+    json_object_foreach(s->ref_errors, key, v)
+    {
+        static const char *const types[] = {"Ready", "Progressing", "Degraded", "Stalled"};
+        struct kstatus_cond kc[4];
+        const json_t *obj, *cur;
+        json_t *st, *conds;
+        char ns[300];
+        const char *nsname, *slash;
+
+        if (strncmp(key, "WorkerPool/", 11) != 0 || json_object_get(s->last_good, key))
+            continue; /* a pool with a valid version gets its status from the reconciler */
+        nsname = key + 11;
+        slash = strchr(nsname, '/');
+        if (!slash)
+            continue;
+        snprintf(ns, sizeof(ns), "%.*s", (int)(slash - nsname), nsname);
+        obj = kinformer_get(s->pools, ns, slash + 1);
+        if (!obj)
+            continue;
+        cur = json_object_get(obj, "status");
+        for (int i = 0; i < 4; i++) {
+            kc[i].type = types[i];
+            kc[i].status =
+                i == 0 || i == 3 ? (i == 0 ? RC_COND_FALSE : RC_COND_TRUE) : RC_COND_FALSE;
+            kc[i].reason = i == 0 || i == 3 ? KEVENTS_INVALID_SPEC : "AsExpected";
+            kc[i].message = i == 0 || i == 3 ? json_string_value(v) : "";
+        }
+        st = json_is_object(cur) ? json_deep_copy(cur) : json_object();
+        conds = kstatus_conditions(kc, 4, json_object_get(cur, "conditions"),
+                                   json_integer_value(json_object_get(meta_of(obj), "generation")),
+                                   wall_ms());
+        if (!st || !conds) {
+            json_decref(st);
+            json_decref(conds);
+            continue;
+        }
+        json_object_set_new(st, "conditions", conds);
+        json_object_set(st, "observedGeneration", json_object_get(meta_of(obj), "generation"));
+        write_status(s, "workerpools", nsname, st);
+    }
+}
+
 static void write_ref_statuses(struct ckube *s, const char *plural, const char *kind)
 {
     const json_t *cache = kinformer_cache(informer_of(s, plural)), *obj, *p;
@@ -1119,13 +1200,15 @@ static void be_status(void *arg, const struct rc_pool *p, const json_t *obj)
 {
     struct ckube *s = arg;
     const json_t *cached = cached_pool(s, p), *st = json_object_get(obj, "status");
-    char key[KEY_MAX];
+    char key[KEY_MAX], lkey[KEY_MAX + 16];
     json_t *want;
 
     if (!cached || !json_is_object(st) || s->stopping || !s->leading)
         return;
     pool_key(cached, key, sizeof(key));
-    want = status_to_write(st, json_object_get(cached, "status"), p->meta.generation);
+    snprintf(lkey, sizeof(lkey), "WorkerPool/%s", key);
+    want = status_to_write(st, json_object_get(cached, "status"), p->meta.generation,
+                           json_string_value(json_object_get(s->ref_errors, lkey)));
     if (want)
         write_status(s, "workerpools", key, want);
 }

@@ -19,7 +19,7 @@
  *   a change, once the three informers have listed (then ctl_set_synced). An
  *   object that fails the core's validation keeps its last valid version
  *   (same uid) with the current metadata (deletion, finalizers); the errors are
- *   logged once per resourceVersion (event=source.invalid).
+ *   logged once per generation (event=source.invalid).
  * - Which pools are enqueued: a pool whose generation, deletionTimestamp,
  *   finalizers, labels or annotations changed (status-only changes, such as
  *   our own status writes, enqueue nothing); every pool that references a
@@ -29,6 +29,14 @@
  *   carrying metadata.resourceVersion as precondition (a 409 is retried after
  *   the informer has the newer version, or after CKUBE_RETRY_MS); may_write()
  *   is false until the cached object has it, so no Azure write happens before.
+ *   A pool whose spec was never valid (for the core) gets no finalizer: it is
+ *   not planned, so nothing would remove it; its status says InvalidSpec
+ *   (Ready False, Stalled True). A pool whose current version is invalid but
+ *   an earlier one was valid keeps being planned with that version; its
+ *   status then has Ready False and Stalled True with reason InvalidSpec.
+ *   Known limit: the last valid version is kept in memory only, so after a
+ *   restart a pool that is invalid now is treated as never valid (a deletion
+ *   of it then waits until its spec is fixed or the finalizer is removed).
  *   A deleting pool goes to the planner as deleting (rc_meta.deleting); when
  *   the controller reports it gone, the finalizer is removed with a JSON patch
  *   (test + remove at its index, so other finalizers are untouched).
@@ -46,7 +54,7 @@
  *   action (Created, Updated, ScaledOut, ScaledIn, Deleted, Reimaged,
  *   Registered, Deregistered, Started with the planner's reason; a failure is
  *   a Warning AzureError or ThrottledByAzure with the error), InvalidSpec
- *   (Warning) once per resourceVersion that fails the core's validation.
+ *   (Warning) once per generation that fails the core's validation.
  * - ImageVersion and ExpiryPolicy status (kstatus_ref, leader only): usedBy
  *   (the pools of the namespace that refer to it, at most 256 named) and Ready
  *   True "Valid", or False "Invalid" with the core's first error while the

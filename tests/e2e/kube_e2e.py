@@ -367,8 +367,51 @@ def main():
               str(code))
         time.sleep(4)  # a resync
         check("the pool using it stays Ready (no ExpiryPolicyNotFound)", w.ready("exp", 1))
+
+        # An edit of the pool that only the core rejects (free-form extension settings
+        # nested deeper than 64): planned with its last valid version, status says why.
+        deep = {}
+        cur = deep
+        for _ in range(70):
+            cur["a"] = {}
+            cur = cur["a"]
+        ext = [{"name": "e", "publisher": "p", "type": "t", "typeHandlerVersion": "1.0",
+                "settings": deep}]
+        seq = w.last_seq()
+        code, _ = w.kube("PATCH", WPS.format(ns="ci") + "/exp", {"spec": {"extensions": ext}},
+                         "application/merge-patch+json")
+
+        def invalid_status(name):
+            o = w.wp(name)
+            st = (o or {}).get("status") or {}
+            c = {x["type"]: x for x in st.get("conditions", [])}
+            return (st.get("observedGeneration") == o["metadata"]["generation"] and
+                    c.get("Ready", {}).get("status") == "False" and
+                    c["Ready"].get("reason") == "InvalidSpec" and
+                    c.get("Stalled", {}).get("status") == "True" and
+                    "deeper than 64" in c["Ready"].get("message", ""))
+        w.wait(lambda: invalid_status("exp"), 20, "exp InvalidSpec")
+        time.sleep(4)
+        check("a core-only invalid pool edit: Ready False / Stalled True InvalidSpec with the "
+              "error, nothing written to Azure (the last valid version stays applied)",
+              code == 200 and w.writes(seq) == [] and invalid_status("exp"),
+              f"{code} {w.writes(seq)}")
+
+        # A pool that was never valid: status says why, no finalizer, deleted at once.
+        p = pool("deep", 1)
+        p["spec"]["extensions"] = ext
+        code, _ = w.kube("POST", WPS.format(ns="ci"), p)
+        w.wait(lambda: invalid_status("deep"), 20, "deep InvalidSpec")
+        o = w.wp("deep")
+        code2, _ = w.kube("DELETE", WPS.format(ns="ci") + "/deep")
+        check("a never-valid pool: InvalidSpec status, no finalizer, deleted at once",
+              code == 201 and FIN not in o["metadata"].get("finalizers", []) and
+              code2 == 200 and w.wp("deep") is None, f"{code} {code2}")
+
         w.kube("DELETE", WPS.format(ns="ci") + "/exp")
         w.wait(lambda: w.wp("exp") is None, 90, "exp gone")
+        check("deleting the pool with an invalid current version still destroys and releases",
+              w.arm("GET", f"{VMSS}/exp?api-version=2024-11-01")[0] == 404)
 
         # 16-17: clean shutdown; no secret in logs.
         rc = w.stop()
