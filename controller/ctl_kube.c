@@ -243,6 +243,7 @@ struct kreq_ctx {
     char key[KEY_MAX + 32]; /* "ns/name", or "plural/ns/name" for status writes */
     json_t *status;         /* status writes: what was written */
     json_t *obj;            /* finalizer removal: the pool as it was (it may vanish meanwhile) */
+    char rv[64];            /* finalizer add: the resourceVersion of the precondition */
 };
 
 static int64_t wall_ms(void)
@@ -485,13 +486,30 @@ static void on_finalizer_added(void *arg, const struct kube_response *r)
 
     if (!s->stopping) {
         json_object_del(s->finalizing, x->key);
-        log_request(r->err.code ? "kube.finalizer_failed" : "kube.finalizer_added", x->key, r);
-        if (!r->err.code)
-            pool_event(s, x->key, KEVENTS_NORMAL, KEVENTS_FINALIZER_ADDED,
-                       "finalizer " CKUBE_FINALIZER " added: Azure resources are destroyed "
-                       "before the object goes");
-        if (r->err.code && r->status != 404)
-            arm(s, CKUBE_RETRY_MS); /* 409: the informer brings the newer version */
+        if (r->status == 409) {
+            /* The object changed meanwhile (e.g. our own status write): try again at
+             * once when the watch already has a newer version, else when it brings one
+             * (on_pool) or after CKUBE_RETRY_MS. */
+            char ns[300];
+            const char *slash = strchr(x->key, '/');
+            const json_t *now = NULL;
+            const char *rv;
+
+            if (slash) {
+                snprintf(ns, sizeof(ns), "%.*s", (int)(slash - x->key), x->key);
+                now = kinformer_get(s->pools, ns, slash + 1);
+            }
+            rv = now ? meta_str(now, "resourceVersion") : NULL;
+            arm(s, rv && strcmp(rv, x->rv) != 0 ? CKUBE_DEBOUNCE_MS : CKUBE_RETRY_MS);
+        } else {
+            log_request(r->err.code ? "kube.finalizer_failed" : "kube.finalizer_added", x->key, r);
+            if (!r->err.code)
+                pool_event(s, x->key, KEVENTS_NORMAL, KEVENTS_FINALIZER_ADDED,
+                           "finalizer " CKUBE_FINALIZER " added: Azure resources are destroyed "
+                           "before the object goes");
+            if (r->err.code && r->status != 404)
+                arm(s, CKUBE_RETRY_MS);
+        }
     }
     ctx_free(x);
 }
@@ -513,6 +531,8 @@ static void ensure_finalizer(struct ckube *s, const char *key, const json_t *obj
             ctx_free(x);
         return;
     }
+    snprintf(x->rv, sizeof(x->rv), "%s",
+             meta_str(obj, "resourceVersion") ? meta_str(obj, "resourceVersion") : "");
     item_path("workerpools", key, NULL, path, sizeof(path));
     if (kube_request_json(s->k, "PATCH", path, "application/merge-patch+json", patch,
                           on_finalizer_added, x) == 0)
