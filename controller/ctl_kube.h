@@ -9,7 +9,11 @@
  *   azpool.dev/v1alpha1, in --namespace or in all namespaces; --selector
  *   filters the WorkerPools only (DECISION: ImageVersions and ExpiryPolicies are
  *   referenced by name, so a selector on them could hide what a selected pool
- *   needs). Secrets: one informer per Secret that a pool references (any
+ *   needs). A pool that leaves the selection (its labels change) is no longer
+ *   managed here: its Azure resources and its finalizer stay (the reconciler
+ *   never destroys what is merely absent from the desired state) until an
+ *   instance whose selector matches it takes it over. Secrets: one informer per Secret that a pool
+ * references (any
  *   "*SecretRef" object with a name, anywhere in the spec), with
  *   fieldSelector metadata.name=<name> in the pool's namespace; at most
  *   CKUBE_SECRETS_MAX of them (each holds a watch connection); informers of
