@@ -579,12 +579,12 @@ int kube_config_auto(const char *kubeconfig, const char *context, const char *sa
 
     if (kubeconfig && kubeconfig[0])
         return kube_config_load(kubeconfig, context, ret, err);
-    env = getenv("KUBERNETES_SERVICE_HOST");
-    if (env && env[0] && !(context && context[0]))
-        return kube_config_incluster(sa_dir, ret, err);
     env = getenv("KUBECONFIG");
     if (env && env[0])
         return kube_config_load(env, context, ret, err);
+    env = getenv("KUBERNETES_SERVICE_HOST");
+    if (env && env[0] && !(context && context[0]))
+        return kube_config_incluster(sa_dir, ret, err);
     env = getenv("HOME");
     if (!env || !env[0])
         return rc_err_set(err, -RC_EINVAL, "", "no kubeconfig: --kubeconfig, KUBECONFIG, HOME");

@@ -3,9 +3,10 @@
  *
  * Configuration (struct kube_config) comes from a kubeconfig (kube_config_parse
  * on text, no I/O; kube_config_load reads files) or from the in-cluster service
- * account (kube_config_incluster). kube_config_auto picks: an explicit path,
- * else KUBERNETES_SERVICE_HOST (in-cluster), else $KUBECONFIG (a ':'-list,
- * merged first-wins like client-go), else ~/.kube/config.
+ * account (kube_config_incluster). kube_config_auto picks, in
+ * controller-runtime's order: an explicit path, else $KUBECONFIG (a ':'-list,
+ * merged first-wins like client-go), else KUBERNETES_SERVICE_HOST (in-cluster;
+ * not with an explicit context), else ~/.kube/config.
  *
  * Kubeconfig support: current-context or an explicit context; cluster server,
  * certificate-authority(-data), insecure-skip-tls-verify; user token,

@@ -312,9 +312,21 @@ static void test_config_incluster(void **state)
     kube_config_release(&c);
 
     setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+    unsetenv("KUBECONFIG");
     assert_int_equal(kube_config_auto(NULL, NULL, dir, &c, &err), 0);
     assert_string_equal(c.server, "https://[fd00::1]:443");
     kube_config_release(&c);
+
+    /* $KUBECONFIG wins over the in-cluster configuration (controller-runtime's order) */
+    snprintf(p, sizeof(p), "%s/kc", dir);
+    write_file(p, "current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+                  "clusters: [{name: c, cluster: {server: 'http://from-env:1'}}]\n");
+    setenv("KUBECONFIG", p, 1);
+    assert_int_equal(kube_config_auto(NULL, NULL, dir, &c, &err), 0);
+    assert_string_equal(c.server, "http://from-env:1");
+    kube_config_release(&c);
+    unsetenv("KUBECONFIG");
+    unlink(p);
 
     unsetenv("KUBERNETES_SERVICE_HOST");
     assert_int_equal(kube_config_incluster(dir, &c, &err), -RC_EINVAL);
