@@ -40,6 +40,28 @@ static uint64_t nrequests;
 #define DENIED_MAX 200
 static json_t *denied;
 static uint64_t ndenied;
+/* The last REQLOG_MAX requests (admin /_kubesim/ ones excluded), for GET /_kubesim/requests
+ * (benches count a controller's requests by verb and time its writes). Allocated at the first
+ * request; every string bounded (truncated). */
+#define REQLOG_MAX 10000
+struct reqlog {
+    uint64_t seq;
+    int64_t start_us, done_us; /* CLOCK_REALTIME: dispatch start, dispatch end (write committed) */
+    uint64_t rv_after;         /* store RV after the request */
+    bool changed;              /* the request moved the store's RV (a write that changed bytes) */
+    int status;
+    char method[8];
+    char verb[20];     /* get list watch create update patch delete deletecollection, or
+                          the lower-case method for non-resource paths */
+    char resource[80]; /* "plural[/sub]", "" for non-resource paths */
+    char path[400];    /* path?query as received (decoded) */
+    char ua[128];      /* User-Agent, "" when absent */
+};
+static struct reqlog *reqlog;
+static uint64_t nreqlog; /* requests logged so far; the next seq */
+/* What ks_dispatch resolved for the request being dispatched (verb, resource). */
+static char cur_verb[20], cur_resource[80];
+static void reqlog_get(struct ks_req *r, struct ks_resp *w);
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -2484,6 +2506,8 @@ static void admin(struct ks_req *r, struct ks_resp *w)
         resp_json(w, 200,
                   json_pack("{s:I,s:O}", "forbidden", (json_int_t)ndenied, "items",
                             denied ? denied : json_array()));
+    } else if (!strcmp(r->method, "GET") && !strcmp(what, "requests")) {
+        reqlog_get(r, w);
     } else if (!strcmp(r->method, "GET") && !strcmp(what, "stats")) {
         char b[32];
         snprintf(b, sizeof(b), "%llu", (unsigned long long)ks_store_rv());
@@ -2668,9 +2692,8 @@ static void do_token_request(struct call *c)
     resp_json(c->w, 201, b);
 }
 
-void ks_dispatch(struct ks_req *r, struct ks_resp *w)
+static void dispatch(struct ks_req *r, struct ks_resp *w)
 {
-    nrequests++;
     memset(w, 0, sizeof(*w));
     if (r->nseg >= 1 && !strcmp(r->seg[0], "_kubesim")) {
         admin(r, w);
@@ -2786,6 +2809,9 @@ void ks_dispatch(struct ks_req *r, struct ks_resp *w)
     }
     const char *m = r->method;
     bool watch = qbool(r, "watch");
+    snprintf(cur_verb, sizeof(cur_verb), "%s", request_verb(&c, watch));
+    snprintf(cur_resource, sizeof(cur_resource), "%s%s%s", c.rt->plural, c.sub ? "/" : "",
+             c.sub ? c.sub : "");
     if (!strcmp(c.rt->key, "authorization.k8s.io/selfsubjectaccessreviews")) {
         if (strcmp(m, "POST") || c.name)
             status_err(w, 405, "MethodNotAllowed", NULL,
@@ -2838,6 +2864,86 @@ void ks_dispatch(struct ks_req *r, struct ks_resp *w)
         status_err(w, 405, "MethodNotAllowed", NULL,
                    "the server does not allow this method on the requested resource");
     }
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void reqlog_add(const struct ks_req *r, const struct ks_resp *w, int64_t start_us,
+                       uint64_t rv_before)
+{
+    if (!reqlog && !(reqlog = calloc(REQLOG_MAX, sizeof(*reqlog))))
+        return;
+    struct reqlog *e = &reqlog[nreqlog % REQLOG_MAX];
+    memset(e, 0, sizeof(*e));
+    e->seq = nreqlog++;
+    e->start_us = start_us;
+    e->done_us = now_us();
+    e->rv_after = ks_store_rv();
+    e->changed = e->rv_after != rv_before;
+    e->status = w->status;
+    snprintf(e->method, sizeof(e->method), "%s", r->method ? r->method : "");
+    if (cur_verb[0]) {
+        snprintf(e->verb, sizeof(e->verb), "%s", cur_verb);
+    } else {
+        for (size_t i = 0; i + 1 < sizeof(e->verb) && e->method[i]; i++)
+            e->verb[i] = (char)tolower((unsigned char)e->method[i]);
+    }
+    snprintf(e->resource, sizeof(e->resource), "%s", cur_resource);
+    size_t n = (size_t)snprintf(e->path, sizeof(e->path), "%s", r->path ? r->path : "");
+    for (int i = 0; i < r->nquery && n < sizeof(e->path); i++)
+        n += (size_t)snprintf(e->path + n, sizeof(e->path) - n, "%c%s=%s", i ? '&' : '?',
+                              r->query[i].name, r->query[i].value ? r->query[i].value : "");
+    snprintf(e->ua, sizeof(e->ua), "%s", r->user_agent ? r->user_agent : "");
+}
+
+/* GET /_kubesim/requests[?since=SEQ][&limit=N]: {"next":N,"oldest":N,"entries":[...]} */
+static void reqlog_get(struct ks_req *r, struct ks_resp *w)
+{
+    const char *sv = ks_query(r, "since"), *lv = ks_query(r, "limit");
+    uint64_t since = sv ? strtoull(sv, NULL, 10) : 0;
+    uint64_t limit = lv ? strtoull(lv, NULL, 10) : REQLOG_MAX;
+    uint64_t oldest = nreqlog > REQLOG_MAX ? nreqlog - REQLOG_MAX : 0;
+    if (since < oldest)
+        since = oldest;
+    json_t *items = json_array();
+    for (uint64_t s = since; reqlog && items && s < nreqlog && limit; s++, limit--) {
+        const struct reqlog *e = &reqlog[s % REQLOG_MAX];
+        char t[40], ts[64], rv[32];
+        rfc3339(e->done_us / 1000, t, sizeof(t));
+        /* "2026-01-01T00:00:00Z" -> "2026-01-01T00:00:00.123456Z" */
+        snprintf(ts, sizeof(ts), "%.19s.%06lldZ", t, (long long)(e->done_us % 1000000));
+        snprintf(rv, sizeof(rv), "%llu", (unsigned long long)e->rv_after);
+        json_array_append_new(
+            items, json_pack("{s:I,s:s,s:I,s:I,s:s,s:b,s:i,s:s,s:s,s:s,s:s,s:s}", "seq",
+                             (json_int_t)e->seq, "time", ts, "startMicros", (json_int_t)e->start_us,
+                             "doneMicros", (json_int_t)e->done_us, "resourceVersion", rv, "changed",
+                             e->changed, "code", e->status, "method", e->method, "verb", e->verb,
+                             "resource", e->resource, "path", e->path, "userAgent", e->ua));
+    }
+    if (!items) {
+        status_err(w, 500, "InternalError", NULL, "out of memory");
+        return;
+    }
+    resp_json(w, 200,
+              json_pack("{s:I,s:I,s:o}", "next", (json_int_t)nreqlog, "oldest", (json_int_t)oldest,
+                        "entries", items));
+}
+
+void ks_dispatch(struct ks_req *r, struct ks_resp *w)
+{
+    nrequests++;
+    bool adm = r->nseg >= 1 && !strcmp(r->seg[0], "_kubesim");
+    int64_t start = now_us();
+    uint64_t rv = ks_store_rv();
+    cur_verb[0] = cur_resource[0] = '\0';
+    dispatch(r, w);
+    if (!adm)
+        reqlog_add(r, w, start, rv);
 }
 
 static void seed_namespace(const char *name)
@@ -2899,6 +3005,9 @@ void ks_api_release(void)
 {
     json_decref(denied);
     denied = NULL;
+    free(reqlog);
+    reqlog = NULL;
+    nreqlog = 0;
     json_decref(applied_cfg);
     applied_cfg = NULL;
     while (watches)

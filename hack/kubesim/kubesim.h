@@ -127,6 +127,16 @@
  *   GET  /_kubesim/stats          {"resourceVersion","objects","watches","requests"}
  *   GET  /_kubesim/denied         --rbac: {"forbidden":N,"items":[{user,verb,group,resource,
  *                                 namespace,name}]} (the last 200 requests answered 403)
+ *   GET  /_kubesim/requests[?since=SEQ][&limit=N]  the last 10000 requests (admin ones
+ *                                 excluded), oldest first: {"next":N,"oldest":N,"entries":[{seq,
+ *                                 time (dispatch end, RFC 3339 with microseconds), startMicros,
+ *                                 doneMicros (CLOCK_REALTIME us: dispatch start / end, the write
+ *                                 committed), resourceVersion (the store's after), changed (the
+ *                                 request moved the store's RV), code, method, verb (get list
+ *                                 watch create update patch delete deletecollection; the
+ *                                 lower-case method off the resource paths), resource
+ *                                 ("plural[/sub]" or ""), path ("path?query", decoded, <= 399
+ *                                 bytes), userAgent}]}; entries older than "oldest" are gone
  */
 #ifndef AZPOOL_KUBESIM_H
 #define AZPOOL_KUBESIM_H
@@ -159,6 +169,7 @@ struct ks_req {
     const char *content_type;     /* Content-Type header or NULL */
     const char *authorization;    /* Authorization header or NULL */
     const char *impersonate_user; /* Impersonate-User header or NULL (--rbac) */
+    const char *user_agent;       /* User-Agent header or NULL */
     const char *body;             /* raw body (NUL-terminated) or NULL */
     size_t body_len;
     int64_t now_ms; /* wall clock at arrival */

@@ -133,6 +133,9 @@ static int handle(struct lws *wsi, struct pss *p)
     char imp[400];
     if (lws_hdr_custom_copy(wsi, imp, sizeof(imp), "impersonate-user:", 17) > 0)
         r.impersonate_user = imp;
+    char ua[256];
+    if (lws_hdr_copy(wsi, ua, sizeof(ua), WSI_TOKEN_HTTP_USER_AGENT) > 0)
+        r.user_agent = ua;
     const char *bad = NULL;
     int bad_code = 400;
     if (parse_target(&r, p->target, tbuf, 2 * tl + 4) < 0) {
