@@ -35,7 +35,12 @@ temp dir, every process always stopped). Both clocks below are CLOCK_REALTIME of
    writes per reconcile. Also printed: ARM writes in the window (expected 0) and writes that
    did not change the object (kubesim's "changed": false, i.e. a no-op PATCH/PUT); the writes
    themselves are listed on "# " lines (resource, path, count, no-ops) so a regression can be
-   read off the output.
+   read off the output. The controller's informers hold their watches 300-600 s
+   (kinformer.c), so a window of seconds normally holds no read at all; open_watches (kubesim's
+   live watches, all the controllers') and est_watch_renewals_per_reconcile = open_watches /
+   450 s x window / reconciles give the amortized read cost (an estimate, not a count).
+   The latency line also gives the controller's Kubernetes writes per edit by method and
+   resource (status patch, events), Lease requests left out.
 
 Environment knobs (defaults: about 3 minutes on 2 cores; KBENCH_KEEP=1 keeps the temp dirs):
   KBENCH_CONTROLLERS ("1 2"), KBENCH_POOLS (30), KBENCH_REPLICAS (2), KBENCH_EDITS (30),
@@ -352,6 +357,7 @@ def phase_latency(w, names, nrep, edits, mode, figures, tag):
     lat, missing = [], 0
     cur = {n: nrep for n in names}
     w.arm_log()
+    kstart = w.req_next()
     for k in range(edits):
         name = names[(k * 7 + len(names) // 2) % len(names)]
         want = nrep + 1 if cur[name] == nrep else nrep
@@ -391,11 +397,19 @@ def phase_latency(w, names, nrep, edits, mode, figures, tag):
         time.sleep(random.uniform(0.05, 0.25))
     if not lat:
         raise RuntimeError("no edit reached ARM")
+    entries, _ = w.requests(kstart)
+    kw = {}
+    for e in entries:
+        if is_ctl(e) and verb_of(e) in WRITE_VERBS and not e["resource"].startswith("leases"):
+            k = f"{e['method'].lower()}:{e['resource'].replace('/', '.')}"
+            kw[k] = kw.get(k, 0) + 1
+    per_edit = " ".join(f"{k}={v / edits:.2f}" for k, v in sorted(kw.items()))
     p50, p99 = pct(lat, 50), pct(lat, 99)
     figures.append(("latency", tag, p99 < 200 and missing == 0,
                     f"pools={len(names)} edits={edits} edit={mode} measured={len(lat)} "
                     f"no_write={missing} p50_ms={p50:.1f} p99_ms={p99:.1f} min_ms={min(lat):.1f} "
-                    f"max_ms={max(lat):.1f}", "p99<200ms"))
+                    f"max_ms={max(lat):.1f} kube_writes_per_edit={sum(kw.values()) / edits:.2f} "
+                    f"({per_edit})", "p99<200ms"))
 
 
 def phase_steady(w, names, nrep, resync, window, figures, tag):
@@ -425,6 +439,8 @@ def phase_steady(w, names, nrep, resync, window, figures, tag):
     noop = [e for e in writes if not e["changed"]]
     rec = r1 - r0
     secs = t1 - t0
+    _, stats = w.kube("GET", "/_kubesim/stats")
+    nwatch = (stats or {}).get("watches", -1)  # only the controllers watch
     wpr = len(writes) / rec if rec else float("inf")
     rpr = len(reads) / rec if rec else float("inf")
     arm_w = [e for e in arm if e["method"] != "GET"]
@@ -433,7 +449,9 @@ def phase_steady(w, names, nrep, resync, window, figures, tag):
                     f"pools={len(names)} resync_s={resync} window_s={secs:.1f} "
                     f"reconciles={rec:.0f} writes={len(writes)} writes_per_reconcile={wpr:.3f} "
                     f"noop_writes={len(noop)} reads={len(reads)} reads_per_reconcile={rpr:.3f} "
-                    f"{verbs} arm_writes={len(arm_w)} arm_reads={len(arm) - len(arm_w)}",
+                    f"{verbs} arm_writes={len(arm_w)} arm_reads={len(arm) - len(arm_w)} "
+                    f"open_watches={nwatch} est_watch_renewals_per_reconcile="
+                    f"{(nwatch / 450.0) * secs / rec if rec else float('inf'):.4f}",
                     "writes_per_reconcile=0"))
     lby = {}
     for e in lease:
