@@ -1562,6 +1562,12 @@ static void serve_refs(struct ctl *c, bool image, const char *ns, const char *na
     resp->content_type = "application/json";
 }
 
+static const char *pool_key(const struct rc_pool *p, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", p->meta.namespace, p->meta.name);
+    return buf;
+}
+
 /* A pool as /api shows it: its last status, else its metadata. New reference. */
 static json_t *pool_object(struct ctl *c, const struct rc_pool *p)
 {
@@ -1609,8 +1615,9 @@ static void tb_add(struct textbuf *b, const char *s, size_t n)
 }
 
 /* GET .../namespaces/NS/workerpools[/NAME]. The list is written one pool at
- * a time from the stored texts (a json_t tree of 1,000 pools would take tens
- * of MB for a moment). */
+ * a time from the stored compact texts, one item per line (a json_t tree of
+ * 1,000 pools would take tens of MB for a moment, and parsing every pool's
+ * text again costs CPU the reconciles need); a single pool is indented. */
 static void serve_pools(struct ctl *c, const char *ns, const char *name, struct httpd_resp *resp)
 {
     static const char head[] = "{\n  \"apiVersion\": \"" RC_API_VERSION
@@ -1622,6 +1629,8 @@ static void serve_pools(struct ctl *c, const char *ns, const char *name, struct 
         tb_add(&b, head, strlen(head));
     for (size_t i = 0; i < c->want.n_pools; i++) {
         const struct rc_pool *p = &c->want.pools[i];
+        struct pstate *ps;
+        char key[300];
         char *text;
 
         if (strcmp(p->meta.namespace, ns) != 0 || (name && strcmp(p->meta.name, name) != 0))
@@ -1631,14 +1640,17 @@ static void serve_pools(struct ctl *c, const char *ns, const char *name, struct 
             resp->content_type = "application/json";
             return;
         }
-        text = dump(pool_object(c, p), &(size_t){0});
-        if (!text) {
+        /* the stored compact text as it is (a pool without a status yet:
+         * its metadata), one item per line */
+        ps = pstate(c, pool_key(p, key, sizeof(key)), false);
+        text = ps && ps->status ? NULL : dump(pool_object(c, p), &(size_t){0});
+        if (!(ps && ps->status) && !text) {
             b.failed = true;
             break;
         }
-        tb_add(&b, n ? ",\n" : "\n", n ? 2 : 1);
+        tb_add(&b, n ? ",\n    " : "\n    ", n ? 6 : 5);
         n++;
-        tb_add(&b, text, strlen(text));
+        tb_add(&b, text ? text : ps->status, strlen(text ? text : ps->status));
         free(text);
     }
     if (name) {
