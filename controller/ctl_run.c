@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,9 +75,11 @@ struct pstate {
     char *halted_image;   /* status.halted_image: a halted rollout (VirtualMachines mode) */
     int desired_replicas; /* status.desiredReplicas, -1 unknown */
     int64_t last_scale_ms, last_scale_out_ms, last_scale_in_ms; /* 0: never */
-    char *saved;     /* the state file's text as last written, NULL: not written */
-    int64_t poll_ms; /* operations accepted, not followed (exec.h): look again this often
-                        while instances are in transition; 0: CTL_PROGRESS_POLL_MS */
+    char *saved;           /* the state file's text as last written, NULL: not written */
+    int64_t poll_ms;       /* operations accepted, not followed (exec.h): look again this often
+                              while instances are in transition; 0: CTL_PROGRESS_POLL_MS */
+    int64_t busy_since_ms; /* writes deferred since (wall ms) for a scale set's running
+                              operation (scale_set_busy); 0: none */
 };
 
 struct ctl {
@@ -1063,6 +1066,41 @@ static void on_exec_done(void *arg, const struct exec_result *res)
     rec_finish(r, true, false, ps ? ps->poll_ms : CTL_PROGRESS_POLL_MS);
 }
 
+/* Whether plan writes to a scale set whose own operation is still running
+ * (observed Creating or Updating): since writes are accepted rather than
+ * followed (exec.h), the next reconcile can come while our last write's
+ * operation runs, and Azure refuses (409) or preempts a second model write
+ * meanwhile. Such writes wait for it, as long as AZ_LRO_MAX_MS (rule 6: then
+ * they go ahead); a DELETE never waits (it cancels). */
+static bool scale_set_busy(struct rec *r, const struct rc_plan *plan, struct pstate *ps)
+{
+    int64_t now = wall_ms();
+
+    for (size_t i = 0; i < plan->n_actions; i++) {
+        const struct rc_action *a = &plan->actions[i];
+        const char *path = a->path ? a->path : a->target;
+
+        if (strcmp(a->pool, r->pool) != 0 || a->method == RC_HTTP_DELETE || !path)
+            continue;
+        for (size_t k = 0; k < r->have.n_scale_sets; k++) {
+            const struct rc_obs_scale_set *ss = &r->have.scale_sets[k];
+            size_t n = ss->id ? strlen(ss->id) : 0;
+            const char *st = ss->provisioning_state;
+
+            if (!n || !st || strncasecmp(path, ss->id, n) != 0 ||
+                (path[n] != '\0' && path[n] != '/' && path[n] != '?'))
+                continue;
+            if (rc_strcasecmp(st, "Creating") != 0 && rc_strcasecmp(st, "Updating") != 0)
+                continue;
+            if (!ps->busy_since_ms)
+                ps->busy_since_ms = now;
+            return now - ps->busy_since_ms < AZ_LRO_MAX_MS;
+        }
+    }
+    ps->busy_since_ms = 0;
+    return false;
+}
+
 static void plan_and_execute(struct rec *r)
 {
     struct ctl *c = r->c;
@@ -1165,6 +1203,21 @@ static void plan_and_execute(struct rec *r)
         rc_plan_release(&plan);
         rec_finish(r, true, false, again);
         return;
+    }
+    {
+        struct pstate *ps = pstate(c, r->pool, true);
+
+        if (ps && scale_set_busy(r, &plan, ps)) {
+            log_begin(&l, LOG_INFO, wall_ms(), "reconcile.write_deferred");
+            log_str(&l, "key", r->key);
+            log_str(&l, "rid", r->rid);
+            log_word(&l, "a scale set operation is still running");
+            log_end(&l);
+            rc_plan_release(&plan);
+            return_jobs(r);
+            rec_finish(r, true, false, ps->poll_ms ? ps->poll_ms : CTL_PROGRESS_POLL_MS);
+            return;
+        }
     }
     if (r->hybrid_url)
         for (size_t i = 0; i < plan.n_actions; i++)

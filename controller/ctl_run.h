@@ -8,7 +8,9 @@
  * its status, requeue. A reconcile does not wait for provisioning: Compute
  * writes of the plan's last wave end it once ARM accepted them (exec.h), and
  * the next observe follows the operation (the planner does not repeat a write
- * whose effect is visible in progress). While a pool is progressing it is
+ * whose effect is visible in progress). A plan that writes to a scale set
+ * observed Creating or Updating waits (reconcile.write_deferred) until that
+ * operation ends, at most AZ_LRO_MAX_MS; DELETEs do not wait. While a pool is progressing it is
  * looked at again every CTL_PROGRESS_POLL_MS, or after the accepted
  * operations' Retry-After while its instances are in transition; waits with a
  * known end come back at that time; every pool is resynced every --resync.
