@@ -176,6 +176,13 @@ class World:
                             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
         if code != 201:
             raise RuntimeError(f"namespace {NS}: {code}")
+        # the request log this bench relies on records what it was sent
+        entries, _ = self.requests(0)
+        ns_posts = [e for e in entries if e["method"] == "POST" and e["verb"] == "create" and
+                    e["resource"] == "namespaces" and e["path"] == "/api/v1/namespaces" and
+                    e["changed"] and e["code"] == 201 and e["userAgent"].startswith("Python")]
+        if len(ns_posts) != 1 or entries[-1]["seq"] + 1 != self.req_next():
+            raise RuntimeError("kubesim's request log does not show the namespace POST")
 
     def wait(self, cond, timeout, what, step=0.1):
         end = time.time() + timeout
