@@ -405,11 +405,7 @@ def phase_latency(w, names, nrep, edits, mode, figures, tag):
     if not lat:
         raise RuntimeError("no edit reached ARM")
     entries, _ = w.requests(kstart)
-    kw = {}
-    for e in entries:
-        if is_ctl(e) and verb_of(e) in WRITE_VERBS and not e["resource"].startswith("leases"):
-            k = f"{e['method'].lower()}:{e['resource'].replace('/', '.')}"
-            kw[k] = kw.get(k, 0) + 1
+    _, kw = count_writes(entries)
     per_edit = " ".join(f"{k}={v / edits:.2f}" for k, v in sorted(kw.items()))
     p50, p99 = pct(lat, 50), pct(lat, 99)
     figures.append(("latency", tag, p99 < 200 and missing == 0,
@@ -483,6 +479,71 @@ def phase_steady(w, names, nrep, resync, window, figures, tag):
     return notes
 
 
+def count_writes(entries):
+    """The controllers' Kubernetes writes (Lease requests left out): (list, {key: n})."""
+    writes = [e for e in entries if is_ctl(e) and verb_of(e) in WRITE_VERBS and
+              not e["resource"].startswith("leases")]
+    by = {}
+    for e in writes:
+        k = f"{e['method'].lower()}:{e['resource'].replace('/', '.')}"
+        by[k] = by.get(k, 0) + 1
+    return writes, by
+
+
+def phase_degraded(w, resync, window, figures, notes, tag):
+    """A pool that cannot converge (its cloud-init Secret does not exist) among the converged
+    ones: over the window, are its status, finalizer or Events rewritten on every resync?"""
+    name = "kstuck"
+    p = pool_obj(name, 1)
+    p["spec"]["osProfile"]["customDataSecretRef"] = {"name": "kbench-missing", "key": "user-data"}
+    code, _ = w.kube("POST", WPS, p)
+    if code != 201:
+        raise RuntimeError(f"POST {name}: {code}")
+
+    def settled():
+        w.check_ctls()
+        o = w.pools()[name]
+        st = o.get("status") or {}
+        return (st.get("observedGeneration") == o["metadata"]["generation"] and
+                "azpool.dev/cleanup" in o["metadata"].get("finalizers", []))
+    w.wait(settled, 30, f"{name} status written")
+    time.sleep(resync + 0.5)
+    kseq = w.req_next()
+    w.arm_log()
+    rv0 = w.pools()[name]["metadata"]["resourceVersion"]
+    r0 = w.reconciles()
+    t0 = time.time()
+    time.sleep(window)
+    r1 = w.reconciles()
+    secs = time.time() - t0
+    o = w.pools()[name]
+    entries, _ = w.requests(kseq)
+    arm_w = [e for e in w.arm_log() if e["principal"] == PRINCIPAL and e["method"] != "GET"]
+    writes, by = count_writes(entries)
+    pool_writes = [e for e in writes if f"/workerpools/{name}" in e["path"]]
+    ev = [e for e in writes if e["resource"] == "events"]
+    conds = {c.get("type"): f"{c.get('status')}/{c.get('reason')}"
+             for c in (o.get("status") or {}).get("conditions", [])}
+    rec = r1 - r0
+    figures.append(("degraded", tag, not pool_writes and not arm_w,
+                    f"pool={name} cause=missing-secret window_s={secs:.1f} reconciles={rec:.0f} "
+                    f"writes={len(writes)} pool_object_writes={len(pool_writes)} "
+                    f"event_writes={len(ev)} object_rv_moved={'yes' if o['metadata']['resourceVersion'] != rv0 else 'no'} "
+                    f"arm_writes={len(arm_w)} ready={conds.get('Ready', '-')} "
+                    f"({' '.join(f'{k}={v}' for k, v in sorted(by.items())) or 'none'})",
+                    "0 status/finalizer writes; Events deduplicated (kevents.h)"))
+    code, evs = w.kube("GET", f"/api/v1/namespaces/{NS}/events?fieldSelector="
+                              f"involvedObject.name%3D{name}")
+    for x in (evs or {}).get("items", []):
+        notes.append(f"# degraded-state Event [{tag}]: {x.get('type')} {x.get('reason')} "
+                     f"count={x.get('count')} message={json.dumps(x.get('message', ''))[:200]}")
+    notes.append(f"# degraded-state status [{tag}]: " +
+                 json.dumps((o.get("status") or {}).get("conditions", []))[:600])
+    for e in writes[:10]:
+        notes.append(f"# degraded-state write [{tag}]: {e['method']} {e['path']} "
+                     f"code={e['code']} changed={e['changed']} time={e['time']}")
+
+
 def scenario(build, ncontrollers, figures, notes):
     npools = env_int("KBENCH_POOLS", 30)
     nrep = env_int("KBENCH_REPLICAS", 2)
@@ -501,6 +562,8 @@ def scenario(build, ncontrollers, figures, notes):
             raise RuntimeError(f"expected exactly one leader, got {leaders}")
         phase_latency(w, names, nrep, edits, mode, figures, tag)
         notes.extend(phase_steady(w, names, nrep, resync, window, figures, tag))
+        if os.environ.get("KBENCH_DEGRADED", "1") != "0":
+            phase_degraded(w, resync, window, figures, notes, tag)
     except Exception:
         for _, _, p in w.ctls:
             try:
