@@ -2,10 +2,11 @@
 # kube-bench.sh - Kubernetes-mode figures of `make bench` (issue 6; not pass/fail):
 # change-to-first-ARM-write latency after `kubectl apply` (p50/p99, target p99 < 200 ms) and
 # API server requests per reconcile at steady state (target 0 writes; Lease renewals reported
-# apart), with one controller and with two replicas doing leader election. The work is in
-# kube_bench.py (Debian's /usr/bin/python3, stdlib only, plus kubectl), which starts and always
-# stops its own kubesim, armsim and `azpool run --source kube` on free ports; it reads
-# kubesim's request log (GET /_kubesim/requests) and armsim's (/_armsim/log).
+# apart; also the writes about a pool that cannot converge), with one controller and with two
+# replicas (leader election). The work is in kube_bench.py (Debian's /usr/bin/python3, stdlib
+# only, plus kubectl), which starts and always stops its own kubesim, armsim and
+# `azpool run --source kube` on free ports; it reads kubesim's request log
+# (GET /_kubesim/requests) and armsim's (/_armsim/log).
 # Prints "bench=kube-... target=... miss=yes|no".
 set -u
 BUILD=${BUILD:-build}

@@ -41,10 +41,17 @@ temp dir, every process always stopped). Both clocks below are CLOCK_REALTIME of
    450 s x window / reconciles give the amortized read cost (an estimate, not a count).
    The latency line also gives the controller's Kubernetes writes per edit by method and
    resource (status patch, events), Lease requests left out.
+3. degraded (KBENCH_DEGRADED=0 skips it): a pool whose cloud-init Secret does not exist is
+   added; once its status and finalizer are written and one resync has passed, the same
+   window counts the controllers' writes: writes to the pool object (status, finalizer;
+   target 0), Event writes (by design one PATCH count+1 of the same Warning per failing
+   reconcile, until kevents' spam filter - 25, then 1 per 5 min per object - holds them) and
+   ARM writes (0: nothing is created without its Secret). The Events and conditions are
+   printed on "# " lines.
 
-Environment knobs (defaults: about 3 minutes on 2 cores; KBENCH_KEEP=1 keeps the temp dirs):
+Environment knobs (defaults: about 5 minutes on 2 cores; KBENCH_KEEP=1 keeps the temp dirs):
   KBENCH_CONTROLLERS ("1 2"), KBENCH_POOLS (30), KBENCH_REPLICAS (2), KBENCH_EDITS (30),
-  KBENCH_EDIT (kubectl|patch), KBENCH_RESYNC (5), KBENCH_WINDOW (25).
+  KBENCH_EDIT (kubectl|patch), KBENCH_RESYNC (5), KBENCH_WINDOW (25), KBENCH_DEGRADED (1).
 """
 import json
 import os
