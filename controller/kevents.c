@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kstatus.h"
 #include "log.h"
 #include "rc_err.h"
 #include "rc_util.h"
@@ -484,46 +485,6 @@ static void arm_timer(struct kevents *r)
     uv_timer_start(r->timer, on_timer, (uint64_t)(first > now ? first - now : 0), 0);
 }
 
-/* A JSON string of s[0..n) even when it is not valid UTF-8 (an Azure error text, say):
- * bytes of invalid sequences become '?', as a last resort every non-ASCII byte does. */
-static json_t *utf8_json(const char *s, size_t n)
-{
-    json_t *j = json_stringn(s, n);
-    char *t;
-    size_t i = 0;
-
-    if (j || !(t = malloc(n + 1)))
-        return j;
-    memcpy(t, s, n);
-    t[n] = '\0';
-    while (i < n) {
-        unsigned char c = (unsigned char)t[i];
-        size_t len = c < 0x80                 ? 1
-                     : c >= 0xC2 && c <= 0xDF ? 2
-                     : c >= 0xE0 && c <= 0xEF ? 3
-                     : c >= 0xF0 && c <= 0xF4 ? 4
-                                              : 0;
-        size_t k;
-
-        for (k = 1; len && k < len; k++)
-            if (i + k >= n || ((unsigned char)t[i + k] & 0xC0) != 0x80)
-                len = 0;
-        if (!len) {
-            t[i++] = '?';
-            continue;
-        }
-        i += len;
-    }
-    j = json_stringn(t, n);
-    for (i = 0; !j && i < n; i++)
-        if ((unsigned char)t[i] >= 0x80)
-            t[i] = '?';
-    if (!j)
-        j = json_stringn(t, n);
-    free(t);
-    return j;
-}
-
 /* Bytes of s that fit in max, cut on a UTF-8 boundary. */
 static size_t utf8_cut(const char *s, size_t max)
 {
@@ -693,7 +654,7 @@ int kevents_record(struct kevents *r, const struct kevents_ref *o, enum kevents_
     v->last_ms = now_ms;
     rc = json_object_set_new(v->event, "count", json_integer((json_int_t)v->count));
     rc |= json_object_set_new(v->event, "lastTimestamp", time_json(now_ms));
-    rc |= json_object_set_new(v->event, "message", utf8_json(msg, strlen(msg)));
+    rc |= json_object_set_new(v->event, "message", kstatus_json_utf8(msg, strlen(msg)));
     if (rc != 0)
         return -RC_ENOMEM;
     r->stats.recorded++;

@@ -36,9 +36,8 @@ static const char *clean_reason(const char *reason, char *buf, size_t size)
     return buf;
 }
 
-/* A JSON string of s[0..n) even when it is not valid UTF-8 (an Azure error text, say):
- * bytes of invalid sequences become '?', as a last resort every non-ASCII byte does. */
-static json_t *utf8_json(const char *s, size_t n)
+/* See kstatus.h. */
+json_t *kstatus_json_utf8(const char *s, size_t n)
 {
     json_t *j = json_stringn(s, n);
     char *t;
@@ -89,7 +88,7 @@ static json_t *message_string(const char *msg)
         while (n > 0 && ((unsigned char)msg[n] & 0xC0) == 0x80)
             n--;
     }
-    return utf8_json(msg, n);
+    return kstatus_json_utf8(msg, n);
 }
 
 static json_t *time_string(int64_t ms)

@@ -93,4 +93,9 @@ bool kstatus_changed(const json_t *old_status, const json_t *new_status);
  * null; arrays are replaced whole. D is {} when nothing changed. */
 json_t *kstatus_merge_patch(const json_t *old_status, const json_t *new_status);
 
+/* A JSON string of s[0..n) even when it is not valid UTF-8 (an Azure error
+ * text, say): bytes of invalid sequences become '?', as a last resort every
+ * non-ASCII byte does. NULL only when out of memory. Used for Events too. */
+json_t *kstatus_json_utf8(const char *s, size_t n);
+
 #endif
