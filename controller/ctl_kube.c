@@ -987,15 +987,17 @@ static enum rc_cond cond_of(const char *s)
     return RC_COND_UNKNOWN;
 }
 
-/* The status to write: the reconciler's, with observedGeneration and the
- * conditions' observedGeneration/lastTransitionTime filled in kstatus' way. */
-static json_t *status_to_write(const json_t *status, const json_t *prev, int64_t generation,
-                               const char *invalid)
+/* The status to write (ctl_kube.h): the reconciler's, with observedGeneration,
+ * the conditions' observedGeneration/lastTransitionTime filled in kstatus' way
+ * and Reconciling added (= Progressing, False while Stalled is True). */
+json_t *ckube_pool_status(const json_t *status, const json_t *prev, int64_t generation,
+                          const char *invalid, int64_t now_ms)
 {
     const json_t *conds = json_object_get(status, "conditions"), *c;
-    struct kstatus_cond kc[16];
+    struct kstatus_cond kc[17];
     json_t *out = json_deep_copy(status), *nc;
     size_t i, n = 0;
+    int progressing = -1, stalled = -1;
 
     if (!out)
         return NULL;
@@ -1007,18 +1009,33 @@ static json_t *status_to_write(const json_t *status, const json_t *prev, int64_t
         kc[n].status = cond_of(json_string_value(json_object_get(c, "status")));
         kc[n].reason = json_string_value(json_object_get(c, "reason"));
         kc[n].message = json_string_value(json_object_get(c, "message"));
-        if (kc[n].type && invalid &&
-            (strcmp(kc[n].type, "Ready") == 0 || strcmp(kc[n].type, "Stalled") == 0)) {
+        if (!kc[n].type || strcmp(kc[n].type, "Reconciling") == 0)
+            continue; /* ours to derive below */
+        if (invalid && (strcmp(kc[n].type, "Ready") == 0 || strcmp(kc[n].type, "Stalled") == 0)) {
             /* the current spec is not applied: not Ready, and stalled until it is fixed */
             kc[n].status = strcmp(kc[n].type, "Ready") == 0 ? RC_COND_FALSE : RC_COND_TRUE;
             kc[n].reason = KEVENTS_INVALID_SPEC;
             kc[n].message = invalid;
         }
-        if (kc[n].type)
-            n++;
+        if (strcmp(kc[n].type, "Progressing") == 0)
+            progressing = (int)n;
+        else if (strcmp(kc[n].type, "Stalled") == 0)
+            stalled = (int)n;
+        n++;
+    }
+    if (progressing >= 0) {
+        /* kstatus (cli-utils, Flux) reads Reconciling and Stalled: never both True */
+        kc[n] = kc[progressing];
+        kc[n].type = "Reconciling";
+        if (stalled >= 0 && kc[stalled].status == RC_COND_TRUE) {
+            kc[n].status = RC_COND_FALSE;
+            kc[n].reason = kc[stalled].reason;
+            kc[n].message = kc[stalled].message;
+        }
+        n++;
     }
     if (n) {
-        nc = kstatus_conditions(kc, n, json_object_get(prev, "conditions"), generation, wall_ms());
+        nc = kstatus_conditions(kc, n, json_object_get(prev, "conditions"), generation, now_ms);
         if (nc)
             json_object_set_new(out, "conditions", nc);
     }
@@ -1142,8 +1159,9 @@ static void write_invalid_pool_statuses(struct ckube *s)
 
     json_object_foreach(s->ref_errors, key, v)
     {
-        static const char *const types[] = {"Ready", "Progressing", "Degraded", "Stalled"};
-        struct kstatus_cond kc[4];
+        static const char *const types[] = {"Ready", "Progressing", "Degraded", "Stalled",
+                                            "Reconciling"};
+        struct kstatus_cond kc[5];
         const json_t *obj, *cur;
         json_t *st, *conds;
         char ns[300];
@@ -1160,15 +1178,16 @@ static void write_invalid_pool_statuses(struct ckube *s)
         if (!obj)
             continue;
         cur = json_object_get(obj, "status");
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 5; i++) {
             kc[i].type = types[i];
             kc[i].status =
                 i == 0 || i == 3 ? (i == 0 ? RC_COND_FALSE : RC_COND_TRUE) : RC_COND_FALSE;
-            kc[i].reason = i == 0 || i == 3 ? KEVENTS_INVALID_SPEC : "AsExpected";
-            kc[i].message = i == 0 || i == 3 ? json_string_value(v) : "";
+            /* Reconciling (4) is False while Stalled: with the same reason */
+            kc[i].reason = i == 0 || i >= 3 ? KEVENTS_INVALID_SPEC : "AsExpected";
+            kc[i].message = i == 0 || i >= 3 ? json_string_value(v) : "";
         }
         st = json_is_object(cur) ? json_deep_copy(cur) : json_object();
-        conds = kstatus_conditions(kc, 4, json_object_get(cur, "conditions"),
+        conds = kstatus_conditions(kc, 5, json_object_get(cur, "conditions"),
                                    json_integer_value(json_object_get(meta_of(obj), "generation")),
                                    wall_ms());
         if (!st || !conds) {
@@ -1227,8 +1246,8 @@ static void be_status(void *arg, const struct rc_pool *p, const json_t *obj)
         return;
     pool_key(cached, key, sizeof(key));
     snprintf(lkey, sizeof(lkey), "WorkerPool/%s", key);
-    want = status_to_write(st, json_object_get(cached, "status"), p->meta.generation,
-                           json_string_value(json_object_get(s->ref_errors, lkey)));
+    want = ckube_pool_status(st, json_object_get(cached, "status"), p->meta.generation,
+                             json_string_value(json_object_get(s->ref_errors, lkey)), wall_ms());
     if (want)
         write_status(s, "workerpools", key, want);
 }

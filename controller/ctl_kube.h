@@ -47,7 +47,8 @@
  * - Status: the reconciler's status object is written to .../status as a JSON
  *   merge patch (kstatus.h) only when it differs from the cached object's;
  *   conditions get observedGeneration (the generation that was planned) and a
- *   lastTransitionTime carried over while their status is unchanged. One write
+ *   lastTransitionTime carried over while their status is unchanged, and the
+ *   kstatus condition Reconciling is added (ckube_pool_status). One write
  *   per pool at a time; the latest status is written after the one in flight;
  *   the same status as our last write is not written again while the server
  *   still holds what that write made of it (its response, after pruning and
@@ -94,6 +95,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -128,5 +130,20 @@ bool ckube_pool_refers(const json_t *pool_obj, const char *kind, const char *nam
  * (*ret). Returns 0, -RC_ENOTFOUND (no such key), -RC_EINVAL (not base64),
  * -RC_ELIMIT, -RC_ENOMEM. */
 int ckube_secret_value(const json_t *secret, const char *key, char **ret);
+/* The .status to write for a pool (new): the reconciler's status object (its
+ * conditions Ready, Progressing, Degraded, Stalled), with observedGeneration =
+ * generation, each condition's observedGeneration and lastTransitionTime
+ * (carried over from prev's conditions while unchanged, else now_ms), and the
+ * kstatus condition Reconciling added: = Progressing, but False (with
+ * Stalled's reason) while Stalled is True. DECISION: cli-utils kstatus (what
+ * Flux's health checks and `kubectl wait`-free tooling read) looks only at
+ * observedGeneration, Reconciling and Stalled; without Reconciling a pool
+ * still provisioning would count as Current (kstatus.h, kstatus_pool). A
+ * Reconciling condition in status is ignored (derived here). invalid (NULL or
+ * the core's first error): the current spec is not applied: Ready False and
+ * Stalled True with reason InvalidSpec and that message. NULL when out of
+ * memory. */
+json_t *ckube_pool_status(const json_t *status, const json_t *prev, int64_t generation,
+                          const char *invalid, int64_t now_ms);
 
 #endif

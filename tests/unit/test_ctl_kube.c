@@ -1,7 +1,8 @@
 /*
  * test_ctl_kube.c - the Kubernetes source's decisions on JSON objects
  * (controller/ctl_kube.h): finalizer presence and patches, which pool changes
- * need a reconcile, Secret references and values. The source as a whole runs
+ * need a reconcile, Secret references and values, the pool status written
+ * (Reconciling derived for kstatus). The source as a whole runs
  * in tests/e2e/suite-kube.sh against kubesim and armsim.
  */
 #include "test_main.h"
@@ -198,12 +199,124 @@ static void test_secret_value(void **state)
     json_decref(s);
 }
 
+/* The condition of type t in a status object, or NULL. */
+static const json_t *cond(const json_t *st, const char *t)
+{
+    const json_t *c;
+    size_t i;
+
+    json_array_foreach(json_object_get(st, "conditions"), i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "type")), t) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static const char *cstr(const json_t *st, const char *t, const char *field)
+{
+    return json_string_value(json_object_get(cond(st, t), field));
+}
+
+/* The reconciler's four conditions get Reconciling (= Progressing, False while
+ * Stalled), observedGeneration everywhere and lastTransitionTime carried over
+ * while a status is unchanged; an invalid current spec makes Ready False and
+ * Stalled True (InvalidSpec), and Reconciling False with it. */
+static void test_pool_status_reconciling(void **state)
+{
+    json_t *rolling = j("{\"replicas\":3,\"conditions\":["
+                        "{\"type\":\"Ready\",\"status\":\"False\",\"reason\":\"RollingOut\","
+                        "\"message\":\"1/3 on 1.5.0\"},"
+                        "{\"type\":\"Progressing\",\"status\":\"True\",\"reason\":\"RollingOut\","
+                        "\"message\":\"1/3 on 1.5.0\"},"
+                        "{\"type\":\"Degraded\",\"status\":\"False\",\"reason\":\"RollingOut\"},"
+                        "{\"type\":\"Stalled\",\"status\":\"False\",\"reason\":\"RollingOut\"},"
+                        "{\"type\":\"Reconciling\",\"status\":\"False\",\"reason\":\"Bogus\"}]}");
+    json_t *stalled =
+        j("{\"conditions\":["
+          "{\"type\":\"Ready\",\"status\":\"False\",\"reason\":\"ImageNotFound\"},"
+          "{\"type\":\"Progressing\",\"status\":\"True\",\"reason\":\"ImageNotFound\"},"
+          "{\"type\":\"Degraded\",\"status\":\"False\",\"reason\":\"ImageNotFound\"},"
+          "{\"type\":\"Stalled\",\"status\":\"True\",\"reason\":\"ImageNotFound\","
+          "\"message\":\"no version\"}]}");
+    json_t *ready = j("{\"conditions\":["
+                      "{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"Ready\"},"
+                      "{\"type\":\"Progressing\",\"status\":\"False\",\"reason\":\"Ready\"},"
+                      "{\"type\":\"Degraded\",\"status\":\"False\",\"reason\":\"Ready\"},"
+                      "{\"type\":\"Stalled\",\"status\":\"False\",\"reason\":\"Ready\"}]}");
+    json_t *a, *b, *c, *d;
+    const json_t *x;
+    size_t i, n = 0;
+
+    (void)state;
+    a = ckube_pool_status(rolling, NULL, 4, NULL, 1700000000000);
+    assert_non_null(a);
+    assert_int_equal(json_integer_value(json_object_get(a, "observedGeneration")), 4);
+    assert_int_equal(json_integer_value(json_object_get(a, "replicas")), 3);
+    json_array_foreach(json_object_get(a, "conditions"), i, x)
+    {
+        assert_int_equal(json_integer_value(json_object_get(x, "observedGeneration")), 4);
+        assert_non_null(json_object_get(x, "lastTransitionTime"));
+        n += strcmp(json_string_value(json_object_get(x, "type")), "Reconciling") == 0;
+    }
+    assert_int_equal(json_array_size(json_object_get(a, "conditions")), 5);
+    assert_int_equal(n, 1); /* the reconciler's own Reconciling is replaced, not kept */
+    assert_string_equal(cstr(a, "Reconciling", "status"), "True");
+    assert_string_equal(cstr(a, "Reconciling", "reason"), "RollingOut");
+    assert_string_equal(cstr(a, "Reconciling", "message"), "1/3 on 1.5.0");
+    assert_string_equal(cstr(a, "Ready", "status"), "False");
+
+    /* Ready later: Reconciling False; Stalled's transition time is carried over
+     * (unchanged status), Ready's and Reconciling's are new. */
+    b = ckube_pool_status(ready, a, 5, NULL, 1700000600000);
+    assert_string_equal(cstr(b, "Reconciling", "status"), "False");
+    assert_string_equal(cstr(b, "Ready", "status"), "True");
+    assert_string_equal(cstr(b, "Stalled", "lastTransitionTime"),
+                        cstr(a, "Stalled", "lastTransitionTime"));
+    assert_string_not_equal(cstr(b, "Ready", "lastTransitionTime"),
+                            cstr(a, "Ready", "lastTransitionTime"));
+    assert_string_not_equal(cstr(b, "Reconciling", "lastTransitionTime"),
+                            cstr(a, "Reconciling", "lastTransitionTime"));
+    assert_int_equal(json_integer_value(json_object_get(cond(b, "Ready"), "observedGeneration")),
+                     5);
+
+    /* Stalled True: Reconciling False with Stalled's reason, though Progressing is True */
+    c = ckube_pool_status(stalled, NULL, 2, NULL, 1700000000000);
+    assert_string_equal(cstr(c, "Progressing", "status"), "True");
+    assert_string_equal(cstr(c, "Stalled", "status"), "True");
+    assert_string_equal(cstr(c, "Reconciling", "status"), "False");
+    assert_string_equal(cstr(c, "Reconciling", "reason"), "ImageNotFound");
+    assert_string_equal(cstr(c, "Reconciling", "message"), "no version");
+
+    /* an invalid current spec over a rolling status: Ready False, Stalled True
+     * InvalidSpec, Reconciling False InvalidSpec */
+    d = ckube_pool_status(rolling, NULL, 6, "spec.x: bad", 1700000000000);
+    assert_string_equal(cstr(d, "Ready", "reason"), "InvalidSpec");
+    assert_string_equal(cstr(d, "Stalled", "status"), "True");
+    assert_string_equal(cstr(d, "Reconciling", "status"), "False");
+    assert_string_equal(cstr(d, "Reconciling", "reason"), "InvalidSpec");
+    assert_string_equal(cstr(d, "Reconciling", "message"), "spec.x: bad");
+    assert_int_equal(json_integer_value(json_object_get(d, "observedGeneration")), 6);
+
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    json_decref(d);
+    json_decref(rolling);
+    json_decref(stalled);
+    json_decref(ready);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_has_finalizer), cmocka_unit_test(test_finalizer_patches),
-        cmocka_unit_test(test_pool_changed),  cmocka_unit_test(test_secret_refs),
-        cmocka_unit_test(test_pool_refers),   cmocka_unit_test(test_secret_value),
+        cmocka_unit_test(test_has_finalizer),
+        cmocka_unit_test(test_finalizer_patches),
+        cmocka_unit_test(test_pool_changed),
+        cmocka_unit_test(test_secret_refs),
+        cmocka_unit_test(test_pool_refers),
+        cmocka_unit_test(test_secret_value),
+        cmocka_unit_test(test_pool_status_reconciling),
     };
 
     return az_run_tests("ctl_kube", tests);
