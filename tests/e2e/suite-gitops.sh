@@ -1,14 +1,4 @@
 #!/usr/bin/env bash
 # tests/e2e/suite-gitops.sh - `azpool run --source dir:` against armsim
 # (tests/e2e/gitops_e2e.py). Prints "N passed, N failed" last.
-set -u
-BUILD=${BUILD:-build}
-cd "$(dirname "$0")/../.."
-for b in azpool armsim; do
-    if [ ! -x "$BUILD/$b" ]; then
-        echo "FAIL setup: $BUILD/$b is missing (make BUILD=$BUILD)"
-        echo "0 passed, 1 failed"
-        exit 1
-    fi
-done
-exec /usr/bin/python3 tests/e2e/gitops_e2e.py "$BUILD"
+exec bash "$(dirname "$0")/py-suite.sh" gitops_e2e.py
