@@ -34,23 +34,7 @@ K120=${KUBECTL_120:-$ROOT/build/tools/kubectl-1.20/usr/bin/kubectl}
 K132=${KUBECTL_132:-/usr/lib/google-cloud-sdk/bin/kubectl.1.32}
 export PYTHONDONTWRITEBYTECODE=1
 
-pass=0
-fail=0
-n=0
-ok() {
-    n=$((n + 1)) pass=$((pass + 1))
-    echo "ok $n - $1"
-}
-bad() {
-    n=$((n + 1)) fail=$((fail + 1))
-    echo "FAIL $n - $1"
-    [ $# -gt 1 ] && printf '%s\n' "$2" | head -n 15 | cut -c1-240 | sed 's/^/    | /'
-}
-finish() {
-    echo "$pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-    exit
-}
+. tests/conformance/lib-checks.sh
 
 if ! [ -x "$KS" ]; then
     bad "kubesim binary $KS is missing (build it: make BUILD=$BUILD)"

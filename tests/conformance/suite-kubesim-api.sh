@@ -17,26 +17,7 @@ BUILD=${BUILD:-build}
 KS=${KUBESIM:-$BUILD/kubesim}
 PY=/usr/bin/python3
 
-pass=0
-fail=0
-n=0
-ok() {
-    n=$((n + 1)) pass=$((pass + 1))
-    echo "ok $n - $1"
-}
-bad() {
-    n=$((n + 1)) fail=$((fail + 1))
-    echo "FAIL $n - $1"
-    [ $# -gt 1 ] && printf '%s\n' "$2" | head -n 12 | cut -c1-240 | sed 's/^/    | /'
-}
-check() { # NAME CONDITION-EXIT-CODE [DETAIL]
-    if [ "$2" -eq 0 ]; then ok "$1"; else bad "$1" "${3:-}"; fi
-}
-finish() {
-    echo "$pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-    exit
-}
+. tests/conformance/lib-checks.sh
 
 if ! [ -x "$KS" ]; then
     bad "kubesim binary $KS is missing (build it: make BUILD=$BUILD)"
