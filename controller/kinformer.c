@@ -210,20 +210,6 @@ static void list_done(struct kinformer *inf)
 
 /* ---- list ---- */
 
-static int append_q(char *buf, size_t size, size_t *len, const char *name, const char *value)
-{
-    char esc[2048];
-    int n;
-
-    if (kube_escape(value, esc, sizeof(esc)) >= sizeof(esc))
-        return -RC_ELIMIT;
-    n = snprintf(buf + *len, size - *len, "&%s=%s", name, esc);
-    if (n < 0 || (size_t)n >= size - *len)
-        return -RC_ELIMIT;
-    *len += (size_t)n;
-    return 0;
-}
-
 static void send_page(struct kinformer *inf);
 
 static void on_page(void *arg, const struct kube_response *r)
@@ -297,12 +283,12 @@ static void send_page(struct kinformer *inf)
         goto fail;
     len = (size_t)n;
     if (inf->label_selector &&
-        append_q(path, sizeof(path), &len, "labelSelector", inf->label_selector) < 0)
+        kube_append_param(path, sizeof(path), &len, "labelSelector", inf->label_selector) < 0)
         goto fail;
     if (inf->field_selector &&
-        append_q(path, sizeof(path), &len, "fieldSelector", inf->field_selector) < 0)
+        kube_append_param(path, sizeof(path), &len, "fieldSelector", inf->field_selector) < 0)
         goto fail;
-    if (inf->cont && append_q(path, sizeof(path), &len, "continue", inf->cont) < 0)
+    if (inf->cont && kube_append_param(path, sizeof(path), &len, "continue", inf->cont) < 0)
         goto fail;
     inf->refs++;
     if (kube_request(inf->k, "GET", path, NULL, NULL, on_page, inf) < 0) {

@@ -1083,7 +1083,7 @@ static void on_watch_done(void *arg, const struct http_response *resp)
     watch_free(w);
 }
 
-static int append_param(char *buf, size_t size, size_t *len, const char *name, const char *value)
+int kube_append_param(char *buf, size_t size, size_t *len, const char *name, const char *value)
 {
     char esc[4096];
     int n;
@@ -1125,23 +1125,23 @@ int kube_watch(struct kube *k, const char *path, const struct kube_watch_opts *o
         return -RC_ELIMIT;
     len += (size_t)r;
     if (o->resource_version && o->resource_version[0] &&
-        (r = append_param(url, sizeof(url), &len, "resourceVersion", o->resource_version)) < 0)
+        (r = kube_append_param(url, sizeof(url), &len, "resourceVersion", o->resource_version)) < 0)
         return r;
     if (o->bookmarks &&
-        (r = append_param(url, sizeof(url), &len, "allowWatchBookmarks", "true")) < 0)
+        (r = kube_append_param(url, sizeof(url), &len, "allowWatchBookmarks", "true")) < 0)
         return r;
     if (o->timeout_s > 0) {
         char t[24];
 
         snprintf(t, sizeof(t), "%d", o->timeout_s);
-        if ((r = append_param(url, sizeof(url), &len, "timeoutSeconds", t)) < 0)
+        if ((r = kube_append_param(url, sizeof(url), &len, "timeoutSeconds", t)) < 0)
             return r;
     }
     if (o->label_selector && o->label_selector[0] &&
-        (r = append_param(url, sizeof(url), &len, "labelSelector", o->label_selector)) < 0)
+        (r = kube_append_param(url, sizeof(url), &len, "labelSelector", o->label_selector)) < 0)
         return r;
     if (o->field_selector && o->field_selector[0] &&
-        (r = append_param(url, sizeof(url), &len, "fieldSelector", o->field_selector)) < 0)
+        (r = kube_append_param(url, sizeof(url), &len, "fieldSelector", o->field_selector)) < 0)
         return r;
     w = calloc(1, sizeof(*w));
     if (!w)

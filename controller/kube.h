@@ -176,6 +176,9 @@ void kube_watch_stop(struct kube_watch *w);
 /* Percent-encodes s for a query value or path segment (unreserved characters
  * kept). Returns the length needed (like snprintf). */
 size_t kube_escape(const char *s, char *buf, size_t size);
+/* Appends "&name=<value percent-escaped>" at buf+*len (advanced). -RC_ELIMIT
+ * when it does not fit (buf is then unchanged at *len). */
+int kube_append_param(char *buf, size_t size, size_t *len, const char *name, const char *value);
 
 /* Decodes standard or URL-safe base64 (whitespace ignored, padding optional)
  * into a new NUL-terminated buffer. Returns 0, -RC_EINVAL or -RC_ENOMEM. */
