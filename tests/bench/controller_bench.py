@@ -41,7 +41,8 @@ ports, a temp dir; both processes are always stopped).
 4. rss: a fresh armsim and controller, 1000 pools x 10 instances; converged = armsim's world
    holds them all Succeeded, then the controller's /api reports each pool ready (one small GET
    per pool: the bench never asks for the 1000-pool list before the figure is read, because
-   serving that 5.8 MB list alone raises VmHWM by ~30 MB; it is asked once afterwards and
+   serving that 4.2 MB list raised VmHWM by ~30 MB while it was built as one json_t tree (now
+   ~4 MB, written from each pool's stored text); it is asked once afterwards and
    reported as vmhwm_after_one_api_list_mb). VmHWM (and VmRSS) of the controller from
    /proc/PID/status; target <= 32 MB.
 
@@ -420,8 +421,8 @@ def arm_converged(b, npools, nrep):
 
 
 def pools_ready_one_by_one(b, names, nrep):
-    """The controller's view, one small /api GET per pool (a list of 1000 pools is a 5.8 MB
-    body whose serialisation alone raises the controller's VmHWM by ~30 MB)."""
+    """The controller's view, one small /api GET per pool (a list of 1000 pools is a 4.2 MB
+    body; see phase 4 in the module comment)."""
     b.check_ctl()
     for n in names:
         st = b.api(f"/api/v1/namespaces/{NS}/workerpools/{n}").get("status") or {}
