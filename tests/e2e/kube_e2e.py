@@ -389,10 +389,13 @@ def main():
                     c.get("Ready", {}).get("status") == "False" and
                     c["Ready"].get("reason") == "InvalidSpec" and
                     c.get("Stalled", {}).get("status") == "True" and
+                    c.get("Reconciling", {}).get("status") == "False" and
+                    c["Reconciling"].get("reason") == "InvalidSpec" and
                     "deeper than 64" in c["Ready"].get("message", ""))
         w.wait(lambda: invalid_status("exp"), 20, "exp InvalidSpec")
         time.sleep(4)
-        check("a core-only invalid pool edit: Ready False / Stalled True InvalidSpec with the "
+        check("a core-only invalid pool edit: Ready False / Stalled True / Reconciling False "
+              "InvalidSpec with the "
               "error, nothing written to Azure (the last valid version stays applied)",
               code == 200 and w.writes(seq) == [] and invalid_status("exp"),
               f"{code} {w.writes(seq)}")
