@@ -13,8 +13,10 @@ Kubernetes objects, from kubectl's exit codes and from armsim's request log:
   2. kubectl scale wp/hybrid-linux --replicas=4: status.replicas follows (kubectl wait
      --for=jsonpath), armsim holds 4 VMs.
   3. Three image changes (kubectl patch of spec.image.id), each disturbed MID-ROLLOUT:
-     a) every watch dropped and the watch history compacted (informers relist);
-     b) kubesim restarted from its --state file (every watch breaks, old RVs get 410);
+     a) every watch dropped and the watch history compacted: the informers get 410 and
+        relist (kubesim's request log shows the LISTs of the three kinds);
+     b) kubesim restarted from its --state file (every watch breaks, old RVs get 410: the
+        informers relist against the new process);
      c) a second controller replica stands by; the leader is killed with SIGKILL (no Lease
         release): the standby leads within 20 s (Lease 15 s).
      Each converges: Ready for the new generation, armsim shows the new image on every VM, and
