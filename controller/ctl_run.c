@@ -80,6 +80,8 @@ struct pstate {
                               while instances are in transition; 0: CTL_PROGRESS_POLL_MS */
     int64_t busy_since_ms; /* writes deferred since (wall ms) for a scale set's running
                               operation (scale_set_busy); 0: none */
+    char *failure;         /* the last failed action's error ("<key>: <message>") until a plan
+                              applies cleanly: status Degraded True, reason ActionFailed */
 };
 
 struct ctl {
@@ -139,6 +141,7 @@ struct rec {
     struct rc_observed have;
     char *hybrid_url; /* automationHybridServiceUrl of the pool's account */
     uint64_t t0;
+    int sig_flags; /* signals_fill's SIGNALS_* flags */
 };
 
 static int64_t wall_ms(void)
@@ -476,7 +479,26 @@ static const char *cond_str(enum rc_cond s)
     return s == RC_COND_TRUE ? "True" : s == RC_COND_FALSE ? "False" : "Unknown";
 }
 
-static json_t *status_json(const struct rc_pool *p, const struct rc_pool_status *st)
+/* Marks the Degraded condition of a status object True with reason
+ * ActionFailed and the failure as message (a failed write outlives the plan
+ * that issued it: it stays until a plan applies cleanly). */
+static void mark_failure(json_t *conditions, const char *failure)
+{
+    size_t i;
+    json_t *cond;
+
+    json_array_foreach(conditions, i, cond)
+    {
+        if (strcmp(json_string_value(json_object_get(cond, "type")), "Degraded") != 0)
+            continue;
+        json_object_set_new(cond, "status", json_string("True"));
+        json_object_set_new(cond, "reason", json_string("ActionFailed"));
+        json_object_set_new(cond, "message", json_string(failure));
+    }
+}
+
+static json_t *status_json(const struct rc_pool *p, const struct rc_pool_status *st,
+                           const char *failure)
 {
     char selector[320];
     static const char *const types[] = {"Ready", "Progressing", "Degraded", "Stalled"};
@@ -489,6 +511,8 @@ static json_t *status_json(const struct rc_pool *p, const struct rc_pool_status 
                               json_pack("{s:s,s:s,s:s,s:s}", "type", types[i], "status",
                                         cond_str(conds[i]), "reason", st->reason ? st->reason : "",
                                         "message", st->message ? st->message : ""));
+    if (failure)
+        mark_failure(conditions, failure);
     for (size_t i = 0; i < st->n_instances; i++) {
         const struct rc_inst_status *in = &st->instances[i];
         char idbuf[RC_OBS_ID_MAX];
@@ -1006,7 +1030,52 @@ static int fill_signals(struct ctl *c, struct rec *r)
     if (!op)
         return -RC_ENOMEM;
     rc = signals_fill(c->sig, r->pool, op);
+    r->sig_flags = rc < 0 ? 0 : rc;
     return rc < 0 ? rc : 0;
+}
+
+/* Whether the plan would delete or reimage an instance while the pool's busy
+ * source has never been read: then nobody knows which instances run a job
+ * (DESIGN.md §4 rule 5), so such a plan waits for the first busy poll. */
+static bool busy_unknown_blocks(const struct rec *r, const struct rc_plan *plan)
+{
+    if (!(r->sig_flags & SIGNALS_BUSY_UNKNOWN))
+        return false;
+    for (size_t i = 0; i < plan->n_actions; i++)
+        if (plan->actions[i].verb == RC_VERB_DELETE || plan->actions[i].verb == RC_VERB_REIMAGE)
+            return true;
+    return false;
+}
+
+/* A failed action: kept in the pool's status (Degraded, ActionFailed) until a
+ * plan applies cleanly, and published at once. */
+static void record_failure(struct ctl *c, const char *pool, const char *key, const char *msg)
+{
+    struct pstate *ps = pstate(c, pool, true);
+    char text[RC_ERR_MSG_MAX + 128];
+    json_t *obj, *conds;
+    const struct rc_pool *p;
+    char ns[256], name[256];
+    const char *slash = strchr(pool, '/');
+
+    if (!ps || !slash)
+        return;
+    if (snprintf(text, sizeof(text), "%s: %s", key ? key : "action", msg) >= (int)sizeof(text))
+        memcpy(text + sizeof(text) - 4, "...", 4); /* cut: still says what failed */
+    free(ps->failure);
+    ps->failure = strdup(text);
+    if (!ps->failure || !ps->status || !(obj = json_loads(ps->status, 0, NULL)))
+        return;
+    conds = json_object_get(json_object_get(obj, "status"), "conditions");
+    mark_failure(conds, ps->failure);
+    free(ps->status);
+    ps->status = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    snprintf(ns, sizeof(ns), "%.*s", (int)(slash - pool), pool);
+    snprintf(name, sizeof(name), "%s", slash + 1);
+    p = rc_desired_pool(&c->want, ns, name);
+    if (p && c->be.status)
+        c->be.status(c->be.arg, p, obj);
+    json_decref(obj);
 }
 
 /* A plan that was not applied gives its finished jobs back (recycleAfterJob). */
@@ -1046,6 +1115,7 @@ static void on_exec_done(void *arg, const struct exec_result *res)
         log_str(&l, "action", res->failed_key);
         log_str(&l, "err", res->err.msg);
         log_end(&l);
+        record_failure(r->c, r->pool, res->failed_key, res->err.msg);
         return_jobs(r);
         rec_finish(r, false, res->err.klass == RC_CLASS_TRANSIENT, -1);
         return;
@@ -1053,6 +1123,11 @@ static void on_exec_done(void *arg, const struct exec_result *res)
     /* Writes done: look again soon to follow provisioning. Accepted writes
      * (their operations run on, not followed: exec.h) are looked at after
      * their Retry-After instead of holding a reconcile slot meanwhile. */
+    ps = pstate(r->c, r->pool, false);
+    if (ps && ps->failure) { /* applied cleanly: the status says so at the next plan */
+        free(ps->failure);
+        ps->failure = NULL;
+    }
     ps = res->accepted ? pstate(r->c, r->pool, true) : NULL;
     if (ps) {
         /* 2% later than Retry-After: an operation that takes a multiple of
@@ -1144,7 +1219,13 @@ static void plan_and_execute(struct rec *r)
             st = &plan.pools[i];
     if (st) {
         struct pstate *ps = pstate(c, r->pool, true);
-        json_t *obj = ps ? status_json(p, st) : NULL;
+        json_t *obj;
+
+        if (ps && plan.n_actions == 0 && ps->failure) { /* nothing left to do: healed */
+            free(ps->failure);
+            ps->failure = NULL;
+        }
+        obj = ps ? status_json(p, st, ps->failure) : NULL;
 
         if (ps) {
             free(ps->status);
@@ -1190,9 +1271,11 @@ static void plan_and_execute(struct rec *r)
         else if (ps && ps->gone)
             uv_timer_start(&c->reload, on_reload, 0, 0); /* forget its manifest */
     }
-    if (plan.n_actions > 0 && c->be.may_write && !c->be.may_write(c->be.arg, p)) {
+    if (plan.n_actions > 0 &&
+        ((c->be.may_write && !c->be.may_write(c->be.arg, p)) || busy_unknown_blocks(r, &plan))) {
         log_begin(&l, LOG_DEBUG, wall_ms(), "reconcile.write_deferred");
         log_str(&l, "key", r->key);
+        log_bool(&l, "busy_unknown", busy_unknown_blocks(r, &plan));
         log_end(&l);
         rc_plan_release(&plan);
         return_jobs(r);
@@ -2016,6 +2099,7 @@ out:
         free(c->pools[i].halted_image);
         free(c->pools[i].saved);
         free(c->pools[i].status);
+        free(c->pools[i].failure);
     }
     free(c->pools);
     free(c);

@@ -49,9 +49,21 @@
  * Sources: the directory source lives here; other sources (Kubernetes,
  * ctl_kube.c) feed the same reconciler through the seam of ctl_int.h.
  *
- * Not yet here (later increments): orphan collection of
- * resources whose manifest was never seen by this process, Event Grid hints,
- * autoscale signal polling, the dashboard.
+ * Signals (signals.h): each pool's autoscale metric, busy set and finished
+ * jobs are handed to the planner in rc_obs_pool; a change pokes the pool.
+ * While a pool's busy source has never been read, a plan that would delete or
+ * reimage an instance waits (DESIGN.md §4 rule 5: nobody knows which
+ * instances run a job); creates do not wait. --events-queue (evq.h): an Event
+ * Grid event enqueues the pools that own its resource.
+ *
+ * Failed actions: the error of the last failed action ("<key>: <message>",
+ * e.g. a Secret that cannot be read) is kept per pool and shown as Degraded
+ * True, reason ActionFailed, in the status (and through the backend's status
+ * callback) until an execution succeeds or a plan has nothing left to do.
+ *
+ * Not yet here (later increments): orphan collection of resources whose
+ * manifest was never seen by this process, job_done derived from the busy tag
+ * (recycleAfterJob works with queue and HTTP busy sources), the dashboard.
  */
 #ifndef AZPOOL_CTL_RUN_H
 #define AZPOOL_CTL_RUN_H

@@ -88,10 +88,55 @@ def main():
             f.write(conn)
 
         w.start("--secrets-dir", secrets, "--resync", "10m")
+
+        # A write that fails before reaching Azure (its Secret is missing) shows in
+        # the status until a plan applies cleanly.
+        w.write("needsec.yaml", g.pool_yaml("needsec", 1).replace(
+            "adminUsername: azpool,",
+            "adminUsername: azpool, customDataSecretRef: {name: init, key: user-data},"))
+        seq = w.last_seq()
+
+        def degraded():
+            for c in status(w, "needsec").get("conditions", []):
+                if c["type"] == "Degraded":
+                    return c
+            return {}
+        w.wait(lambda: degraded().get("reason") == "ActionFailed", 30, "needsec ActionFailed")
+        d = degraded()
+        g.check("a missing Secret: Degraded True, reason ActionFailed naming it; no Azure write",
+                d.get("status") == "True" and "init" in d.get("message", "") and
+                w.writes(seq) == [], f"{d} {w.writes(seq)}")
+        os.makedirs(os.path.join(secrets, "ci", "init"))
+        with open(os.path.join(secrets, "ci", "init", "user-data"), "w") as f:
+            f.write("#cloud-config\n")
+        w.wait(lambda: w.ready("ci", "needsec", 1), 90, "needsec ready once its Secret exists")
+        g.check("once the Secret exists the pool converges and Degraded is False again",
+                degraded().get("status") == "False", str(degraded()))
         w.write("auto.yaml", auto_pool("auto", qurl))
         w.wait(lambda: status(w, "auto").get("desiredReplicas") == 0, 30, "auto at 0")
         g.check("an empty queue keeps a Proportional pool (min 0) at 0 instances",
                 status(w, "auto").get("replicas") == 0)
+
+        # A busy source that was never read: nobody knows which instances run a
+        # job, so a scale-in waits (creates do not).
+        def blind(replicas, url):
+            busy_block = ("  busy:\n"
+                          f"    azureQueue: {{accountUrl: {url}, queue: busy, "
+                          "credentialsSecretRef: {name: q, key: connectionString}}\n"
+                          "    pollSeconds: 1\n")
+            return g.pool_yaml("blind", replicas).replace("  replicas:", busy_block + "  replicas:")
+        dead = f"http://127.0.0.1:{g.free_port()}/devstoreaccount1"
+        w.write("blind.yaml", blind(2, dead))
+        w.wait(lambda: w.ready("ci", "blind", 2), 60, "blind ready (creates need no busy set)")
+        seq = w.last_seq()
+        w.write("blind.yaml", blind(1, dead))
+        time.sleep(6)
+        g.check("busy source never read: a scale-in waits (no delete)",
+                w.writes(seq) == [] and w.ready("ci", "blind", 2), str(w.writes(seq)))
+        w.write("blind.yaml", blind(1, qurl))
+        w.wait(lambda: w.ready("ci", "blind", 1), 60, "blind scales in once busy is known")
+        g.check("once the busy queue is read (empty) the scale-in goes ahead",
+                [e["method"] for e in w.writes(seq)].count("POST") == 1, str(w.writes(seq)))
 
         for i in range(3):
             jobs.send_message(f"job-{i}")
