@@ -63,6 +63,45 @@ struct mfile {
     int n_errors; /* of the current version */
 };
 
+/* A small set of instance names (busy by tag, finished jobs). */
+struct names {
+    char **v;
+    size_t n;
+};
+
+static bool names_has(const struct names *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], name) == 0)
+            return true;
+    return false;
+}
+
+static int names_add(struct names *s, const char *name)
+{
+    char **v;
+
+    if (names_has(s, name))
+        return 0;
+    v = realloc(s->v, (s->n + 1) * sizeof(*v));
+    if (!v)
+        return -RC_ENOMEM;
+    s->v = v;
+    if (!(v[s->n] = strdup(name)))
+        return -RC_ENOMEM;
+    s->n++;
+    return 0;
+}
+
+static void names_clear(struct names *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
 /* What the controller remembers of a pool between reconciles. The facts below
  * status are the planner's hand-offs (rc_plan.c header): they live outside ARM,
  * so they come back in every reconcile as rc_obs_pool and survive a restart
@@ -82,6 +121,8 @@ struct pstate {
                               operation (scale_set_busy); 0: none */
     char *failure;         /* the last failed action's error ("<key>: <message>") until a plan
                               applies cleanly: status Degraded True, reason ActionFailed */
+    struct names tag_busy; /* busy: {tag: {}}: instances busy at the last plan */
+    struct names tag_done; /* ... busy then, idle now: job_done for the next plan */
 };
 
 struct ctl {
@@ -237,7 +278,44 @@ static int hand_back(struct ctl *c, const char *pool, struct rc_observed *have)
     op->halted_image = ps->halted_image ? strdup(ps->halted_image) : NULL;
     if (ps->halted_image && !op->halted_image)
         return -RC_ENOMEM;
+    if (ps->tag_done.n) { /* finished jobs seen through the busy tag */
+        char **v = realloc(op->job_done, (op->n_job_done + ps->tag_done.n) * sizeof(*v));
+
+        if (!v)
+            return -RC_ENOMEM;
+        op->job_done = v;
+        memcpy(v + op->n_job_done, ps->tag_done.v, ps->tag_done.n * sizeof(*v));
+        op->n_job_done += ps->tag_done.n;
+        free(ps->tag_done.v);
+        ps->tag_done.v = NULL;
+        ps->tag_done.n = 0;
+    }
     return 0;
+}
+
+/* busy: {tag: {}}: an instance busy by its tag at the last plan and idle now
+ * has finished its job (recycleAfterJob), handed to the next plan. Returns
+ * whether one was found (then the pool is looked at again at once). */
+static bool tag_jobs(struct pstate *ps, const struct rc_pool *p, const struct rc_pool_status *st)
+{
+    struct names now = {0};
+    bool found = false;
+
+    if (p->spec.busy.kind != RC_SIGNAL_TAG) {
+        names_clear(&ps->tag_busy);
+        return false;
+    }
+    for (size_t i = 0; i < st->n_instances; i++) {
+        const struct rc_inst_status *in = &st->instances[i];
+
+        if (in->busy)
+            names_add(&now, in->name);
+        else if (names_has(&ps->tag_busy, in->name) && names_add(&ps->tag_done, in->name) == 0)
+            found = true;
+    }
+    names_clear(&ps->tag_busy);
+    ps->tag_busy = now;
+    return found;
 }
 
 static void log_state_error(const char *event, const char *path, int errnum)
@@ -1078,16 +1156,34 @@ static void record_failure(struct ctl *c, const char *pool, const char *key, con
     json_decref(obj);
 }
 
+/* The desired pool of key "ns/name", NULL when there is none. */
+static const struct rc_pool *pool_by_key(struct ctl *c, const char *key)
+{
+    char ns[256], name[256];
+    const char *slash = strchr(key, '/');
+
+    if (!slash)
+        return NULL;
+    snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
+    snprintf(name, sizeof(name), "%s", slash + 1);
+    return rc_desired_pool(&c->want, ns, name);
+}
+
 /* A plan that was not applied gives its finished jobs back (recycleAfterJob). */
 static void return_jobs(struct rec *r)
 {
-    struct rc_obs_pool *op;
+    struct rc_obs_pool *op = rc_observed_pool(&r->have, r->pool);
+    struct pstate *ps = pstate(r->c, r->pool, false);
+    const struct rc_pool *p = pool_by_key(r->c, r->pool);
 
-    if (!r->c->sig)
+    if (!op || !op->n_job_done)
         return;
-    op = rc_observed_pool(&r->have, r->pool);
-    if (op && op->n_job_done)
+    if (p && p->spec.busy.kind == RC_SIGNAL_TAG) {
+        for (size_t i = 0; ps && i < op->n_job_done; i++)
+            names_add(&ps->tag_done, op->job_done[i]);
+    } else if (r->c->sig) {
         signals_job_done_return(r->c->sig, r->pool, op->job_done, op->n_job_done);
+    }
 }
 
 /* Instances in transition: an accepted operation may still be running. */
@@ -1243,6 +1339,8 @@ static void plan_and_execute(struct rec *r)
             }
         }
         publish_replicas(c, p, st);
+        if (ps && tag_jobs(ps, p, st))
+            again = 0;
         if (ps && ps->poll_ms && !in_transition(st))
             ps->poll_ms = 0;
         if (st->progressing == RC_COND_TRUE)
@@ -2100,6 +2198,8 @@ out:
         free(c->pools[i].saved);
         free(c->pools[i].status);
         free(c->pools[i].failure);
+        names_clear(&c->pools[i].tag_busy);
+        names_clear(&c->pools[i].tag_done);
     }
     free(c->pools);
     free(c);

@@ -61,9 +61,12 @@
  * True, reason ActionFailed, in the status (and through the backend's status
  * callback) until an execution succeeds or a plan has nothing left to do.
  *
+ * busy: {tag: {}}: an instance busy by its tag at the last plan and idle now
+ * (among the status' first RC_STATUS_INSTANCES_MAX instances) finished its job:
+ * it goes to the next plan as job_done (recycleAfterJob), at once.
+ *
  * Not yet here (later increments): orphan collection of resources whose
- * manifest was never seen by this process, job_done derived from the busy tag
- * (recycleAfterJob works with queue and HTTP busy sources), the dashboard.
+ * manifest was never seen by this process, the dashboard.
  */
 #ifndef AZPOOL_CTL_RUN_H
 #define AZPOOL_CTL_RUN_H

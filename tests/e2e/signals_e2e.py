@@ -231,6 +231,28 @@ def main():
             pass
         left = evq.peek_messages(max_messages=32)
         g.check("processed events are deleted from the queue", len(left) == 0, str(len(left)))
+        # busy: {tag: {}} with recycleAfterJob Replace: the worker tags itself busy,
+        # then removes the tag when its job ends; Event Grid tells the controller.
+        w.write("tagged.yaml", g.pool_yaml("tagged", 2).replace(
+            "  replicas:", "  mode: VirtualMachines\n  busy: {tag: {}}\n"
+            "  recycleAfterJob: Replace\n  replicas:"))
+        w.wait(lambda: w.ready("ci", "tagged", 2), 60, "tagged ready")
+        vm = sorted(i["name"] for i in status(w, "tagged")["instances"])[0]
+        vm_path = (f"/subscriptions/{g.SUB}/resourceGroups/{g.RG}/providers/"
+                   f"Microsoft.Compute/virtualMachines/{vm}?api-version=2024-11-01")
+        tags = w.arm("GET", vm_path)[1]["tags"]
+        code, _ = w.arm("PATCH", vm_path, {"tags": dict(tags, **{"azpool.busy": "true"})})
+        w.wait(lambda: any(i["name"] == vm and i["busy"]
+                           for i in status(w, "tagged")["instances"]), 30, "busy by tag seen")
+        g.check("an instance that tags itself azpool.busy=true is reported busy", code == 200,
+                str(code))
+        seq = w.last_seq()
+        w.arm("PATCH", vm_path, {"tags": tags})  # the job ended
+        w.wait(lambda: vm not in instances(w, "tagged") and w.ready("ci", "tagged", 2), 90,
+               "the finished worker replaced")
+        deleted = [e for e in w.writes(seq) if e["method"] == "DELETE" and vm in e["path"]]
+        g.check("recycleAfterJob Replace: when its busy tag goes, the instance is replaced "
+                "(deleted, a new one ready)", len(deleted) >= 1, str(w.writes(seq)))
         g.check("SIGTERM: clean shutdown", w.stop() == 0)
     except Exception as e:  # a wait that timed out, a client error
         g.check("no unexpected error", False, repr(e))
