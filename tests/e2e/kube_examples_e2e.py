@@ -18,7 +18,9 @@ Kubernetes objects, from kubectl's exit codes and from armsim's request log:
      b) kubesim restarted from its --state file (every watch breaks, old RVs get 410: the
         informers relist against the new process);
      c) a second controller replica stands by; the leader is killed with SIGKILL (no Lease
-        release): the standby leads within 20 s (Lease 15 s).
+        release): the standby leads within 20 s (Lease 15 s); the scale-set pool
+        ci/github-runners rolls at the same time and its writes stay one PATCH (model and
+        surge) and one POST delete.
      Each converges: Ready for the new generation, armsim shows the new image on every VM, and
      the writes since the change are exactly the minimal set (every PUT/POST/DELETE target
      written once: one NIC, VM, worker extension, hybrid worker and validation job per new VM,
@@ -53,7 +55,10 @@ TOKEN = "e2e-examples-token"
 SECRET = "e2e-examples-client-secret"
 GOLDEN = (f"/subscriptions/{SUB}/resourceGroups/rg-images/providers/Microsoft.Compute/"
           "galleries/gal_golden/images/hybrid-worker-ubuntu-2204")
+CI_IMG = (f"/subscriptions/{SUB}/resourceGroups/rg-images/providers/Microsoft.Compute/"
+          "galleries/gal_ci/images/github-runner-ubuntu-2204")
 RG = f"/subscriptions/{SUB}/resourceGroups/rg-workers"
+VMSS = f"{RG}/providers/Microsoft.Compute/virtualMachineScaleSets/github-runners"
 POOLS = [("ci", "github-runners"), ("automation", "hybrid-linux"), ("build", "ado-agents")]
 HL = ("automation", "hybrid-linux")
 WP = "/apis/azpool.dev/v1alpha1/namespaces/{ns}/workerpools/{name}"
@@ -135,6 +140,11 @@ class World:
                     "publishingProfile": {"excludeFromLatest": False},
                     "storageProfile": {"source": {"id": f"/subscriptions/{SUB}/resourceGroups/"
                                                   "rg-images/providers/Microsoft.Compute/images/base"}}}})
+        self.arm_put(f"{CI_IMG}/versions/2.312.0", "2022-03-03", {
+            "location": "westeurope", "properties": {
+                "publishingProfile": {"excludeFromLatest": False},
+                "storageProfile": {"source": {"id": f"/subscriptions/{SUB}/resourceGroups/"
+                                              "rg-images/providers/Microsoft.Compute/images/base"}}}})
         # kubesim with a state file (restarted mid-rollout later)
         self.kube_port = free_port()
         self.ksdir = os.path.join(self.tmp, "kube")
@@ -250,6 +260,14 @@ class World:
         return sorted((v["name"], v["properties"]["storageProfile"]["imageReference"].get("id", ""))
                       for v in body.get("value", [])
                       if (v.get("tags") or {}).get("azpool.pool") == f"{ns}/{name}")
+
+    def vmss_images(self):
+        """The image of every instance of ci/github-runners' scale set."""
+        code, body = self.arm("GET", f"{VMSS}/virtualMachines?api-version=2024-11-01")
+        if code != 200:
+            raise RuntimeError(f"VMSS VM list: {code}")
+        return sorted(((v.get("properties") or {}).get("storageProfile") or {}).get(
+            "imageReference", {}).get("id", "") for v in body.get("value", []))
 
     def pool_resources(self, ns, name):
         """Every resource of rg-workers tagged for the pool, and the hybrid workers of its
@@ -501,7 +519,8 @@ def main_checks(w):
               any(not i.endswith(f"/versions/{version}") for _, i in before),
               f"{out} {vms} before={before}")
         time.sleep(6)  # a resync: nothing more to write
-        ok, detail = rollout_writes_ok(w.writes(seq), 4)
+        ok, detail = rollout_writes_ok([e for e in w.writes(seq)
+                                        if "/virtualMachineScaleSets/" not in e["path"]], 4)
         ok2, detail2 = w.hybrid_workers_ok(*HL)
         check(f"{label}: ARM writes are the minimal set for 4 replacements, no duplicate "
               "target (also after a resync); one hybrid worker per VM", ok and ok2,
@@ -583,7 +602,23 @@ def main_checks(w):
         wait_for(lambda: "event=kube.leading" in open(blog).read(), 30, "b leads")
         took["s"] = time.time() - t0
         return took["s"]
+    # the scale-set pool rolls at the same time (its writes: one PATCH of model and
+    # capacity, one batched POST delete of the old instance)
+    ci_seq = w.last_seq()
+    ci_gen = w.wp("ci", "github-runners")["metadata"]["generation"]
+    rc_ci, out_ci = w.kubectl("patch", "wp/github-runners", "-n", "ci", "--type=merge", "-p",
+                              json.dumps({"spec": {"image": {"id": f"{CI_IMG}/versions/2.312.0"}}}))
     rollout("1.7.0", kill_leader, "leader SIGKILLed mid-rollout")
+    o = wait_for(lambda: w.ready("ci", "github-runners", 1) and
+                 w.wp("ci", "github-runners")["status"].get("observedGeneration") == ci_gen + 1 and
+                 w.wp("ci", "github-runners"), 120, "github-runners on 2.312.0")
+    imgs = w.vmss_images()
+    wr = [(e["method"], e["path"].split("?")[0][len(VMSS):]) for e in w.writes(ci_seq)
+          if e["path"].startswith(VMSS)]
+    check("leader SIGKILLed mid-rollout: the scale-set pool ci/github-runners rolls to 2.312.0 "
+          "with one PATCH and one POST delete (nothing repeated by the new leader)",
+          rc_ci == 0 and imgs and all(i.endswith("/versions/2.312.0") for i in imgs) and
+          wr == [("PATCH", ""), ("POST", "/delete")], f"{out_ci} {imgs} {wr}")
     check("after SIGKILL of the leader (no release) the standby leads within 20 s "
           f"({took.get('s', -1):.1f} s)", 0 < took.get("s", 99) < 20)
     code, lease = w.kube("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases")
