@@ -603,11 +603,15 @@ def main_checks(w):
         took["s"] = time.time() - t0
         return took["s"]
     # the scale-set pool rolls at the same time (its writes: one PATCH of model and
-    # capacity, one batched POST delete of the old instance)
+    # capacity, one batched POST delete of the old instance). Its busy source (a storage
+    # queue on a host this world cannot resolve) is removed with the same patch: while a
+    # busy source has never been read, the reconciler defers every delete (DESIGN.md §4
+    # rule 5), so the old instance would stay until drain.timeoutSeconds.
     ci_seq = w.last_seq()
     ci_gen = w.wp("ci", "github-runners")["metadata"]["generation"]
     rc_ci, out_ci = w.kubectl("patch", "wp/github-runners", "-n", "ci", "--type=merge", "-p",
-                              json.dumps({"spec": {"image": {"id": f"{CI_IMG}/versions/2.312.0"}}}))
+                              json.dumps({"spec": {"busy": None, "image": {
+                                  "id": f"{CI_IMG}/versions/2.312.0"}}}))
     rollout("1.7.0", kill_leader, "leader SIGKILLed mid-rollout")
     o = wait_for(lambda: w.ready("ci", "github-runners", 1) and
                  w.wp("ci", "github-runners")["status"].get("observedGeneration") == ci_gen + 1 and
