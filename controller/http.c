@@ -26,6 +26,8 @@ struct http {
     char user_agent[64];
     struct http_req *reqs; /* in flight, doubly linked */
     size_t n_pending;
+    int in_data;   /* inside some request's on_data (a libcurl callback) */
+    bool deferred; /* requests to add or cancel once libcurl has returned */
     bool closing;
 };
 
@@ -42,6 +44,7 @@ struct http_req {
     bool in_data;   /* inside on_data */
     bool cancelled; /* http_cancel() while in on_data: abort, report cancelled */
     bool aborted;   /* on_data returned non-zero */
+    bool added;     /* the easy handle is in the multi handle */
     struct http_response resp;
     http_done_cb cb;
     void *arg;
@@ -99,7 +102,9 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
             if (r->cancelled)
                 return 0;
             r->in_data = true;
+            r->h->in_data++;
             rc = r->on_data(r->data_arg, data, n);
+            r->h->in_data--;
             r->in_data = false;
             if (rc != 0)
                 r->aborted = true;
@@ -230,6 +235,7 @@ static void complete(struct http *h, struct http_req *r, CURLcode code)
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &total);
     curl_multi_remove_handle(h->multi, r->easy);
+    r->added = false;
     req_unlink(h, r);
     r->resp.status = code == CURLE_OK && !r->cancelled ? status : 0;
     r->resp.total_s = total;
@@ -256,6 +262,51 @@ static void drain_done(struct http *h)
     }
 }
 
+/* Ends r (not in the multi handle any more) with status 0 and err. */
+static void finish_early(struct http *h, struct http_req *r, int code, const char *msg)
+{
+    req_unlink(h, r);
+    r->resp.status = 0;
+    r->resp.body = (char *)"";
+    rc_err_set(&r->resp.err, code, "", "%s", msg);
+    r->cb(r->arg, &r->resp);
+    req_free(r);
+}
+
+/* libcurl refuses curl_multi_add_handle/remove_handle from inside its
+ * callbacks (CURLM_RECURSIVE_API_CALL), and an on_data receiver may start or
+ * cancel requests (a watch event that makes the caller relist). Those wait
+ * until curl_multi_socket_action has returned, and are done here. */
+static void flush_deferred(struct http *h)
+{
+    bool again = true;
+
+    if (!h->deferred || h->in_data || h->closing)
+        return;
+    h->deferred = false;
+    while (again) {
+        again = false;
+        for (struct http_req *r = h->reqs; r; r = r->next) {
+            if (r->cancelled) {
+                if (r->added)
+                    curl_multi_remove_handle(h->multi, r->easy);
+                r->added = false;
+                finish_early(h, r, -RC_ETRANSIENT, "cancelled");
+                again = true; /* the callback may have changed the list */
+                break;
+            }
+            if (!r->added) {
+                if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK) {
+                    finish_early(h, r, -RC_ETRANSIENT, "curl refused the request");
+                    again = true;
+                    break;
+                }
+                r->added = true;
+            }
+        }
+    }
+}
+
 /* ---- uv <-> curl glue ---- */
 
 static void on_timeout(uv_timer_t *t)
@@ -265,6 +316,7 @@ static void on_timeout(uv_timer_t *t)
 
     curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     drain_done(h);
+    flush_deferred(h);
 }
 
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
@@ -293,6 +345,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
         flags |= CURL_CSELECT_OUT;
     curl_multi_socket_action(h->multi, s->fd, flags, &running);
     drain_done(h);
+    flush_deferred(h);
 }
 
 static void on_sock_closed(uv_handle_t *handle)
@@ -389,7 +442,9 @@ static void cancel_all(struct http *h)
     while (h->reqs) {
         struct http_req *r = h->reqs;
 
-        curl_multi_remove_handle(h->multi, r->easy);
+        if (r->added)
+            curl_multi_remove_handle(h->multi, r->easy);
+        r->added = false;
         req_unlink(h, r);
         r->resp.status = 0;
         r->resp.body = (char *)"";
@@ -442,13 +497,17 @@ void http_cancel(struct http *h, struct http_req *r)
         r->cancelled = true; /* on_body aborts; complete() reports it */
         return;
     }
-    curl_multi_remove_handle(h->multi, r->easy);
-    req_unlink(h, r);
-    r->resp.status = 0;
-    r->resp.body = (char *)"";
-    rc_err_set(&r->resp.err, -RC_ETRANSIENT, "", "cancelled");
-    r->cb(r->arg, &r->resp);
-    req_free(r);
+    if (r->added && h->in_data) {
+        /* inside another request's on_data: libcurl would refuse the
+         * removal; flush_deferred() does it (on_body no longer delivers) */
+        r->cancelled = true;
+        h->deferred = true;
+        return;
+    }
+    if (r->added)
+        curl_multi_remove_handle(h->multi, r->easy);
+    r->added = false;
+    finish_early(h, r, -RC_ETRANSIENT, "cancelled");
 }
 
 static void set_blob(CURL *easy, CURLoption opt, const void *data, size_t len)
@@ -549,9 +608,14 @@ int http_request_ex(struct http *h, const char *method, const char *url, const c
     /* Never follow redirects: ARM does not send them, and a redirect must not
      * carry our bearer token to another host. */
     curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L);
-    if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK) {
-        req_free(r);
-        return rc_err_set(err, -RC_ETRANSIENT, "", "curl refused the request");
+    if (h->in_data) {
+        h->deferred = true; /* added by flush_deferred() */
+    } else {
+        if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK) {
+            req_free(r);
+            return rc_err_set(err, -RC_ETRANSIENT, "", "curl refused the request");
+        }
+        r->added = true;
     }
     r->next = h->reqs;
     if (h->reqs)

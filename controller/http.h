@@ -114,8 +114,11 @@ int http_request_ex(struct http *h, const char *method, const char *url, const c
                     struct http_req **ret_req, struct rc_err *err);
 
 /* Ends a request in flight: its callback runs with status 0 and -RC_ETRANSIENT
- * "cancelled", synchronously inside http_cancel(), or, when called from the
- * request's own on_data, once on_data has returned. */
+ * "cancelled", synchronously inside http_cancel(), or, when called from any
+ * request's on_data (inside libcurl, which refuses to remove handles there),
+ * once libcurl has returned; on_data of r is not called again in between.
+ * Requests started from inside an on_data are likewise added to libcurl once
+ * it has returned. */
 void http_cancel(struct http *h, struct http_req *r);
 
 /* Value of a response header (case-insensitive name), NULL when absent. */

@@ -381,6 +381,9 @@ static void test_compaction_relist(void **state)
     assert_int_equal(r->n, 6);
     assert_int_equal(kinformer_stats(r->inf)->relists, 1);
     assert_int_equal(kinformer_stats(r->inf)->lists, 2);
+    /* the relist on the ERROR event is sent at once (from inside the watch's
+     * event callback), not after a failure and a backoff */
+    assert_int_equal(kinformer_stats(r->inf)->failures, 0);
     assert_int_equal(count_key(r, "ci/keep"), 1); /* only its first add */
     assert_int_equal(count_key(r, "ci/a"), 2);
     c = &r->ch[3];
