@@ -67,7 +67,7 @@ struct as_fault_rule {
 struct as_log_ent {
     int64_t sim_ms, real_ms;
     char method[8];
-    char path[200];
+    char path[512]; /* request path as sent; longer paths are cut (hybrid worker ids fit) */
     int status;
     char principal[64];
 };
