@@ -249,10 +249,13 @@ struct leader *leader_new(uv_loop_t *loop, struct kube *k, const struct leader_o
         rc_err_set(err, -RC_EINVAL, "name", "a Lease name of 1..253 bytes is needed");
         return NULL;
     }
-    if (!(lease > renew && renew * 10 > retry * 12) || lease % 1000 != 0) {
+    /* The deadline is checked on each retry tick, so a leader may act until renew + retry
+     * after its last renewal began; a follower takes over lease after that at the
+     * earliest: renew + retry < lease (stricter than client-go's lease > renew). */
+    if (!(lease > renew + retry && renew * 10 > retry * 12) || lease % 1000 != 0) {
         rc_err_set(err, -RC_EINVAL, "lease",
-                   "need lease > renew deadline > 1.2 x retry and whole seconds of lease "
-                   "(got %lld/%lld/%lld ms)",
+                   "need lease > renew deadline + retry, renew deadline > 1.2 x retry and "
+                   "whole seconds of lease (got %lld/%lld/%lld ms)",
                    (long long)lease, (long long)renew, (long long)retry);
         return NULL;
     }
@@ -439,9 +442,10 @@ static void on_response(void *arg, const struct kube_response *resp)
         act(l, leader_decide(&l->obs, l->identity, now, l->lease_ms));
         return;
     }
-    /* TK_WRITE */
+    /* TK_WRITE; a success that took longer than the renew deadline to arrive does not
+     * count: others may already have seen the write for a lease duration */
     if (resp->err.code == 0 && leader_record_parse(resp->body, &rec) == 0 &&
-        strcmp(rec.holder, l->identity) == 0) {
+        strcmp(rec.holder, l->identity) == 0 && now - sent <= l->renew_ms) {
         leader_observe(&l->obs, &rec, now);
         l->last_renew_ms = sent;
         l->settled = true;

@@ -20,13 +20,15 @@
  *             for renew_deadline_ms (measured from the start of the last successful write),
  *             leadership is lost: on_stopped runs at once, the elector becomes a follower
  *             again (on_started runs again if it wins later). Responses to requests sent
- *             before that are ignored.
+ *             before that are ignored, and so is a write's success that arrives more than
+ *             the renew deadline after it was sent.
  *   stop:     leader_stop(release=true) as the leader: on_stopped, then PUT holderIdentity
  *             "", leaseDurationSeconds 1, times now (client-go's ReleaseOnCancel), so a
  *             follower takes over within one retry period instead of a lease duration.
- * Safety: lease > renew deadline > 1.2 x retry (checked), so a leader that cannot renew
- * stops acting (renew deadline) before any follower may take over (lease duration after it
- * last saw a change).
+ * Safety: lease > renew deadline + retry and renew deadline > 1.2 x retry (checked; the
+ * first is stricter than client-go because the deadline is checked on retry ticks), so a
+ * leader that cannot renew stops acting (by renew deadline + retry) before any follower may
+ * take over (lease duration after it last saw a change).
  *
  * Defaults (DESIGN/kube-api.md): lease 15 s, renew deadline 10 s, retry 2 s; the Lease
  * LEADER_DEFAULT_NAME in the pod's namespace (POD_NAMESPACE); identity POD_NAME, else

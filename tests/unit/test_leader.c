@@ -208,6 +208,15 @@ static void test_options_and_identity(void **state)
     assert_int_equal(err.code, -RC_EINVAL);
     o.lease_ms = 15000, o.renew_deadline_ms = 2400, o.retry_ms = 2000;
     assert_null(leader_new(NULL, NULL, &o, &err));
+    /* the leader notices a missed deadline only at a retry tick, up to renew + retry after
+     * its last renewal, while a follower may take over lease after it: renew + retry must
+     * stay below the lease */
+    o.lease_ms = 15000, o.renew_deadline_ms = 14000, o.retry_ms = 11000;
+    assert_null(leader_new(NULL, NULL, &o, &err));
+    assert_int_equal(err.code, -RC_EINVAL);
+    o.lease_ms = 15000, o.renew_deadline_ms = 10000, o.retry_ms = 5000;
+    assert_null(leader_new(NULL, NULL, &o, &err));
+    o.retry_ms = 2000;
     o.renew_deadline_ms = 10000;
     o.identity = "";
     assert_null(leader_new(NULL, NULL, &o, &err));
