@@ -974,8 +974,13 @@ static void be_action(void *arg, const char *pool, const struct rc_action *a,
     snprintf(msg, sizeof(msg), "%s %s failed: %s%s%s", rc_verb_name(a->verb), a->target,
              res->azure_code[0] ? res->azure_code : "", res->azure_code[0] ? ": " : "",
              res->err.msg);
+    /* No answer from Azure (status 0): the request never left or never came
+     * back (an unreadable Secret, a transport error): not an Azure error. */
     pool_event(s, pool, KEVENTS_WARNING,
-               res->status == 429 ? KEVENTS_THROTTLED_BY_AZURE : KEVENTS_AZURE_ERROR, msg);
+               res->status == 429 ? KEVENTS_THROTTLED_BY_AZURE
+               : res->status == 0 ? KEVENTS_ACTION_FAILED
+                                  : KEVENTS_AZURE_ERROR,
+               msg);
 }
 
 static enum rc_cond cond_of(const char *s)

@@ -58,7 +58,8 @@
  *   name) on the pool: FinalizerAdded, CleanupCompleted, one per finished
  *   action (Created, Updated, ScaledOut, ScaledIn, Deleted, Reimaged,
  *   Registered, Deregistered, Started with the planner's reason; a failure is
- *   a Warning AzureError or ThrottledByAzure with the error), InvalidSpec
+ *   a Warning AzureError, ThrottledByAzure, or ActionFailed when Azure never
+ *   answered (an unreadable Secret, a transport error), with the error), InvalidSpec
  *   (Warning) once per generation that fails the core's validation.
  * - ImageVersion and ExpiryPolicy status (kstatus_ref, leader only): usedBy
  *   (the pools of the namespace that refer to it, at most 256 named) and Ready

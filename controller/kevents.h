@@ -77,6 +77,7 @@
 #define KEVENTS_REIMAGED           "Reimaged"
 #define KEVENTS_THROTTLED_BY_AZURE "ThrottledByAzure"
 #define KEVENTS_AZURE_ERROR        "AzureError"
+#define KEVENTS_ACTION_FAILED      "ActionFailed" /* failed before Azure answered (a Secret) */
 #define KEVENTS_INVALID_SPEC       "InvalidSpec"
 #define KEVENTS_STALLED            "Stalled"
 #define KEVENTS_FINALIZER_ADDED    "FinalizerAdded"

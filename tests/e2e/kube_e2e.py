@@ -332,6 +332,10 @@ def main():
         check("Events recorded: FinalizerAdded, Created, ScaledOut, Deleted, CleanupCompleted",
               {"FinalizerAdded", "Created", "ScaledOut", "Deleted",
                "CleanupCompleted"} <= reasons, str(sorted(reasons)))
+        warn = {e["reason"]: e["message"] for e in (evs or {}).get("items", [])
+                if e["involvedObject"].get("name") == "runners" and e["type"] == "Warning"}
+        check("the missing Secret was a Warning ActionFailed naming it, not an AzureError",
+              "cloud-init" in warn.get("ActionFailed", "") and "AzureError" not in warn, str(warn))
 
         # 12-15: ExpiryPolicy status (usedBy, Ready); an edit that only the core rejects
         # (a reversed cron range) keeps the last valid version: the pool stays Ready.
