@@ -770,10 +770,13 @@ static void kreq_free(struct kreq *q)
     uv_close((uv_handle_t *)&q->timer, on_kreq_closed);
 }
 
+/* Unlinked before the callback: it may call kube_free(), which must neither
+ * complete q again nor be touched afterwards. */
 static void kreq_finish(struct kreq *q, const struct kube_response *kr)
 {
+    kreq_unlink(q);
     q->cb(q->arg, kr);
-    kreq_free(q);
+    uv_close((uv_handle_t *)&q->timer, on_kreq_closed);
 }
 
 static int kreq_send(struct kreq *q, struct rc_err *err);
@@ -1078,9 +1081,11 @@ static void on_watch_done(void *arg, const struct http_response *resp)
         resp_classify(&kr, resp->status, body, &resp->err);
     }
     w->ended = true;
+    watch_unlink(w); /* on_end may call kube_free(): w->k is not touched after it */
     w->on_end(w->arg, &kr);
     json_decref(body);
-    watch_free(w);
+    free(w->line);
+    free(w);
 }
 
 int kube_append_param(char *buf, size_t size, size_t *len, const char *name, const char *value)

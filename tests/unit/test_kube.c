@@ -463,6 +463,66 @@ static void test_free_cancels(void **state)
     ksim_stop(&s);
 }
 
+/* kube_free() called from inside a callback (a request's, a watch's on_end):
+ * every other pending request completes once with "cancelled", the calling
+ * one is not completed again, and nothing of the freed client is touched. */
+struct freer {
+    struct kube *k;
+    int calls;
+};
+
+static void on_res_free(void *arg, const struct kube_response *r)
+{
+    struct freer *f = arg;
+    struct kube *k = f->k;
+
+    (void)r;
+    f->calls++;
+    f->k = NULL;
+    kube_free(k); /* NULL on a second (wrong) call */
+}
+
+static void on_ev_none(void *arg, const char *type, const json_t *obj)
+{
+    (void)arg;
+    (void)type;
+    (void)obj;
+}
+
+static void test_free_from_callbacks(void **state)
+{
+    struct ksim s;
+    uv_loop_t loop;
+    struct freer f = {0};
+    struct res x;
+    struct kube_watch_opts wo = {0};
+
+    (void)state;
+    assert_int_equal(ksim_start(&s, NULL), 0);
+    uv_loop_init(&loop);
+
+    f.k = client_for(&loop, &s);
+    assert_int_equal(kube_request(f.k, "GET", "/api", NULL, NULL, on_res_free, &f), 0);
+    req(f.k, "GET", "/api/v1/namespaces/default/configmaps?limit=1&x=slow", NULL, NULL, &x);
+    run_until(&loop, &f.calls, 5000);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(f.calls, 1);
+    assert_int_equal(x.calls, 1);
+
+    /* a watch whose end callback frees the client (timeoutSeconds=1 ends it) */
+    memset(&f, 0, sizeof(f));
+    f.k = client_for(&loop, &s);
+    wo.timeout_s = 1;
+    assert_int_equal(kube_watch(f.k, "/api/v1/namespaces/default/configmaps", &wo, on_ev_none,
+                                on_res_free, &f, NULL),
+                     0);
+    run_until(&loop, &f.calls, 8000);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(f.calls, 1);
+    srv_loop_finish(&loop);
+    ksim_stop(&s);
+}
+
 /* HTTPS with the CA from certificate-authority-data (a blob, no file);
  * without it the server is not trusted (a configuration error, not transient);
  * client certificate and key blobs are presented (garbage ones fail). */
@@ -1019,6 +1079,7 @@ int main(void)
         cmocka_unit_test(test_config_load_list),
         cmocka_unit_test(test_request_crud),
         cmocka_unit_test(test_free_cancels),
+        cmocka_unit_test(test_free_from_callbacks),
         cmocka_unit_test(test_tls_blobs),
         cmocka_unit_test(test_token_file_reread_on_401),
         cmocka_unit_test(test_retry_after_429),
