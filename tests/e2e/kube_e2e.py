@@ -420,6 +420,46 @@ def main():
         check("deleting the pool with an invalid current version still destroys and releases",
               w.arm("GET", f"{VMSS}/exp?api-version=2024-11-01")[0] == 404)
 
+        # kubectl scale on an autoscaled pool: the autoscaler owns the size, the
+        # status (and so /scale's status.replicas) reflects the computed size.
+        import http.server
+        import threading
+
+        class Pending(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = b'{"pending": 2}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        srv = http.server.HTTPServer(("127.0.0.1", 0), Pending)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        p = pool("auto", 1)
+        del p["spec"]["replicas"]
+        p["spec"]["autoscale"] = {
+            "minReplicas": 1, "maxReplicas": 4, "policy": "Proportional",
+            "proportional": {"jobsPerReplica": 1, "freeTargetPercentage": 0},
+            "metric": {"http": {"url": f"http://127.0.0.1:{srv.server_port}/pending",
+                                "jsonPointer": "/pending"}, "pollSeconds": 1}}
+        code, _ = w.kube("POST", WPS.format(ns="ci"), p)
+        w.wait(lambda: w.ready("auto", 2), 90, "auto at the computed size 2")
+        code2, _ = w.kube("PATCH", WPS.format(ns="ci") + "/auto/scale",
+                          {"spec": {"replicas": 4}}, "application/merge-patch+json")
+        time.sleep(4)
+        code3, sc = w.kube("GET", WPS.format(ns="ci") + "/auto/scale")
+        st = (w.wp("auto") or {}).get("status") or {}
+        check("kubectl scale of an autoscaled pool: the computed size (2) holds, status and "
+              "/scale report it", code == 201 and code2 == 200 and code3 == 200 and
+              st.get("desiredReplicas") == 2 and st.get("replicas") == 2 and
+              (sc or {}).get("status", {}).get("replicas") == 2, f"{code} {code2} {st} {sc}")
+        srv.shutdown()
+        w.kube("DELETE", WPS.format(ns="ci") + "/auto")
+        w.wait(lambda: w.wp("auto") is None, 90, "auto gone")
+
         # 16-17: clean shutdown; no secret in logs.
         rc = w.stop()
         log = open(w.ctl_log.name).read()
