@@ -578,7 +578,9 @@ static int aggregate(struct kevents *r, const char *akey, const char *message, i
 int kevents_record(struct kevents *r, const struct kevents_ref *o, enum kevents_type type,
                    const char *reason, const char *message, int64_t now_ms)
 {
-    char objkey[4 * (KEVENTS_FIELD_MAX + 1) + 8], akey[sizeof(objkey) + KEVENTS_FIELD_MAX + 8];
+    /* five fields (apiVersion, kind, namespace, name, uid): a shorter buffer cut the uid of
+     * long refs, so two objects shared one dedup key and spam bucket */
+    char objkey[5 * (KEVENTS_FIELD_MAX + 1) + 8], akey[sizeof(objkey) + KEVENTS_FIELD_MAX + 16];
     char msg[sizeof(COMBINED_PREFIX) + KEVENTS_MESSAGE_MAX];
     char *key = NULL;
     const char *ns;

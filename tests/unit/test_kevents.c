@@ -401,6 +401,42 @@ static void test_input_limits(void **state)
     world_down(&w);
 }
 
+/* Two objects whose fields are all long (each within KEVENTS_FIELD_MAX) and differ only
+ * at the end of the uid are two objects: two Events, not one with count 2. */
+#define NS63 "ns-6789012345678901234567890123456789012345678901234567890123"
+
+static void test_long_refs_distinct(void **state)
+{
+    struct world w;
+    char api[KEVENTS_FIELD_MAX + 1], kind[KEVENTS_FIELD_MAX + 1], name[KEVENTS_FIELD_MAX + 1];
+    char uid_a[KEVENTS_FIELD_MAX + 1], uid_b[KEVENTS_FIELD_MAX + 1];
+    struct kevents_ref a, b;
+
+    (void)state;
+    world_up(&w);
+    memset(api, 'a', KEVENTS_FIELD_MAX);
+    api[KEVENTS_FIELD_MAX] = '\0';
+    memset(kind, 'K', KEVENTS_FIELD_MAX);
+    kind[KEVENTS_FIELD_MAX] = '\0';
+    memset(name, 'n', KEVENTS_FIELD_MAX);
+    name[KEVENTS_FIELD_MAX] = '\0';
+    memset(uid_a, 'u', KEVENTS_FIELD_MAX);
+    uid_a[KEVENTS_FIELD_MAX] = '\0';
+    memcpy(uid_b, uid_a, sizeof(uid_b));
+    uid_b[KEVENTS_FIELD_MAX - 1] = 'v';
+    assert_int_equal(ksim_namespace(&w.s, NS63), 0);
+    a = (struct kevents_ref){api, kind, NS63, name, uid_a, NULL};
+    b = a;
+    b.uid = uid_b;
+    assert_int_equal(kevents_record(w.r, &a, KEVENTS_NORMAL, "Test", "same", T0), 0);
+    run_idle(&w.loop, w.r, 5000);
+    assert_int_equal(kevents_record(w.r, &b, KEVENTS_NORMAL, "Test", "same", T0 + 1000), 0);
+    run_idle(&w.loop, w.r, 5000);
+    assert_int_equal(kevents_stats(w.r)->patched, 0);
+    assert_int_equal(kevents_stats(w.r)->created, 2);
+    world_down(&w);
+}
+
 /* kevents_free with a write in flight: its callback does nothing (ASan: no use after free). */
 static void test_free_in_flight(void **state)
 {
@@ -525,15 +561,11 @@ static void test_cache_bound(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_then_aggregate),
-        cmocka_unit_test(test_fold_while_in_flight),
-        cmocka_unit_test(test_similar_events_combined),
-        cmocka_unit_test(test_spam_filter),
-        cmocka_unit_test(test_patch_404_recreates),
-        cmocka_unit_test(test_input_limits),
-        cmocka_unit_test(test_free_in_flight),
-        cmocka_unit_test(test_transient_retry),
-        cmocka_unit_test(test_cache_bound),
+        cmocka_unit_test(test_create_then_aggregate),   cmocka_unit_test(test_fold_while_in_flight),
+        cmocka_unit_test(test_similar_events_combined), cmocka_unit_test(test_spam_filter),
+        cmocka_unit_test(test_patch_404_recreates),     cmocka_unit_test(test_input_limits),
+        cmocka_unit_test(test_long_refs_distinct),      cmocka_unit_test(test_free_in_flight),
+        cmocka_unit_test(test_transient_retry),         cmocka_unit_test(test_cache_bound),
     };
 
     return az_run_tests("kevents", tests);
