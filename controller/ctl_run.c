@@ -293,21 +293,47 @@ static int hand_back(struct ctl *c, const char *pool, struct rc_observed *have)
     return 0;
 }
 
+/* Whether o is an instance of pool p (key "ns/name") as the planner counts
+ * them: a VM tagged for p (VirtualMachines mode), an instance of p's scale
+ * set (ScaleSet mode). */
+static bool pool_instance(const struct rc_pool *p, const char *key, const struct rc_obs_instance *o)
+{
+    char vmss[RC_NAME_MAX + 1];
+    const char *slash;
+
+    if (!o->name)
+        return false;
+    if (p->spec.mode != RC_MODE_SCALESET)
+        return !o->scale_set_id && o->own.managed && o->own.pool && strcmp(o->own.pool, key) == 0;
+    if (!o->scale_set_id || rc_name_vmss(p->meta.namespace, p->meta.name, vmss, sizeof(vmss)) < 0)
+        return false;
+    slash = strrchr(o->scale_set_id, '/');
+    return slash && strcasecmp(slash + 1, vmss) == 0;
+}
+
 /* busy: {tag: {}}: an instance busy by its tag at the last plan and idle now
  * has finished its job (recycleAfterJob), handed to the next plan. Returns
- * whether one was found (then the pool is looked at again at once). */
-static bool tag_jobs(struct pstate *ps, const struct rc_pool *p, const struct rc_pool_status *st)
+ * whether one was found (then the pool is looked at again at once). Reads the
+ * observation, not the status (which lists at most RC_STATUS_INSTANCES_MAX
+ * instances); an observation whose list failed changes nothing. */
+static bool tag_jobs(struct pstate *ps, const struct rc_pool *p, const char *key,
+                     struct rc_observed *have)
 {
     struct names now = {0};
     bool found = false;
+    const struct rc_obs_pool *op = rc_observed_pool(have, key);
 
     if (p->spec.busy.kind != RC_SIGNAL_TAG) {
         names_clear(&ps->tag_busy);
         return false;
     }
-    for (size_t i = 0; i < st->n_instances; i++) {
-        const struct rc_inst_status *in = &st->instances[i];
+    if (!op || op->list_failed)
+        return false;
+    for (size_t i = 0; i < have->n_instances; i++) {
+        const struct rc_obs_instance *in = &have->instances[i];
 
+        if (!pool_instance(p, key, in))
+            continue;
         if (in->busy)
             names_add(&now, in->name);
         else if (names_has(&ps->tag_busy, in->name) && names_add(&ps->tag_done, in->name) == 0)
@@ -1186,6 +1212,58 @@ static void return_jobs(struct rec *r)
     }
 }
 
+/* Whether plan deletes or reimages the instance called name (actions name VMs
+ * by name, scale-set instances by instanceId). */
+static bool plan_recycles(const struct rec *r, const struct rc_plan *plan, const char *name)
+{
+    const char *iid = NULL;
+
+    for (size_t i = 0; i < r->have.n_instances; i++)
+        if (r->have.instances[i].name && strcmp(r->have.instances[i].name, name) == 0)
+            iid = r->have.instances[i].instance_id;
+    for (size_t i = 0; i < plan->n_actions; i++) {
+        const struct rc_action *a = &plan->actions[i];
+
+        if (a->verb != RC_VERB_DELETE && a->verb != RC_VERB_REIMAGE)
+            continue;
+        for (size_t k = 0; k < a->n_instances; k++)
+            if (a->instances[k] &&
+                (strcmp(a->instances[k], name) == 0 || (iid && strcmp(a->instances[k], iid) == 0)))
+                return true;
+    }
+    return false;
+}
+
+/* The planner acts on a finished job only when it can (a failed list plans
+ * nothing; a replacement waits for the rollout budget; a busy instance
+ * waits), and a job_done name is handed over once: names of instances that
+ * still exist and that plan (about to be applied, or empty) does not delete or
+ * reimage go back, so the recycle comes at a later plan instead of never. */
+static void return_unused_jobs(struct rec *r, const struct rc_plan *plan)
+{
+    struct rc_obs_pool *op = rc_observed_pool(&r->have, r->pool);
+    const struct rc_pool *p = pool_by_key(r->c, r->pool);
+    struct pstate *ps = pstate(r->c, r->pool, false);
+
+    if (!op || !op->n_job_done || !p || p->spec.recycle_after_job == RC_RECYCLE_NONE)
+        return;
+    for (size_t i = 0; i < op->n_job_done; i++) {
+        const char *name = op->job_done[i];
+        bool exists = false;
+
+        for (size_t k = 0; name && k < r->have.n_instances && !exists; k++)
+            exists = r->have.instances[k].name && strcmp(r->have.instances[k].name, name) == 0;
+        if (!exists || plan_recycles(r, plan, name))
+            continue;
+        if (p->spec.busy.kind == RC_SIGNAL_TAG) {
+            if (ps)
+                names_add(&ps->tag_done, name);
+        } else if (r->c->sig) {
+            signals_job_done_return(r->c->sig, r->pool, &op->job_done[i], 1);
+        }
+    }
+}
+
 /* Instances in transition: an accepted operation may still be running. */
 static bool in_transition(const struct rc_pool_status *st)
 {
@@ -1339,7 +1417,7 @@ static void plan_and_execute(struct rec *r)
             }
         }
         publish_replicas(c, p, st);
-        if (ps && tag_jobs(ps, p, st))
+        if (ps && tag_jobs(ps, p, r->pool, &r->have))
             again = 0;
         if (ps && ps->poll_ms && !in_transition(st))
             ps->poll_ms = 0;
@@ -1381,6 +1459,11 @@ static void plan_and_execute(struct rec *r)
         return;
     }
     if (plan.n_actions == 0) {
+        struct pstate *ps = pstate(c, r->pool, false);
+
+        if (ps) /* no write waits now: a later wait starts its own clock */
+            ps->busy_since_ms = 0;
+        return_unused_jobs(r, &plan);
         rc_plan_release(&plan);
         rec_finish(r, true, false, again);
         return;
@@ -1404,6 +1487,7 @@ static void plan_and_execute(struct rec *r)
         for (size_t i = 0; i < plan.n_actions; i++)
             if (plan.actions[i].body)
                 fill_hybrid_url(plan.actions[i].body, r->hybrid_url);
+    return_unused_jobs(r, &plan); /* a failed run returns the others too (return_jobs) */
     if (exec_run(c->exec, &plan, r->pool, on_exec_done, r, &err) < 0) {
         rc_plan_release(&plan);
         return_jobs(r);

@@ -237,7 +237,14 @@ def main():
             "  replicas:", "  mode: VirtualMachines\n  busy: {tag: {}}\n"
             "  recycleAfterJob: Replace\n  replicas:"))
         w.wait(lambda: w.ready("ci", "tagged", 2), 60, "tagged ready")
-        vm = sorted(i["name"] for i in status(w, "tagged")["instances"])[0]
+        # the newest instance (last by createdAt, then name): scale-in's victim
+        # order (oldest first) would pick the other one, so only a job_done
+        # that survives the surge plan (maxUnavailable 0: a create first, the
+        # delete once it is Ready) replaces the finished worker
+        insts = status(w, "tagged")["instances"]
+        vm = max(insts, key=lambda i: (i["createdAt"][:19], float("0" + i["createdAt"][19:-1]),
+                                       i["name"]))["name"]
+        other = [i["name"] for i in insts if i["name"] != vm]
         vm_path = (f"/subscriptions/{g.SUB}/resourceGroups/{g.RG}/providers/"
                    f"Microsoft.Compute/virtualMachines/{vm}?api-version=2024-11-01")
         tags = w.arm("GET", vm_path)[1]["tags"]
@@ -253,6 +260,9 @@ def main():
         deleted = [e for e in w.writes(seq) if e["method"] == "DELETE" and vm in e["path"]]
         g.check("recycleAfterJob Replace: when its busy tag goes, the instance is replaced "
                 "(deleted, a new one ready)", len(deleted) >= 1, str(w.writes(seq)))
+        g.check("... and the other (idle, older) instance is kept",
+                all(o in instances(w, "tagged") for o in other),
+                f"{other} {instances(w, 'tagged')}")
         g.check("SIGTERM: clean shutdown", w.stop() == 0)
     except Exception as e:  # a wait that timed out, a client error
         g.check("no unexpected error", False, repr(e))
