@@ -538,6 +538,22 @@ struct evq *evq_new(uv_loop_t *loop, struct http *h, struct az_cred *storage_cre
     qlen = query ? (size_t)(query - queue_url) : strlen(queue_url);
     while (qlen && queue_url[qlen - 1] == '/')
         qlen--;
+    {
+        /* Azure's queue names have at most 63 characters: a longer
+         * "<queue>-poison" is cut to its first 56 before "-poison" (and loses
+         * the '-' it may then end in, as "--" is not allowed) */
+        size_t slash = qlen, name_len;
+
+        while (slash && queue_url[slash - 1] != '/')
+            slash--;
+        name_len = qlen - slash;
+        if (name_len > 63 - 7) {
+            name_len = 63 - 7;
+            while (name_len && queue_url[slash + name_len - 1] == '-')
+                name_len--;
+            qlen = slash + name_len;
+        }
+    }
     snprintf(q->poison_url, sizeof(q->poison_url), "%.*s-poison%s", (int)qlen, queue_url,
              query ? query : "");
     q->poison = azq_new_url(h, storage_cred, q->poison_url, q->conn, err);

@@ -24,7 +24,9 @@
  *   controller always re-reads ARM.
  * - Poison: a message that does not decode, or whose DequeueCount exceeds
  *   max_dequeue (default 5; it kept coming back because its delete failed), is
- *   put into "<queue>-poison" (created on first use; 409/204 "exists" is fine)
+ *   put into "<queue>-poison" (created on first use; 409/204 "exists" is fine;
+ *   a queue name over 56 characters is cut to 56, less trailing '-', so that
+ *   the poison queue's name fits Azure's 63)
  *   with its text unchanged, then deleted. If the poison put fails the message
  *   is left alone (it reappears after the visibility timeout).
  * - Messages are never logged whole (events carry claims); evq's logs name

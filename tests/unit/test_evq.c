@@ -473,6 +473,24 @@ static void test_bad_urls(void **state)
     world_release(&w);
 }
 
+/* A valid queue name of 57..63 characters: "<queue>-poison" would be over
+ * Azure's 63, so the poison queue's name is cut (evq.h); the reader starts. */
+static void test_long_queue_name(void **state)
+{
+    struct world w;
+    struct rc_err err = {0};
+    struct evq_opts o = {0};
+    /* 63 characters; its first 56 end in '-' */
+    const char *url = "http://127.0.0.1:1/acct/"
+                      "events-0123456789-0123456789-0123456789-0123456789-abcd-efghijk?sv=1&sig=x";
+
+    (void)state;
+    world_init(&w, NULL);
+    w.q = evq_new(&w.loop, w.h, NULL, url, &o, &err);
+    assert_non_null(w.q);
+    world_release(&w);
+}
+
 /* ---- armsim -> Azurite -> evq ---- */
 
 struct armsim {
@@ -699,6 +717,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_decode),
         cmocka_unit_test(test_pool_owns),
         cmocka_unit_test(test_bad_urls),
+        cmocka_unit_test(test_long_queue_name),
         cmocka_unit_test(test_azurite_events_dedupe_and_poison),
         cmocka_unit_test(test_azurite_dequeue_limit_and_free_in_callback),
         cmocka_unit_test(test_armsim_events_end_to_end),
