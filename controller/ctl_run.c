@@ -593,7 +593,9 @@ static void mark_failure(json_t *conditions, const char *failure)
 
     json_array_foreach(conditions, i, cond)
     {
-        if (strcmp(json_string_value(json_object_get(cond, "type")), "Degraded") != 0)
+        const char *type = json_string_value(json_object_get(cond, "type"));
+
+        if (!type || strcmp(type, "Degraded") != 0) /* a status read back from --state-dir */
             continue;
         json_object_set_new(cond, "status", json_string("True"));
         json_object_set_new(cond, "reason", json_string("ActionFailed"));
