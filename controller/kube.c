@@ -1061,6 +1061,8 @@ static void on_watch_done(void *arg, const struct http_response *resp)
 
     w->hr = NULL;
     w->k->stats.watches_ended++;
+    if (resp->status == 401 && !w->k->closing)
+        token_refresh(w->k, true); /* the next watch uses a rotated token */
     if (w->stopped) {
         watch_free(w);
         return;

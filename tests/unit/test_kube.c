@@ -1067,6 +1067,48 @@ static void test_escape(void **state)
     assert_string_equal(buf, "a"); /* only whole escapes */
 }
 
+/* A watch refused with 401 makes the next one re-read the token file (a rotated
+ * token is picked up at once, not only after KUBE_TOKEN_REREAD_MS). */
+static void test_watch_401_rereads_token(void **state)
+{
+    static const char *const args[] = {"--token", "tok-1", NULL};
+    struct ksim s;
+    uv_loop_t loop;
+    struct kube_config cfg;
+    struct rc_err err = {0};
+    struct kube *k;
+    struct wres r;
+    struct kube_watch_opts wo = {0};
+    char tf[400];
+
+    (void)state;
+    assert_int_equal(ksim_start(&s, args), 0);
+    uv_loop_init(&loop);
+    assert_int_equal(kube_config_load(s.kubeconfig, NULL, &cfg, &err), 0);
+    free(cfg.token);
+    cfg.token = NULL;
+    snprintf(tf, sizeof(tf), "%s/token", s.dir);
+    write_file(tf, "old\n");
+    cfg.token_file = strdup(tf);
+    k = kube_new(&loop, &cfg, 5000, &err);
+    assert_non_null(k);
+    wo.timeout_s = 1;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(kube_watch(k, "/api/v1/namespaces", &wo, on_ev, on_wend, &r, NULL), 0);
+    write_file(tf, "tok-1\n"); /* rotated after the watch read "old", before its 401 */
+    run_until(&loop, &r.ended, 5000);
+    assert_int_equal(r.end_status, 401);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(kube_watch(k, "/api/v1/namespaces", &wo, on_ev, on_wend, &r, NULL), 0);
+    run_until(&loop, &r.ended, 5000);
+    assert_int_equal(r.end_status, 200);
+
+    kube_free(k);
+    kube_config_release(&cfg);
+    srv_loop_finish(&loop);
+    ksim_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1088,6 +1130,7 @@ int main(void)
         cmocka_unit_test(test_watch_end_and_410),
         cmocka_unit_test(test_watch_lines_reassembled),
         cmocka_unit_test(test_watch_bad_streams),
+        cmocka_unit_test(test_watch_401_rereads_token),
         cmocka_unit_test(test_escape),
     };
 
