@@ -119,6 +119,8 @@ struct pstate {
                               while instances are in transition; 0: CTL_PROGRESS_POLL_MS */
     int64_t busy_since_ms; /* writes deferred since (wall ms) for a scale set's running
                               operation (scale_set_busy); 0: none */
+    int64_t busy_unknown_since_ms; /* deletes/reimages deferred since (wall ms) for a
+                                      busy source never read; 0: none */
     char *failure;         /* the last failed action's error ("<key>: <message>") until a plan
                               applies cleanly: status Degraded True, reason ActionFailed */
     struct names tag_busy; /* busy: {tag: {}}: instances busy at the last plan */
@@ -612,11 +614,17 @@ static json_t *status_json(const struct rc_pool *p, const struct rc_pool_status 
     json_t *conditions = json_array(), *instances = json_array(), *status;
     char ts[RC_TIME_MAX];
 
-    for (int i = 0; i < 4; i++)
+    /* Ready always says where the pool stands; the others carry the pool's
+     * reason only while True (kstatus: "AsExpected" otherwise). */
+    for (int i = 0; i < 4; i++) {
+        bool own = i == 0 || conds[i] == RC_COND_TRUE;
+
         json_array_append_new(conditions,
                               json_pack("{s:s,s:s,s:s,s:s}", "type", types[i], "status",
-                                        cond_str(conds[i]), "reason", st->reason ? st->reason : "",
-                                        "message", st->message ? st->message : ""));
+                                        cond_str(conds[i]), "reason",
+                                        own ? (st->reason ? st->reason : "") : "AsExpected",
+                                        "message", own && st->message ? st->message : ""));
+    }
     if (failure)
         mark_failure(conditions, failure);
     for (size_t i = 0; i < st->n_instances; i++) {
@@ -1143,14 +1151,36 @@ static int fill_signals(struct ctl *c, struct rec *r)
 /* Whether the plan would delete or reimage an instance while the pool's busy
  * source has never been read: then nobody knows which instances run a job
  * (DESIGN.md §4 rule 5), so such a plan waits for the first busy poll. */
-static bool busy_unknown_blocks(const struct rec *r, const struct rc_plan *plan)
+static bool busy_unknown_blocks(struct ctl *c, const struct rec *r, const struct rc_pool *p,
+                                const struct rc_plan *plan)
 {
-    if (!(r->sig_flags & SIGNALS_BUSY_UNKNOWN))
+    struct pstate *ps = pstate(c, r->pool, true);
+    bool disrupts = false;
+    int64_t now = wall_ms();
+    struct log_line l;
+
+    if (!(r->sig_flags & SIGNALS_BUSY_UNKNOWN)) {
+        if (ps)
+            ps->busy_unknown_since_ms = 0;
         return false;
-    for (size_t i = 0; i < plan->n_actions; i++)
-        if (plan->actions[i].verb == RC_VERB_DELETE || plan->actions[i].verb == RC_VERB_REIMAGE)
-            return true;
-    return false;
+    }
+    for (size_t i = 0; i < plan->n_actions && !disrupts; i++)
+        disrupts =
+            plan->actions[i].verb == RC_VERB_DELETE || plan->actions[i].verb == RC_VERB_REIMAGE;
+    if (!disrupts || !ps)
+        return false;
+    if (ps->busy_unknown_since_ms == 0) {
+        ps->busy_unknown_since_ms = now;
+        log_begin(&l, LOG_WARN, now, "reconcile.busy_unknown");
+        log_str(&l, "key", r->key);
+        log_int(&l, "wait_s", (long long)(p->spec.drain_timeout_ms / 1000));
+        log_word(&l, "the busy source was never read: deletes and reimages wait at most the "
+                     "drain timeout");
+        log_end(&l);
+    }
+    /* No busy instance is disrupted before the drain timeout (DESIGN.md §4
+     * rule 5): an unknown busy set is held that long, then treated as empty. */
+    return now - ps->busy_unknown_since_ms < p->spec.drain_timeout_ms;
 }
 
 /* A failed action: kept in the pool's status (Degraded, ActionFailed) until a
@@ -1449,11 +1479,10 @@ static void plan_and_execute(struct rec *r)
         else if (ps && ps->gone)
             uv_timer_start(&c->reload, on_reload, 0, 0); /* forget its manifest */
     }
-    if (plan.n_actions > 0 &&
-        ((c->be.may_write && !c->be.may_write(c->be.arg, p)) || busy_unknown_blocks(r, &plan))) {
+    if (plan.n_actions > 0 && ((c->be.may_write && !c->be.may_write(c->be.arg, p)) ||
+                               busy_unknown_blocks(c, r, p, &plan))) {
         log_begin(&l, LOG_DEBUG, wall_ms(), "reconcile.write_deferred");
         log_str(&l, "key", r->key);
-        log_bool(&l, "busy_unknown", busy_unknown_blocks(r, &plan));
         log_end(&l);
         rc_plan_release(&plan);
         return_jobs(r);

@@ -53,7 +53,9 @@
  * jobs are handed to the planner in rc_obs_pool; a change pokes the pool.
  * While a pool's busy source has never been read, a plan that would delete or
  * reimage an instance waits (DESIGN.md §4 rule 5: nobody knows which
- * instances run a job); creates do not wait. --events-queue (evq.h): an Event
+ * instances run a job), at most the pool's drain timeout (then the unknown
+ * set counts as empty, logged once as reconcile.busy_unknown); creates do
+ * not wait. --events-queue (evq.h): an Event
  * Grid event enqueues the pools that own its resource.
  *
  * Failed actions: the error of the last failed action ("<key>: <message>",

@@ -137,6 +137,20 @@ def main():
         w.wait(lambda: w.ready("ci", "blind", 1), 60, "blind scales in once busy is known")
         g.check("once the busy queue is read (empty) the scale-in goes ahead",
                 [e["method"] for e in w.writes(seq)].count("POST") == 1, str(w.writes(seq)))
+        # ... but never longer than the drain timeout (DESIGN.md §4 rule 5).
+        w.write("blind2.yaml", blind(2, dead).replace("name: blind,", "name: blind2,") +
+                "  drain: {timeoutSeconds: 4}\n")
+        w.wait(lambda: w.ready("ci", "blind2", 2), 60, "blind2 ready")
+        seq = w.last_seq()
+        t0 = time.time()
+        w.write("blind2.yaml", blind(1, dead).replace("name: blind,", "name: blind2,") +
+                "  drain: {timeoutSeconds: 4}\n")
+        w.wait(lambda: w.ready("ci", "blind2", 1), 60, "blind2 scales in after the drain timeout")
+        took = time.time() - t0
+        g.check("a busy source that is never read holds a scale-in for the drain timeout (4 s), "
+                "not forever", took >= 3.5 and
+                [e["method"] for e in w.writes(seq)].count("POST") == 1,
+                f"{took:.1f} s {w.writes(seq)}")
 
         for i in range(3):
             jobs.send_message(f"job-{i}")
