@@ -66,6 +66,9 @@ import urllib.parse
 import urllib.request
 from datetime import datetime
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
+from armclient import ArmClient  # noqa: E402
+
 SUB = "00000000-0000-0000-0000-0000000cbe00"
 RG = "rg-cbench"
 NS = "bench"
@@ -120,7 +123,10 @@ def pct(values, p):
     return v[k]
 
 
-class Bench:
+class Bench(ArmClient):
+    SETUP_CLIENT = "cbench-setup"
+    WAIT_STEP = 0.1
+
     def __init__(self, build, scale, provision):
         self.build = build
         self.tmp = tempfile.mkdtemp(prefix="azpool-cbench-")
@@ -149,36 +155,6 @@ class Bench:
             raise RuntimeError(f"resource group PUT returned {code}")
         self.log_seq = 0
         self.entries = []
-
-    def wait(self, cond, timeout, what, step=0.1):
-        end = time.time() + timeout
-        while time.time() < end:
-            try:
-                if cond():
-                    return True
-            except (OSError, ValueError, KeyError):
-                pass
-            time.sleep(step)
-        raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
-
-    def arm_token(self):
-        body = urllib.parse.urlencode({
-            "client_id": "cbench-setup", "client_secret": "x", "grant_type": "client_credentials",
-            "scope": "https://management.azure.com/.default"}).encode()
-        with urllib.request.urlopen(f"{self.base}/tenant-1/oauth2/v2.0/token", body,
-                                    context=self.ctx) as r:
-            return json.load(r)["access_token"]
-
-    def arm(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, context=self.ctx) as r:
-                text = r.read()
-                return r.status, (json.loads(text) if text else None)
-        except urllib.error.HTTPError as e:
-            return e.code, None
 
     def admin(self, what, body=None):
         data = json.dumps(body).encode() if body is not None else None

@@ -70,6 +70,9 @@ import urllib.parse
 import urllib.request
 from datetime import datetime
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
+from armclient import ArmClient  # noqa: E402
+
 SUB = "00000000-0000-0000-0000-000000000b06"
 RG = "rg-kbench"
 NS = "bench"
@@ -134,7 +137,10 @@ def verb_of(e):
     return {"get": "GET", "list": "LIST", "watch": "WATCH"}.get(v, e["method"])
 
 
-class World:
+class World(ArmClient):
+    SETUP_CLIENT = "kbench-setup"
+    WAIT_STEP = 0.1
+
     def __init__(self, build):
         self.build = build
         self.tmp = tempfile.mkdtemp(prefix="azpool-kbench-")
@@ -191,37 +197,7 @@ class World:
         if len(ns_posts) != 1 or entries[-1]["seq"] + 1 != self.req_next():
             raise RuntimeError("kubesim's request log does not show the namespace POST")
 
-    def wait(self, cond, timeout, what, step=0.1):
-        end = time.time() + timeout
-        while time.time() < end:
-            try:
-                if cond():
-                    return True
-            except (OSError, ValueError, KeyError, TypeError):
-                pass
-            time.sleep(step)
-        raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
-
     # ---- armsim
-    def arm_token(self):
-        body = urllib.parse.urlencode({
-            "client_id": "kbench-setup", "client_secret": "x", "grant_type": "client_credentials",
-            "scope": "https://management.azure.com/.default"}).encode()
-        with urllib.request.urlopen(f"{self.base}/tenant-1/oauth2/v2.0/token", body,
-                                    context=self.ctx) as r:
-            return json.load(r)["access_token"]
-
-    def arm(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, context=self.ctx) as r:
-                text = r.read()
-                return r.status, (json.loads(text) if text else None)
-        except urllib.error.HTTPError as e:
-            return e.code, None
-
     def arm_log(self):
         """armsim's entries since the last call (sequence numbers checked: none lost)."""
         with urllib.request.urlopen(f"{self.base}/_armsim/log?since={self.arm_seq}",

@@ -23,6 +23,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from armclient import ArmClient  # noqa: E402
+
 SUB = "11111111-2222-3333-4444-555555555555"
 RG = "rg-workers"
 SUBNET = f"/subscriptions/{SUB}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/v/subnets/workers"
@@ -74,7 +77,7 @@ def pool(name, replicas, ns="ci", secret=None, labels=None):
             "spec": spec}
 
 
-class World:
+class World(ArmClient):
     def __init__(self, build):
         self.build = build
         self.tmp = tempfile.mkdtemp(prefix="azpool-kube-e2e-")
@@ -117,48 +120,6 @@ class World:
         for ns in ("ci", "other"):
             self.kube("POST", "/api/v1/namespaces",
                       {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-
-    def wait(self, cond, timeout, what):
-        end = time.time() + timeout
-        while time.time() < end:
-            try:
-                if cond():
-                    return True
-            except Exception:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"timed out waiting for {what}")
-
-    def arm_token(self):
-        body = urllib.parse.urlencode({
-            "client_id": "e2e-setup", "client_secret": "x", "grant_type": "client_credentials",
-            "scope": "https://management.azure.com/.default"}).encode()
-        with urllib.request.urlopen(f"{self.base}/tenant-1/oauth2/v2.0/token", body,
-                                    context=self.ctx) as r:
-            return json.load(r)["access_token"]
-
-    def arm(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, context=self.ctx) as r:
-                text = r.read()
-                return r.status, (json.loads(text) if text else None)
-        except urllib.error.HTTPError as e:
-            return e.code, None
-
-    def log(self, since=0):
-        with urllib.request.urlopen(f"{self.base}/_armsim/log?since={since}",
-                                    context=self.ctx) as r:
-            return json.load(r)["entries"]
-
-    def writes(self, since=0):
-        return [e for e in self.log(since) if e["method"] != "GET" and e["principal"] == "azpool"]
-
-    def last_seq(self):
-        entries = self.log()
-        return entries[-1]["seq"] + 1 if entries else 0
 
     def kube(self, method, path, body=None, ctype="application/json"):
         data = None

@@ -48,6 +48,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from armclient import ArmClient  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KUBECTL = os.environ.get("KUBECTL_132", "/usr/lib/google-cloud-sdk/bin/kubectl.1.32")
 SUB = "11111111-2222-3333-4444-555555555555"
@@ -114,7 +117,7 @@ def kstatus(obj):
     return "Current"
 
 
-class World:
+class World(ArmClient):
     def __init__(self, build):
         self.build = os.path.abspath(build)
         self.tmp = tempfile.mkdtemp(prefix="azpool-kube-examples-")
@@ -169,50 +172,12 @@ class World:
         del n
         wait_for(lambda: "kubesim listening" in open(log).read()[mark:], 15, "kubesim")
 
-    def arm_token(self):
-        body = urllib.parse.urlencode({
-            "client_id": "e2e-setup", "client_secret": "x", "grant_type": "client_credentials",
-            "scope": "https://management.azure.com/.default"}).encode()
-        with urllib.request.urlopen(f"{self.base}/tenant-1/oauth2/v2.0/token", body,
-                                    context=self.ctx) as r:
-            return json.load(r)["access_token"]
-
-    def arm(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, context=self.ctx, timeout=10) as r:
-                text = r.read()
-                return r.status, (json.loads(text) if text else None)
-        except urllib.error.HTTPError as e:
-            return e.code, None
-
     def arm_put(self, path, api, body):
         code, _ = self.arm("PUT", f"{path}?api-version={api}", body)
         if code not in (200, 201, 202):
             raise RuntimeError(f"PUT {path}: {code}")
         wait_for(lambda: (self.arm("GET", f"{path}?api-version={api}")[1] or {}).get(
             "properties", {}).get("provisioningState", "Succeeded") == "Succeeded", 30, path)
-
-    def log(self, since=0):
-        out = []
-        while True:
-            with urllib.request.urlopen(f"{self.base}/_armsim/log?since={since}&limit=1000",
-                                        context=self.ctx, timeout=10) as r:
-                got = json.load(r)["entries"]
-            out += got
-            if len(got) < 1000:
-                return out
-            since = got[-1]["seq"] + 1
-
-    def writes(self, since=0):
-        return [e for e in self.log(since)
-                if e["method"] != "GET" and e["principal"] == "azpool"]
-
-    def last_seq(self):
-        entries = self.log()
-        return entries[-1]["seq"] + 1 if entries else 0
 
     def kube(self, method, path, body=None, ctype="application/json"):
         data = None
