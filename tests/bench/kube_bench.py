@@ -71,7 +71,7 @@ import urllib.request
 from datetime import datetime
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
-from armclient import ArmClient  # noqa: E402
+from armclient import ArmClient, KubeClient  # noqa: E402
 
 SUB = "00000000-0000-0000-0000-000000000b06"
 RG = "rg-kbench"
@@ -137,7 +137,8 @@ def verb_of(e):
     return {"get": "GET", "list": "LIST", "watch": "WATCH"}.get(v, e["method"])
 
 
-class World(ArmClient):
+class World(ArmClient, KubeClient):
+    KUBE_TOKEN = TOKEN
     SETUP_CLIENT = "kbench-setup"
     WAIT_STEP = 0.1
 
@@ -210,20 +211,6 @@ class World(ArmClient):
         return new
 
     # ---- kubesim
-    def kube(self, method, path, body=None, ctype="application/json"):
-        data = None
-        if body is not None:
-            data = (body if isinstance(body, str) else json.dumps(body)).encode()
-        req = urllib.request.Request(self.kbase + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {TOKEN}", "Content-Type": ctype,
-            "Accept": "application/json"})
-        try:
-            with urllib.request.urlopen(req, context=self.kctx, timeout=10) as r:
-                text = r.read()
-                return r.status, (json.loads(text) if text else None)
-        except urllib.error.HTTPError as e:
-            return e.code, None
-
     def requests(self, since):
         """kubesim's request log from seq `since`: (entries, next seq); raises when entries
         were lost (the ring holds 10,000)."""

@@ -1,4 +1,4 @@
-"""armsim as the test harnesses' own client sees it (shared by tests/e2e and tests/bench).
+"""armsim and kubesim as the test harnesses' own clients see them (tests/e2e, tests/bench).
 
 ArmClient is a mixin: the class using it sets self.base (armsim's https URL) and self.ctx
 (an ssl context trusting armsim's CA), then self.token = self.arm_token(). SETUP_CLIENT is
@@ -71,3 +71,26 @@ class ArmClient:
     def last_seq(self):
         entries = self.log()
         return entries[-1]["seq"] + 1 if entries else 0
+
+
+class KubeClient:
+    """kubesim as the harnesses' own client sees it: the class using it sets self.kbase
+    (kubesim's URL), self.kctx (an ssl context trusting its CA, or None for http) and
+    KUBE_TOKEN (the bearer token kubesim was started with)."""
+    KUBE_TOKEN = "kubesim-token"
+
+    def kube(self, method, path, body=None, ctype="application/json"):
+        """(status, parsed body or None); HTTP errors are returned, not raised. body may be
+        a dict (sent as JSON) or a ready string (e.g. a patch)."""
+        data = None
+        if body is not None:
+            data = (body if isinstance(body, str) else json.dumps(body)).encode()
+        req = urllib.request.Request(self.kbase + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {self.KUBE_TOKEN}", "Content-Type": ctype,
+            "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(req, context=self.kctx, timeout=10) as r:
+                text = r.read()
+                return r.status, (json.loads(text) if text else None)
+        except urllib.error.HTTPError as e:
+            return e.code, None

@@ -24,7 +24,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from armclient import ArmClient  # noqa: E402
+from armclient import ArmClient, KubeClient  # noqa: E402
 
 SUB = "11111111-2222-3333-4444-555555555555"
 RG = "rg-workers"
@@ -77,7 +77,9 @@ def pool(name, replicas, ns="ci", secret=None, labels=None):
             "spec": spec}
 
 
-class World(ArmClient):
+class World(ArmClient, KubeClient):
+    KUBE_TOKEN = TOKEN
+
     def __init__(self, build):
         self.build = build
         self.tmp = tempfile.mkdtemp(prefix="azpool-kube-e2e-")
@@ -120,20 +122,6 @@ class World(ArmClient):
         for ns in ("ci", "other"):
             self.kube("POST", "/api/v1/namespaces",
                       {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-
-    def kube(self, method, path, body=None, ctype="application/json"):
-        data = None
-        if body is not None:
-            data = (body if isinstance(body, str) else json.dumps(body)).encode()
-        req = urllib.request.Request(self.kbase + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {TOKEN}", "Content-Type": ctype,
-            "Accept": "application/json"})
-        try:
-            with urllib.request.urlopen(req, context=self.kctx, timeout=10) as r:
-                text = r.read()
-                return r.status, (json.loads(text) if text else None)
-        except urllib.error.HTTPError as e:
-            return e.code, None
 
     def wp(self, name, ns="ci"):
         code, obj = self.kube("GET", WPS.format(ns=ns) + "/" + name)

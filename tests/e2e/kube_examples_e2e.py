@@ -49,7 +49,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from armclient import ArmClient  # noqa: E402
+from armclient import ArmClient, KubeClient  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KUBECTL = os.environ.get("KUBECTL_132", "/usr/lib/google-cloud-sdk/bin/kubectl.1.32")
@@ -117,7 +117,9 @@ def kstatus(obj):
     return "Current"
 
 
-class World(ArmClient):
+class World(ArmClient, KubeClient):
+    KUBE_TOKEN = TOKEN
+
     def __init__(self, build):
         self.build = os.path.abspath(build)
         self.tmp = tempfile.mkdtemp(prefix="azpool-kube-examples-")
@@ -178,20 +180,6 @@ class World(ArmClient):
             raise RuntimeError(f"PUT {path}: {code}")
         wait_for(lambda: (self.arm("GET", f"{path}?api-version={api}")[1] or {}).get(
             "properties", {}).get("provisioningState", "Succeeded") == "Succeeded", 30, path)
-
-    def kube(self, method, path, body=None, ctype="application/json"):
-        data = None
-        if body is not None:
-            data = (body if isinstance(body, str) else json.dumps(body)).encode()
-        req = urllib.request.Request(self.kbase + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {TOKEN}", "Content-Type": ctype,
-            "Accept": "application/json"})
-        try:
-            with urllib.request.urlopen(req, context=self.kctx, timeout=10) as r:
-                text = r.read()
-                return r.status, (json.loads(text) if text else None)
-        except urllib.error.HTTPError as e:
-            return e.code, None
 
     def kubectl(self, *args, timeout=120):
         env = dict(os.environ, HOME=self.home, KUBECONFIG=os.path.join(self.ksdir, "kubeconfig"))

@@ -36,6 +36,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from armclient import KubeClient  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SUB = "11111111-2222-3333-4444-555555555555"
 RG = "rg-workers"
@@ -93,7 +96,7 @@ def pool(name, replicas):
                                                            "key": "user-data"}}}}
 
 
-class World:
+class World(KubeClient):
     def __init__(self, build, kubectl):
         self.build, self.kubectl = build, kubectl
         self.tmp = tempfile.mkdtemp(prefix="azpool-kube-rbac-")
@@ -168,20 +171,6 @@ class World:
         with urllib.request.urlopen(f"{self.abase}/_armsim/log?since=0", context=self.actx) as r:
             return [e for e in json.load(r)["entries"]
                     if e["method"] != "GET" and e["principal"] == "azpool"]
-
-    def kube(self, method, path, body=None, ctype="application/json"):
-        data = None
-        if body is not None:
-            data = (body if isinstance(body, str) else json.dumps(body)).encode()
-        req = urllib.request.Request(self.kbase + path, data=data, method=method, headers={
-            "Authorization": "Bearer kubesim-token", "Content-Type": ctype,
-            "Accept": "application/json"})
-        try:
-            with urllib.request.urlopen(req, context=self.kctx, timeout=10) as r:
-                text = r.read()
-                return r.status, (json.loads(text) if text else None)
-        except urllib.error.HTTPError as e:
-            return e.code, None
 
     def denied(self):
         return self.kube("GET", "/_kubesim/denied")[1]
