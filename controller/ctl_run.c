@@ -133,7 +133,6 @@ struct ctl {
     uv_signal_t sigterm, sigint;
     uv_timer_t tick, resync, reload;
     struct http *http;
-    struct http *sig_http; /* signals: a short request timeout of its own */
     struct az_cred *cred;
     struct az_cred *storage_cred; /* scope https://storage.azure.com/.default */
     struct signals *sig;
@@ -2133,8 +2132,6 @@ static void shutdown_now(struct ctl *c)
     c->cred = NULL;
     az_cred_free(c->storage_cred);
     c->storage_cred = NULL;
-    http_free(c->sig_http);
-    c->sig_http = NULL;
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -2172,7 +2169,6 @@ int ctl_run(const struct ctl_opts *o)
     struct az_cred_config cred;
     struct http_opts hopts = {0};
     struct exec_opts xopts = {0};
-    struct http_opts shopts = {0};
     struct az_cred_config scred;
     struct signals_opts sigopts = {0};
     struct evq_opts eopts = {0};
@@ -2221,17 +2217,14 @@ int ctl_run(const struct ctl_opts *o)
     c->http = http_new(&c->loop, &hopts);
     c->cred = c->http ? az_cred_new(&c->loop, c->http, &cred) : NULL;
     c->arm = c->cred ? az_arm_new(&c->loop, c->http, c->cred, arm) : NULL;
-    shopts.ca_file = o->ca_file;
-    shopts.timeout_ms = 10000;
-    c->sig_http = http_new(&c->loop, &shopts);
-    scred = cred;
+    scred = cred; /* the same identity, for storage queues (signals, --events-queue) */
     scred.scope = "https://storage.azure.com/.default";
-    c->storage_cred = c->sig_http ? az_cred_new(&c->loop, c->sig_http, &scred) : NULL;
+    c->storage_cred = c->http ? az_cred_new(&c->loop, c->http, &scred) : NULL;
     sigopts.secret = read_secret;
     sigopts.secret_arg = c;
     sigopts.poke = on_signals_poke;
     sigopts.poke_arg = c;
-    c->sig = c->storage_cred ? signals_new(&c->loop, c->sig_http, c->storage_cred, &sigopts) : NULL;
+    c->sig = c->storage_cred ? signals_new(&c->loop, c->http, c->storage_cred, &sigopts) : NULL;
     if (!c->wq || !c->arm || !c->sig || azpool_metrics_init(&c->met, AZPOOL_VERSION) < 0) {
         rc = config_error("cannot initialise the Azure client", NULL);
         goto out;
@@ -2252,7 +2245,7 @@ int ctl_run(const struct ctl_opts *o)
         eopts.conn = getenv("AZURE_STORAGE_CONNECTION_STRING");
         eopts.on_event = on_event;
         eopts.arg = c;
-        c->evq = evq_new(&c->loop, c->sig_http, c->storage_cred, o->events_queue, &eopts, &err);
+        c->evq = evq_new(&c->loop, c->http, c->storage_cred, o->events_queue, &eopts, &err);
         if (!c->evq) {
             rc = config_error("--events-queue: ", err.msg);
             goto out;
