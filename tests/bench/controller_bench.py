@@ -67,28 +67,13 @@ import urllib.request
 from datetime import datetime
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
-from armclient import ArmClient  # noqa: E402
+from armclient import env_int, free_port, ArmClient  # noqa: E402
 
 SUB = "00000000-0000-0000-0000-0000000cbe00"
 RG = "rg-cbench"
 NS = "bench"
 SUBNET = f"/subscriptions/{SUB}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/v/subnets/w"
 PRINCIPAL = "azpool-bench"
-
-
-def env_int(name, dflt):
-    try:
-        return int(os.environ.get(name, dflt))
-    except ValueError:
-        return dflt
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def pool_name(i):

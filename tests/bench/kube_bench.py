@@ -71,7 +71,7 @@ import urllib.request
 from datetime import datetime
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
-from armclient import ArmClient, KubeClient  # noqa: E402
+from armclient import env_int, free_port, ArmClient, KubeClient  # noqa: E402
 
 SUB = "00000000-0000-0000-0000-000000000b06"
 RG = "rg-kbench"
@@ -83,21 +83,6 @@ WPS = f"/apis/azpool.dev/v1alpha1/namespaces/{NS}/workerpools"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WRITE_VERBS = ("PATCH", "PUT", "POST", "DELETE")
 VERBS = ("GET", "LIST", "WATCH") + WRITE_VERBS
-
-
-def env_int(name, dflt):
-    try:
-        return int(os.environ.get(name, dflt))
-    except ValueError:
-        return dflt
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def pool_name(i):

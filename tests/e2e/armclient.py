@@ -6,12 +6,31 @@ the client id the harness authenticates as (armsim logs it as the principal, so 
 controller's requests, principal "azpool", can be told apart).
 """
 import json
+import os
+import socket
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 LOG_PAGE = 1000
+
+
+def free_port():
+    """A loopback TCP port that was free a moment ago (for a simulator or the controller)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def env_int(name, dflt):
+    """An integer knob from the environment; dflt when unset or not a number."""
+    try:
+        return int(os.environ.get(name, dflt))
+    except ValueError:
+        return dflt
 
 
 class ArmClient:
